@@ -1,0 +1,52 @@
+"""cffi build script for pyrunc._native (API mode, out-of-line); runs at build time only."""
+import os
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCES = ["syscalls.c"]
+
+CDEF = """
+long pr_unshare(int flags);
+long pr_setns(int fd, int nstype);
+long pr_mount(const char *source, const char *target, const char *fstype,
+              unsigned long flags, const char *data);
+long pr_umount2(const char *target, int flags);
+long pr_pivot_root(const char *new_root, const char *put_old);
+long pr_openat2(int dirfd, const char *path, unsigned long long flags,
+                unsigned long long mode, unsigned long long resolve);
+long pr_close_range(unsigned int first, unsigned int last, unsigned int flags);
+long pr_setdomainname(const char *name, size_t len);
+long pr_sethostname(const char *name, size_t len);
+long pr_personality(unsigned long persona);
+long pr_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
+              unsigned long a5);
+long pr_keyctl(int cmd, unsigned long a2, unsigned long a3, unsigned long a4,
+               unsigned long a5);
+long pr_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable);
+long pr_open_tree(int dirfd, const char *path, unsigned int flags);
+long pr_move_mount(int from_dirfd, const char *from_path, int to_dirfd,
+                   const char *to_path, unsigned int flags);
+long pr_mount_setattr(int dirfd, const char *path, unsigned int flags,
+                      unsigned long long attr_set, unsigned long long attr_clr,
+                      unsigned long long propagation, unsigned long long userns_fd);
+long pr_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t nice,
+                      uint32_t priority, uint64_t runtime, uint64_t deadline,
+                      uint64_t period);
+long pr_ioprio_set(int which, int who, int ioprio);
+long pr_statfs_type(const char *path);
+long pr_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags);
+long pr_fstatfs_type(int fd);
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "pyrunc._native",
+    "#include <stdint.h>\n#include <stddef.h>\n" + CDEF,
+    sources=[os.path.relpath(os.path.join(HERE, s)) for s in SOURCES],
+    extra_compile_args=["-O2", "-Wall", "-Werror"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

@@ -1,0 +1,243 @@
+"""runc-compatible command line (CLI process): flags, verbs, output and exit codes; the work is elsewhere.
+
+The parser is written by hand: argparse alone costs more start-up time than
+a whole `pyrunc start`.  It follows runc's (urfave/cli on Go's flag package)
+rules: `-flag` and `--flag`, `--flag=value` or `--flag value`, booleans take
+only `=true|false`, and flags may follow the container id except for
+`exec`, whose arguments after the id belong to the process.
+"""
+import os
+import sys
+
+from pyrunc import __version__, OCI_VERSION, log, trace
+from pyrunc.errors import Error
+
+DEFAULT_ROOT = "/run/pyrunc"
+
+# flag name -> kind ("bool", "str", "int", "list"); aliases map to a name
+GLOBAL_FLAGS = {"root": "str", "log": "str", "log-format": "str", "debug": "bool",
+                "systemd-cgroup": "bool", "rootless": "str", "criu": "str", "help": "bool",
+                "version": "bool"}
+GLOBAL_ALIASES = {"h": "help", "v": "version"}
+
+CREATE_FLAGS = {"bundle": "str", "pid-file": "str", "console-socket": "str", "no-pivot": "bool",
+                "no-new-keyring": "bool", "preserve-fds": "int"}
+
+
+class Command:
+    def __init__(self, name, usage, flags=None, aliases=None, args=(), reorder=True, summary=""):
+        self.name = name
+        self.usage = usage
+        self.flags = dict(flags or {}, help="bool")
+        self.aliases = dict(aliases or {}, h="help")
+        self.args = args
+        self.reorder = reorder
+        self.summary = summary
+
+
+COMMANDS = {c.name: c for c in (
+    Command("create", "<container-id>", CREATE_FLAGS, {"b": "bundle"}, ("id",),
+            summary="create a container"),
+    Command("start", "<container-id>", args=("id",), summary="start the process of a created container"),
+    Command("state", "<container-id>", args=("id",), summary="print the state of a container"),
+    Command("kill", "<container-id> [signal]", {"all": "bool"}, {"a": "all"}, ("id", "signal?"),
+            summary="send a signal to the container's init (or all its processes)"),
+    Command("delete", "<container-id>", {"force": "bool"}, {"f": "force"}, ("id",),
+            summary="delete a container and its resources"),
+    Command("run", "<container-id>",
+            dict(CREATE_FLAGS, detach="bool", keep="bool", **{"no-subreaper": "bool"}),
+            {"b": "bundle", "d": "detach"}, ("id",), summary="create and start a container"),
+    Command("list", "", {"format": "str", "quiet": "bool"}, {"f": "format", "q": "quiet"},
+            summary="list the containers under --root"),
+    Command("spec", "", {"bundle": "str", "rootless": "bool"}, {"b": "bundle"},
+            summary="write an example config.json"),
+)}
+
+
+class Usage(Error):
+    """A command-line mistake."""
+
+
+def parse_flags(argv, flags, aliases, reorder):
+    """(options dict, positional list) following Go flag/urfave rules."""
+    opts, pos = {}, []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        i += 1
+        if a == "--":
+            pos.extend(argv[i:])
+            break
+        if len(a) < 2 or a[0] != "-" or (pos and not reorder):
+            pos.append(a)
+            if not reorder:
+                pos.extend(argv[i:])
+                break
+            continue
+        name, eq, value = a.lstrip("-").partition("=")
+        name = aliases.get(name, name)
+        kind = flags.get(name)
+        if kind is None:
+            raise Usage(f"flag provided but not defined: {a.partition('=')[0]}")
+        if kind == "bool":
+            if eq and value not in ("true", "false", "1", "0"):
+                raise Usage(f"invalid boolean value {value!r} for {a}")
+            opts[name] = value in ("true", "1") if eq else True
+            continue
+        if not eq:
+            if i >= len(argv):
+                raise Usage(f"flag needs an argument: {a}")
+            value = argv[i]
+            i += 1
+        if kind == "int":
+            if not value.isdigit():
+                raise Usage(f"invalid value {value!r} for {a}: not a non-negative integer")
+            value = int(value)
+        if kind == "list":
+            opts.setdefault(name, []).append(value)
+        else:
+            opts[name] = value
+    return opts, pos
+
+
+def _ensure_stdio():
+    # A closed 0-2 would let our own fds land there and reach the container.
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open("/dev/null", os.O_RDWR)
+
+
+def _usage_text(cmd=None):
+    if cmd:
+        flags = "".join(f"   --{n}{' value' if k != 'bool' else ''}\n" for n, k in sorted(cmd.flags.items()))
+        return f"usage: pyrunc {cmd.name} [command options] {cmd.usage}\n\n{cmd.summary}\n\noptions:\n{flags}"
+    cmds = "".join(f"   {c.name:<10} {c.summary}\n" for c in COMMANDS.values())
+    return ("usage: pyrunc [global options] command [command options] [arguments...]\n\n"
+            "pyrunc is a low-level OCI container runtime, a drop-in replacement for runc.\n\n"
+            f"commands:\n{cmds}\nglobal options:\n   --root value, --log value, --log-format text|json, "
+            "--debug, --systemd-cgroup, --rootless value, --help, --version\n")
+
+
+def version_text():
+    return f"pyrunc version {__version__}\nspec: {OCI_VERSION}\npython: {sys.version.split()[0]}\n"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    trace.mark("cli start")
+    _ensure_stdio()
+    verb, obj = "pyrunc", ""
+    try:
+        gopts, rest = parse_flags(argv, GLOBAL_FLAGS, GLOBAL_ALIASES, reorder=False)
+        fmt = gopts.get("log-format", "text")
+        if fmt not in ("text", "json"):
+            raise Usage(f"invalid log format {fmt!r}: use text or json")
+        if gopts.get("version"):
+            sys.stdout.write(version_text())
+            return 0
+        if not rest or gopts.get("help"):
+            sys.stdout.write(_usage_text())
+            return 0 if gopts.get("help") else 1
+        verb = rest[0]
+        cmd = COMMANDS.get(verb)
+        container_stdio = verb in ("create", "run", "exec")
+        log.setup(gopts.get("log"), fmt, gopts.get("debug", False), stderr_ok=not container_stdio)
+        if cmd is None:
+            raise Usage(f"unknown command {verb!r}")
+        opts, pos = parse_flags(rest[1:], cmd.flags, cmd.aliases, cmd.reorder)
+        if opts.get("help"):
+            sys.stdout.write(_usage_text(cmd))
+            return 0
+        need = [a for a in cmd.args if not a.endswith("?")]
+        if len(pos) < len(need) or (cmd.reorder and len(pos) > len(cmd.args)):
+            raise Usage(f"expects {cmd.usage or 'no arguments'}, got {' '.join(pos) or 'nothing'}")
+        obj = pos[0] if cmd.args else gopts.get("root", DEFAULT_ROOT)
+        rc = HANDLERS[verb](gopts, opts, pos) or 0
+        if gopts.get("debug"):
+            _log_trace(verb)
+        return rc
+    except Error as e:
+        log.error(f"{verb} {obj}: {e}" if obj else f"{verb}: {e}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:   # a bug: one line for the caller, the traceback in the log
+        import traceback
+        log.debug(traceback.format_exc())
+        log.error(f"{verb} {obj}: internal error: {type(e).__name__}: {e}")
+        return 1
+
+
+def _log_trace(verb):
+    marks = trace.marks()
+    for stage, ms, total in trace.timeline(marks[0][1]):
+        log.debug(f"{verb}: {stage}", stage=stage, ms=round(ms, 3), total_ms=round(total, 3))
+
+
+# ---------------------------------------------------------------- handlers
+def _runtime(g):
+    from pyrunc.container import Runtime
+    rootless = g.get("rootless", "auto")
+    if rootless not in ("true", "false", "auto"):
+        raise Usage(f"invalid --rootless value {rootless!r}: use true, false or auto")
+    if rootless == "true" or (rootless == "auto" and os.geteuid() != 0):
+        raise Error("rootless mode is not supported yet: run pyrunc as root")
+    return Runtime(g.get("root", DEFAULT_ROOT), systemd_cgroup=g.get("systemd-cgroup", False))
+
+
+def do_create(g, o, pos):
+    _runtime(g).create(pos[0], o.get("bundle", "."), o.get("pid-file"), o.get("console-socket"),
+                       o.get("no-pivot", False), o.get("no-new-keyring", False), o.get("preserve-fds", 0))
+
+
+def do_start(g, o, pos):
+    _runtime(g).start(pos[0])
+
+
+def do_state(g, o, pos):
+    from pyrunc import jsonlite
+    sys.stdout.write(jsonlite.pretty(_runtime(g).state(pos[0])) + "\n")
+
+
+def do_kill(g, o, pos):
+    from pyrunc.container import parse_signal
+    sig = parse_signal(pos[1] if len(pos) > 1 else "TERM")
+    _runtime(g).kill(pos[0], sig, o.get("all", False))
+
+
+def do_delete(g, o, pos):
+    _runtime(g).delete(pos[0], o.get("force", False))
+
+
+def do_run(g, o, pos):
+    from pyrunc.runfg import run
+    return run(_runtime(g), pos[0], o)
+
+
+def do_list(g, o, pos):
+    from pyrunc import jsonlite
+    fmt = o.get("format", "table")
+    if fmt not in ("table", "json"):
+        raise Usage(f"invalid format {fmt!r}: use table or json")
+    items = _runtime(g).list()
+    if o.get("quiet"):
+        sys.stdout.write("".join(s["id"] + "\n" for s in items))
+    elif fmt == "json":
+        sys.stdout.write(jsonlite.dumps(items) + "\n")
+    else:
+        rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
+        rows += [[s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"]] for s in items]
+        widths = [max(12, max(len(r[i]) for r in rows) + 3) for i in range(6)]
+        for r in rows:
+            sys.stdout.write("".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + r[-1] + "\n")
+
+
+def do_spec(g, o, pos):
+    from pyrunc.spec import write_example
+    write_example(o.get("bundle", "."), o.get("rootless", False))
+
+
+HANDLERS = {"create": do_create, "start": do_start, "state": do_state, "kill": do_kill,
+            "delete": do_delete, "run": do_run, "list": do_list, "spec": do_spec}

@@ -1,0 +1,93 @@
+"""Turn a validated config into the init's plan (CLI process, pure data, serialisable)."""
+import os
+
+from pyrunc import OCI_VERSION
+from pyrunc.errors import BadConfig
+from pyrunc.linux import caps, mountplan, namespaces
+from pyrunc.validate import RLIMITS
+
+
+def process_plan(p):
+    """The process part of a plan, shared by create and exec."""
+    user = p.get("user", {})
+    cs = p.get("consoleSize")
+    return {
+        "args": p["args"],
+        "env": p.get("env", []),
+        "cwd": p.get("cwd", "/"),
+        "terminal": p.get("terminal", False),
+        "console_size": [cs.get("height", 0), cs.get("width", 0)] if cs else None,
+        "uid": user.get("uid", 0),
+        "gid": user.get("gid", 0),
+        "groups": user.get("additionalGids", []),
+        "umask": user.get("umask", 0o022),
+        "caps": caps.masks(p["capabilities"], []) if "capabilities" in p else None,
+        "nnp": p.get("noNewPrivileges", False),
+        "rlimits": [[RLIMITS[r["type"]], r.get("soft", 0), r.get("hard", 0)] for r in p.get("rlimits", ())],
+    }
+
+
+def time_offsets(offsets):
+    return "".join(f"{clock} {o.get('secs', 0)} {o.get('nanosecs', 0)}\n" for clock, o in offsets.items())
+
+
+def cgroup_mounts(layout, manager, ns_plan):
+    """What /sys/fs/cgroup inside the container is made of: one entry per hierarchy."""
+    mode, hierarchies = layout
+    out = []
+    for key, mountpoint, _root, _own in hierarchies:
+        name = os.path.basename(mountpoint) or "unified"
+        ctrls = key.split(",") if key else []
+        opts = ",".join(ctrls)
+        if ctrls and all(c.startswith("name=") for c in ctrls):
+            opts = "none," + opts
+        out.append({"name": name, "dir": manager.dirs.get(key, mountpoint), "v2": key == "",
+                    "options": opts,
+                    "links": [c for c in ctrls if c != name and not c.startswith("name=")]})
+    return {"mode": mode, "cgroupns": namespaces.has(ns_plan, "cgroup"), "hierarchies": out}
+
+
+def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=False):
+    """The plan stage 1 and stage 2 execute for `create`."""
+    linux = doc.get("linux", {})
+    ns = namespaces.plan(linux.get("namespaces", []))
+    if linux.get("timeOffsets"):
+        ns["time_offsets"] = time_offsets(linux["timeOffsets"])
+    mounts = [mountplan.plan_mount(m, i, bundle) for i, m in enumerate(doc.get("mounts", ()))]
+    setup_dev = mountplan.needs_dev_setup(mounts)
+    rootfs = os.path.realpath(os.path.join(bundle, doc["root"]["path"]))
+    propagation = linux.get("rootfsPropagation", "")
+    if propagation and propagation not in mountplan.PROPAGATION_OPTIONS:
+        raise BadConfig(f"config.json: /linux/rootfsPropagation: unknown propagation {propagation!r}")
+    hooks = doc.get("hooks", {})
+    p = doc.get("process")
+    return {
+        "kind": "init",
+        "id": cid,
+        "ns": ns,
+        "uid_map": linux.get("uidMappings", []),
+        "gid_map": linux.get("gidMappings", []),
+        "cgroup_join": manager.join_files(),
+        "cgroup_mounts": cgroup_mounts(layout, manager, ns),
+        "oom_score_adj": p.get("oomScoreAdj") if p else None,
+        "rootfs": rootfs,
+        "root_readonly": doc["root"].get("readonly", False),
+        "rootfs_propagation": mountplan.PROPAGATION_OPTIONS.get(propagation, 0),
+        "mounts": mounts,
+        "dev_setup": setup_dev,
+        "devices": mountplan.device_steps(linux.get("devices", []), setup_dev),
+        "extra_dev_links": [["/proc/kcore", "/dev/core"]] if os.path.exists("/proc/kcore") else [],
+        "masked_paths": [mountplan.clean(x) for x in linux.get("maskedPaths", ())],
+        "readonly_paths": [mountplan.clean(x) for x in linux.get("readonlyPaths", ())],
+        "no_pivot": no_pivot,
+        "hostname": doc.get("hostname"),
+        "domainname": doc.get("domainname"),
+        "sysctl": linux.get("sysctl", {}),
+        "keyring": None if no_new_keyring else cid,
+        "runtime_hooks": [k for k in ("prestart", "createRuntime") if hooks.get(k)],
+        "hooks": {k: hooks[k] for k in ("createContainer", "startContainer") if hooks.get(k)},
+        "hook_state": {"ociVersion": OCI_VERSION, "id": cid, "pid": 0, "bundle": bundle,
+                       "annotations": doc.get("annotations", {})},
+        "process": process_plan(p) if p else None,
+        "fds": {"fifo": -1, "console": None, "preserve": 0},
+    }

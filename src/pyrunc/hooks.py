@@ -1,0 +1,89 @@
+"""OCI hooks: each run with the state JSON on stdin, its own args, env and timeout (CLI and init processes)."""
+import os
+import select
+import time
+
+from pyrunc.errors import Error
+
+MAX_OUTPUT = 16 << 10
+
+
+def run_all(kind, hooks, state_json):
+    """Run the hooks of one kind in order; the first failure raises Error."""
+    for i, hook in enumerate(hooks):
+        run(hook, state_json, f"{kind} hook #{i} ({hook['path']})")
+
+
+def run(hook, state_json, what):
+    path = hook["path"]
+    args = hook.get("args") or [path]
+    env = dict(e.split("=", 1) for e in hook.get("env", ()) if "=" in e)
+    timeout = hook.get("timeout")
+    r_in, w_in = os.pipe()
+    r_out, w_out = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(r_in, 0)
+            os.dup2(w_out, 1)
+            os.dup2(w_out, 2)
+            os.closerange(3, 1 << 20)
+            os.execve(path, args, env)
+        finally:
+            os._exit(127)
+    os.close(r_in)
+    os.close(w_out)
+    os.set_blocking(r_out, False)   # a daemon the hook left behind may keep the pipe open
+    try:
+        try:
+            os.write(w_in, state_json.encode())
+        except BrokenPipeError:
+            pass   # the hook does not read its stdin: that is its business
+        os.close(w_in)
+        status, output = _wait(pid, r_out, timeout)
+    finally:
+        os.close(r_out)
+    if status is None:
+        raise Error(f"{what}: timed out after {timeout}s")
+    if status != 0:
+        text = output.decode("utf-8", "replace").strip().replace("\n", " ")
+        reason = (f"exit status {os.WEXITSTATUS(status)}" if os.WIFEXITED(status)
+                  else f"killed by signal {os.WTERMSIG(status)}")
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127 and not os.access(path, os.X_OK):
+            reason = "cannot execute: not found or not executable"
+        raise Error(f"{what}: {reason}" + (f": {text}" if text else ""))
+
+
+def _wait(pid, out_fd, timeout):
+    """(wait status or None on timeout, captured output)."""
+    deadline = time.monotonic() + timeout if timeout else None
+    pidfd = os.pidfd_open(pid)
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    poller.register(out_fd, select.POLLIN)
+    output = b""
+    try:
+        while True:
+            left = None if deadline is None else max(0, deadline - time.monotonic())
+            events = poller.poll(None if left is None else int(left * 1000) + 1)
+            if not events and deadline is not None and time.monotonic() >= deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                return None, output
+            for fd, ev in events:
+                if fd == out_fd:
+                    chunk = os.read(out_fd, 65536)
+                    if chunk:
+                        output = (output + chunk)[-MAX_OUTPUT:]
+                    else:
+                        poller.unregister(out_fd)
+                elif fd == pidfd:
+                    _, status = os.waitpid(pid, 0)
+                    try:
+                        while len(chunk := os.read(out_fd, 65536)) and len(output) < MAX_OUTPUT:
+                            output += chunk
+                    except BlockingIOError:
+                        pass
+                    return status, output
+    finally:
+        os.close(pidfd)

@@ -1,0 +1,472 @@
+"""The root filesystem executor (init process): mounts, /dev, pivot_root, read-only and masked paths.
+
+Every target inside the rootfs is resolved with openat2(RESOLVE_IN_ROOT |
+RESOLVE_NO_MAGICLINKS) from an fd of the rootfs and mounted through
+/proc/self/fd/N, so no symlink in the image, and no symlink swapped in while
+we work, can redirect a mount outside the container (CVE-2021-30465,
+CVE-2024-45310, CVE-2025-31133, CVE-2025-52565).
+"""
+import errno
+import os
+import stat
+
+from pyrunc.errors import Error
+from pyrunc.linux import syscalls as S
+from pyrunc.linux.mountplan import DEVICE_TYPES
+
+IN_ROOT = S.RESOLVE_IN_ROOT | S.RESOLVE_NO_MAGICLINKS
+O_PATH = os.O_PATH | os.O_CLOEXEC
+NULL_DEV = os.makedev(1, 3)
+# statvfs f_flag bits -> mount flags a remount must keep
+_STATVFS_TO_MS = ((os.ST_NOSUID, S.MS_NOSUID), (os.ST_NODEV, S.MS_NODEV), (os.ST_NOEXEC, S.MS_NOEXEC),
+                  (os.ST_NOATIME, S.MS_NOATIME), (os.ST_NODIRATIME, S.MS_NODIRATIME),
+                  (os.ST_RELATIME, S.MS_RELATIME))
+
+
+def fdpath(fd):
+    return f"/proc/self/fd/{fd}"
+
+
+def resolve(root_fd, path, flags=O_PATH):
+    """An fd of `path` (container-absolute) resolved inside the root; OSError if it is missing."""
+    return S.openat2(root_fd, path, flags, IN_ROOT)
+
+
+def ensure(root_fd, path, is_dir=True, mode=0o755):
+    """Resolve `path` inside the root, creating missing directories (and the file) on the way."""
+    try:
+        return resolve(root_fd, path)
+    except FileNotFoundError:
+        pass
+    parts = [p for p in path.split("/") if p]
+    cur = os.dup(root_fd)
+    try:
+        for i, name in enumerate(parts):
+            last = i == len(parts) - 1
+            sub = "/" + "/".join(parts[:i + 1])
+            try:
+                nxt = resolve(root_fd, sub)
+            except FileNotFoundError:
+                if last and not is_dir:
+                    os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644,
+                                     dir_fd=cur))
+                else:
+                    try:
+                        os.mkdir(name, mode, dir_fd=cur)
+                    except FileExistsError:
+                        pass
+                nxt = resolve(root_fd, sub)
+            if not last and not stat.S_ISDIR(os.fstat(nxt).st_mode):
+                os.close(nxt)
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), sub)
+            os.close(cur)
+            cur = nxt
+        return cur
+    except BaseException:
+        os.close(cur)
+        raise
+
+
+def kept_flags(path):
+    """The flags of the mount at path that a bind remount must repeat (locked in user namespaces)."""
+    f = os.statvfs(path).f_flag
+    out = 0
+    for st_flag, ms_flag in _STATVFS_TO_MS:
+        if f & st_flag:
+            out |= ms_flag
+    return out
+
+
+# ---------------------------------------------------------------- before pivot
+def prepare_root(rootfs, propagation):
+    """Set / propagation, make the rootfs's parent private and the rootfs a mount point of its own."""
+    S.mount("", "/", None, propagation or (S.MS_SLAVE | S.MS_REC))
+    _make_parent_private(rootfs)
+    S.mount(rootfs, rootfs, None, S.MS_BIND | S.MS_REC)
+    return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _make_parent_private(rootfs):
+    # pivot_root refuses a shared parent mount; find the mount holding rootfs
+    best = ""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4]
+            if (rootfs == mp or rootfs.startswith(mp.rstrip("/") + "/")) and len(mp) > len(best):
+                best = mp
+                shared = "shared:" in line.split(" - ")[0]
+    if best and shared:
+        S.mount("", best, None, S.MS_PRIVATE)
+
+
+def mount_all(root_fd, mounts, cgroup_plan, in_userns):
+    deferred_ro = []
+    for m in mounts:
+        try:
+            ro_later = _mount_one(root_fd, m, cgroup_plan, in_userns)
+        except OSError as e:
+            raise Error(f"mount {m['source'] or m['type']} on {m['dest']}: {e.strerror}") from None
+        if ro_later:
+            deferred_ro.append(m)
+    return deferred_ro
+
+
+def _mount_one(root_fd, m, cgroup_plan, in_userns):
+    kind = m["kind"]
+    flags = m["flags"]
+    if kind == "bind":
+        src_mode = os.stat(m["source"]).st_mode
+        target = ensure(root_fd, m["dest"], is_dir=stat.S_ISDIR(src_mode))
+        try:
+            S.mount(m["source"], fdpath(target), None, S.MS_BIND | (flags & S.MS_REC))
+        finally:
+            os.close(target)
+        extra = flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT)
+        if extra:
+            _remount_bind(root_fd, m["dest"], extra, m["source"])
+        ro_later = False
+    elif kind == "cgroup":
+        _mount_cgroup(root_fd, m, cgroup_plan)
+        ro_later = False
+    else:
+        # /dev stays writable until its devices exist; runc remounts it later
+        ro_later = m["dest"] == "/dev" and flags & S.MS_RDONLY
+        if ro_later:
+            flags &= ~S.MS_RDONLY
+        target = ensure(root_fd, m["dest"])
+        try:
+            if "tmpcopyup" in m["extensions"]:
+                _tmpcopyup(root_fd, target, m, flags)
+            else:
+                _check_proc_target(m, target)
+                S.mount(m["source"] or m["type"], fdpath(target), m["type"], flags & ~S.MS_REMOUNT,
+                        m["data"] or None)
+        finally:
+            os.close(target)
+    _apply_propagation_and_attrs(root_fd, m)
+    return ro_later
+
+
+def _remount_bind(root_fd, dest, flags, source):
+    fd = resolve(root_fd, dest)
+    try:
+        S.mount("", fdpath(fd), None, S.MS_BIND | S.MS_REMOUNT | flags | kept_flags(source))
+    finally:
+        os.close(fd)
+
+
+def _apply_propagation_and_attrs(root_fd, m):
+    if not m["propagation"] and not (m["attr_set"] or m["attr_clr"]):
+        return
+    fd = resolve(root_fd, m["dest"])
+    try:
+        for p in m["propagation"]:
+            S.mount("", fdpath(fd), None, p)
+        if m["attr_set"] or m["attr_clr"]:
+            S.mount_setattr(fd, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, m["attr_set"], m["attr_clr"])
+    finally:
+        os.close(fd)
+
+
+def _check_proc_target(m, target):
+    # procfs and sysfs only on a real directory (CVE-2019-19921: /proc as a symlink)
+    if m["type"] in ("proc", "sysfs") and not stat.S_ISDIR(os.fstat(target).st_mode):
+        raise Error(f"mount {m['type']} on {m['dest']}: target is not a directory")
+
+
+def _tmpcopyup(root_fd, target, m, flags):
+    """tmpfs over a directory, seeded with what the image had there (runc/crun extension)."""
+    src = os.open(fdpath(target), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        S.mount("tmpfs", fdpath(target), "tmpfs", flags & ~(S.MS_RDONLY | S.MS_REMOUNT), m["data"] or None)
+        # `src` still names the covered directory; a fresh lookup crosses into the tmpfs
+        dst = resolve(root_fd, m["dest"], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            _copy_dir(src, dst)
+            if flags & S.MS_RDONLY:
+                S.mount("", fdpath(dst), None, S.MS_REMOUNT | (flags & ~S.MS_REMOUNT))
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+def _copy_dir(src, dst):
+    """Copy a directory tree fd-to-fd, keeping modes, owners, symlinks and device nodes."""
+    for entry in os.scandir(src):
+        name = entry.name
+        st = entry.stat(follow_symlinks=False)
+        mode = stat.S_IMODE(st.st_mode)
+        if stat.S_ISDIR(st.st_mode):
+            os.mkdir(name, 0o700, dir_fd=dst)
+            s = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+            d = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dst)
+            try:
+                _copy_dir(s, d)
+            finally:
+                os.close(s)
+                os.close(d)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
+        elif stat.S_ISREG(st.st_mode):
+            s = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+            d = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600, dir_fd=dst)
+            try:
+                while os.sendfile(d, s, None, 1 << 20) > 0:
+                    pass
+            finally:
+                os.close(s)
+                os.close(d)
+        elif not stat.S_ISSOCK(st.st_mode):
+            os.mknod(name, st.st_mode, st.st_rdev, dir_fd=dst)
+        else:
+            continue
+        os.chown(name, st.st_uid, st.st_gid, dir_fd=dst, follow_symlinks=False)
+        if not stat.S_ISLNK(st.st_mode):
+            os.chmod(name, mode, dir_fd=dst)
+
+
+def _mount_cgroup(root_fd, m, plan):
+    """/sys/fs/cgroup in the container: the container's own cgroup, never the host's tree."""
+    flags = m["flags"] & ~S.MS_REMOUNT
+    if plan["mode"] == "unified":
+        target = ensure(root_fd, m["dest"])
+        try:
+            if plan["cgroupns"]:
+                S.mount("cgroup2", fdpath(target), "cgroup2", flags, None)
+            else:
+                S.mount(plan["hierarchies"][0]["dir"], fdpath(target), None, S.MS_BIND | S.MS_REC)
+                if flags & ~S.MS_BIND:
+                    _remount_bind(root_fd, m["dest"], flags, plan["hierarchies"][0]["dir"])
+        finally:
+            os.close(target)
+        return
+    # v1 or hybrid: a tmpfs with one directory per hierarchy, read-only at the end
+    target = ensure(root_fd, m["dest"])
+    try:
+        S.mount("tmpfs", fdpath(target), "tmpfs", (flags & ~S.MS_RDONLY) | S.MS_NOSUID | S.MS_NODEV
+                | S.MS_NOEXEC, "mode=755")
+    finally:
+        os.close(target)
+    for h in plan["hierarchies"]:
+        sub = ensure(root_fd, f"{m['dest']}/{h['name']}")
+        try:
+            if plan["cgroupns"]:
+                fstype = "cgroup2" if h["v2"] else "cgroup"
+                S.mount(fstype, fdpath(sub), fstype, flags, None if h["v2"] else h["options"])
+            else:
+                S.mount(h["dir"], fdpath(sub), None, S.MS_BIND | S.MS_REC)
+                _remount_bind(root_fd, f"{m['dest']}/{h['name']}", flags, h["dir"])
+        finally:
+            os.close(sub)
+        for link in h["links"]:
+            dirfd = resolve(root_fd, m["dest"])
+            try:
+                os.symlink(h["name"], link, dir_fd=dirfd)
+            except FileExistsError:
+                pass
+            finally:
+                os.close(dirfd)
+    if flags & S.MS_RDONLY:
+        fd = resolve(root_fd, m["dest"])
+        try:
+            S.mount("", fdpath(fd), None, S.MS_REMOUNT | S.MS_BIND | S.MS_RDONLY | S.MS_NOSUID
+                    | S.MS_NODEV | S.MS_NOEXEC)
+        finally:
+            os.close(fd)
+
+
+def create_devices(root_fd, devices, in_userns):
+    old_umask = os.umask(0)
+    try:
+        for d in devices:
+            try:
+                _create_device(root_fd, d, in_userns)
+            except OSError as e:
+                raise Error(f"create device {d['path']}: {e.strerror}") from None
+    finally:
+        os.umask(old_umask)
+
+
+def _create_device(root_fd, d, in_userns):
+    parent_path, name = os.path.split(d["path"])
+    parent = ensure(root_fd, parent_path)
+    try:
+        if in_userns:
+            # mknod is not allowed in a user namespace: bind the host's node
+            try:
+                os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644,
+                                 dir_fd=parent))
+            except FileExistsError:
+                pass
+            target = resolve(root_fd, d["path"])
+            try:
+                S.mount(d["path"], fdpath(target), None, S.MS_BIND)
+            finally:
+                os.close(target)
+            return
+        mode = DEVICE_TYPES[d["type"]] | d["mode"]
+        try:
+            os.mknod(name, mode, os.makedev(d["major"], d["minor"]), dir_fd=parent)
+        except FileExistsError:
+            return
+        os.chown(name, d["uid"], d["gid"], dir_fd=parent, follow_symlinks=False)
+    finally:
+        os.close(parent)
+
+
+def create_dev_links(root_fd, links):
+    dev = resolve(root_fd, "/dev")
+    try:
+        for target, path in links:
+            try:
+                os.symlink(target, os.path.basename(path), dir_fd=dev)
+            except FileExistsError:
+                pass
+        # /dev/ptmx must be the container's own devpts multiplexer
+        try:
+            os.unlink("ptmx", dir_fd=dev)
+        except FileNotFoundError:
+            pass
+        os.symlink("pts/ptmx", "ptmx", dir_fd=dev)
+    finally:
+        os.close(dev)
+
+
+# ---------------------------------------------------------------- the switch
+def pivot(root_fd):
+    """pivot_root into the rootfs and detach the old root (runc's pivot_root(".", ".") dance)."""
+    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(root_fd)
+        S.pivot_root(".", ".")
+        os.fchdir(old)
+        # the old root must not propagate its unmount back to the host
+        S.mount("", ".", None, S.MS_SLAVE | S.MS_REC)
+        S.umount2(".", S.MNT_DETACH)
+    finally:
+        os.close(old)
+    os.chdir("/")
+
+
+def move_root(rootfs):
+    """--no-pivot: move the rootfs over / and chroot into it (for ramfs roots, where pivot_root fails)."""
+    _detach_outside(rootfs)
+    os.chdir(rootfs)
+    S.mount(rootfs, "/", None, S.MS_MOVE)
+    os.chroot(".")
+    os.chdir("/")
+
+
+def _detach_outside(rootfs):
+    # Without pivot_root the old mounts stay in the namespace: unmount those
+    # not inside (and not holding) the rootfs, deepest first.
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    inside = rootfs.rstrip("/") + "/"
+    for mp in sorted(set(points), key=len, reverse=True):
+        if mp == rootfs or mp.startswith(inside) or inside.startswith(mp.rstrip("/") + "/"):
+            continue
+        try:
+            S.mount("", mp, None, S.MS_SLAVE | S.MS_REC)
+            S.umount2(mp, S.MNT_DETACH)
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------- after pivot
+def remount_readonly(path):
+    root = _root()
+    try:
+        fd = resolve(root, path)
+    finally:
+        os.close(root)
+    try:
+        S.mount("", fdpath(fd), None, S.MS_BIND | S.MS_REMOUNT | S.MS_RDONLY | kept_flags(fdpath(fd)))
+    finally:
+        os.close(fd)
+
+
+def readonly_root():
+    flags = S.MS_BIND | S.MS_REMOUNT | S.MS_RDONLY
+    try:
+        S.mount("", "/", None, flags)
+    except OSError:
+        S.mount("", "/", None, flags | kept_flags("/"))
+
+
+def _root():
+    return os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def readonly_paths(paths):
+    root = _root()
+    try:
+        for p in paths:
+            try:
+                fd = resolve(root, p)
+            except FileNotFoundError:
+                continue
+            try:
+                S.mount(fdpath(fd), fdpath(fd), None, S.MS_BIND | S.MS_REC)
+            finally:
+                os.close(fd)
+            fd = resolve(root, p)
+            try:
+                S.mount("", fdpath(fd), None, S.MS_BIND | S.MS_REMOUNT | S.MS_RDONLY | S.MS_REC
+                        | kept_flags(fdpath(fd)))
+            finally:
+                os.close(fd)
+    finally:
+        os.close(root)
+
+
+def masked_paths(paths):
+    """Hide paths: directories under an empty read-only tmpfs, files under the real /dev/null."""
+    root = _root()
+    null = None
+    try:
+        for p in paths:
+            try:
+                fd = resolve(root, p)
+            except FileNotFoundError:
+                continue
+            try:
+                if stat.S_ISDIR(os.fstat(fd).st_mode):
+                    S.mount("tmpfs", fdpath(fd), "tmpfs", S.MS_RDONLY, None)
+                else:
+                    if null is None:
+                        null = _real_dev_null(root)
+                    S.mount(fdpath(null), fdpath(fd), None, S.MS_BIND)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(root)
+        if null is not None:
+            os.close(null)
+
+
+def _real_dev_null(root):
+    """/dev/null of the container, checked to be the null device, not a symlink or a file (CVE-2025-31133)."""
+    fd = S.openat2(root, "/dev/null", O_PATH | os.O_NOFOLLOW, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != NULL_DEV:
+        os.close(fd)
+        raise Error("/dev/null in the container is not the null device")
+    return fd
+
+
+def write_proc(path, value):
+    """Write a /proc file after checking it really is on procfs (CVE-2019-16884, CVE-2025-52881)."""
+    root = _root()
+    try:
+        fd = S.openat2(root, path, os.O_WRONLY | os.O_NOFOLLOW,
+                       S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS | S.RESOLVE_NO_MAGICLINKS)
+    finally:
+        os.close(root)
+    try:
+        if S.fstatfs_type(fd) != S.PROC_SUPER_MAGIC:
+            raise Error(f"{path} is not on procfs")
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)

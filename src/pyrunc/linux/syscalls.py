@@ -1,0 +1,191 @@
+"""Python face of the C extension (init and CLI processes): constants, and calls that raise OSError."""
+import os
+
+from pyrunc._native import ffi, lib
+
+# clone/unshare flags
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# mount(2) flags
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_SYNCHRONOUS = 0x10
+MS_REMOUNT = 0x20
+MS_MANDLOCK = 0x40
+MS_DIRSYNC = 0x80
+MS_NOSYMFOLLOW = 0x100
+MS_NOATIME = 0x400
+MS_NODIRATIME = 0x800
+MS_BIND = 0x1000
+MS_MOVE = 0x2000
+MS_REC = 0x4000
+MS_SILENT = 0x8000
+MS_UNBINDABLE = 0x20000
+MS_PRIVATE = 0x40000
+MS_SLAVE = 0x80000
+MS_SHARED = 0x100000
+MS_RELATIME = 0x200000
+MS_I_VERSION = 0x800000
+MS_STRICTATIME = 0x1000000
+MS_LAZYTIME = 0x2000000
+MNT_DETACH = 0x2
+
+# mount_setattr(2) attributes and open_tree(2)/move_mount(2) flags
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR__ATIME = 0x70
+MOUNT_ATTR_RELATIME = 0x0
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_IDMAP = 0x100000
+MOUNT_ATTR_NOSYMFOLLOW = 0x200000
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+
+# openat2(2) resolve flags
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+CLOSE_RANGE_CLOEXEC = 1 << 2
+
+# prctl(2)
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_KEEPCAPS = 8
+PR_SET_NAME = 15
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def check(ret, what=None):
+    """Raise OSError for a negative (-errno) result, else return it."""
+    if ret < 0:
+        raise OSError(-ret, os.strerror(-ret), what)
+    return ret
+
+
+def unshare(flags):
+    check(lib.pr_unshare(flags), "unshare")
+
+
+def setns(fd, nstype=0):
+    check(lib.pr_setns(fd, nstype), "setns")
+
+
+def mount(source, target, fstype, flags=0, data=None):
+    check(lib.pr_mount(_b(source), target.encode(), _b(fstype), flags, _b(data)), target)
+
+
+def umount2(target, flags=0):
+    check(lib.pr_umount2(target.encode(), flags), target)
+
+
+def pivot_root(new_root, put_old):
+    check(lib.pr_pivot_root(new_root.encode(), put_old.encode()), "pivot_root")
+
+
+def openat2(dirfd, path, flags, resolve, mode=0):
+    return check(lib.pr_openat2(dirfd, path.encode(), flags | os.O_CLOEXEC, mode, resolve), path)
+
+
+def close_range(first, last, flags=0):
+    check(lib.pr_close_range(first, last, flags), "close_range")
+
+
+def sethostname(name):
+    b = name.encode()
+    check(lib.pr_sethostname(b, len(b)), "sethostname")
+
+
+def setdomainname(name):
+    b = name.encode()
+    check(lib.pr_setdomainname(b, len(b)), "setdomainname")
+
+
+def personality(persona):
+    return check(lib.pr_personality(persona), "personality")
+
+
+def prctl(option, a2=0, a3=0, a4=0, a5=0):
+    return check(lib.pr_prctl(option, a2, a3, a4, a5), "prctl")
+
+
+def keyctl(cmd, a2=0, a3=0, a4=0, a5=0):
+    return check(lib.pr_keyctl(cmd, a2, a3, a4, a5), "keyctl")
+
+
+def join_session_keyring(name):
+    """A new session keyring named `name` (so containers do not share the host's)."""
+    buf = ffi.new("char[]", name.encode())
+    return check(lib.pr_keyctl(KEYCTL_JOIN_SESSION_KEYRING, int(ffi.cast("uintptr_t", buf)), 0, 0, 0),
+                 "keyctl(JOIN_SESSION_KEYRING)")
+
+
+def capset(effective, permitted, inheritable):
+    check(lib.pr_capset(effective, permitted, inheritable), "capset")
+
+
+def open_tree(dirfd, path, flags):
+    return check(lib.pr_open_tree(dirfd, path.encode(), flags), path or "open_tree")
+
+
+def move_mount(from_fd, from_path, to_fd, to_path, flags):
+    check(lib.pr_move_mount(from_fd, from_path.encode(), to_fd, to_path.encode(), flags),
+          to_path or "move_mount")
+
+
+def mount_setattr(dirfd, path, flags, attr_set=0, attr_clr=0, propagation=0, userns_fd=0):
+    check(lib.pr_mount_setattr(dirfd, path.encode(), flags, attr_set, attr_clr, propagation,
+                               userns_fd), path or "mount_setattr")
+
+
+def sched_setattr(pid, policy, flags, nice, priority, runtime, deadline, period):
+    check(lib.pr_sched_setattr(pid, policy, flags, nice, priority, runtime, deadline, period),
+          "sched_setattr")
+
+
+def ioprio_set(which, who, ioprio):
+    check(lib.pr_ioprio_set(which, who, ioprio), "ioprio_set")
+
+
+def _b(s):
+    return ffi.NULL if s is None else s.encode()
+
+
+PROC_SUPER_MAGIC = 0x9FA0
+SYSFS_MAGIC = 0x62656572
+TMPFS_MAGIC = 0x01021994
+CGROUP_SUPER_MAGIC = 0x27E0EB
+CGROUP2_SUPER_MAGIC = 0x63677270
+
+
+def statfs_type(path):
+    return check(lib.pr_statfs_type(path.encode()), path)
+
+
+def fstatfs_type(fd):
+    return check(lib.pr_fstatfs_type(fd), "fstatfs")

@@ -1,0 +1,43 @@
+"""The container's pty (init process, after pivot_root): opened in its own devpts, master sent to the console socket."""
+import _socket
+import fcntl
+import os
+
+TIOCSPTLCK = 0x40045431
+TIOCGPTPEER = 0x5441
+TIOCSCTTY = 0x540E
+TIOCSWINSZ = 0x5414
+
+
+def open_pty():
+    """(master, slave) fds of a new pty of the container's devpts."""
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, TIOCSPTLCK, b"\0\0\0\0")
+    # TIOCGPTPEER opens the peer through the master, not through a path the
+    # container could have replaced
+    slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    return master, slave
+
+
+def set_size(fd, height, width):
+    ws = height.to_bytes(2, "little") + width.to_bytes(2, "little") + bytes(4)
+    fcntl.ioctl(fd, TIOCSWINSZ, ws)
+
+
+def send_master(sock_fd, master):
+    """One message: the name runc sends as data, the master as the single SCM_RIGHTS fd."""
+    sock = _socket.socket(fileno=sock_fd)
+    try:
+        sock.sendmsg([b"/dev/ptmx"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                                        master.to_bytes(4, "little", signed=True))])
+    finally:
+        sock.close()
+
+
+def become_stdio(slave):
+    """Make the slave our controlling terminal and fds 0-2 (we are a session leader)."""
+    fcntl.ioctl(slave, TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)

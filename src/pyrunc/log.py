@@ -1,0 +1,72 @@
+"""The runtime's log (CLI process): logrus-style text or JSON lines in --log, errors mirrored to stderr."""
+import os
+import time
+
+from _json import encode_basestring
+
+LEVELS = {"debug": 0, "info": 1, "warning": 2, "error": 3}
+
+_path = None
+_fmt = "text"
+_threshold = LEVELS["info"]
+_stderr_ok = True   # False while fds 0-2 belong to a container (create/run/exec)
+
+
+def setup(path=None, fmt="text", debug=False, stderr_ok=True):
+    """Configure the process-wide log; creates the --log file at once (containerd needs it to exist)."""
+    global _path, _fmt, _threshold, _stderr_ok
+    _path, _fmt, _stderr_ok = path, fmt, stderr_ok
+    _threshold = LEVELS["debug" if debug else "info"]
+    if path:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
+
+
+def rfc3339(t=None):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def format_line(level, msg, fmt, extra=None):
+    """One log line, as runc (logrus) writes it."""
+    now = rfc3339()
+    fields = ""
+    for k, v in (extra or {}).items():
+        fields += f",{encode_basestring(k)}:{v if isinstance(v, (int, float)) else encode_basestring(str(v))}"
+    if fmt == "json":
+        return f'{{"level":"{level}","msg":{encode_basestring(msg)},"time":"{now}"{fields}}}\n'
+    extra_text = "".join(f" {k}={v}" for k, v in (extra or {}).items())
+    return f'time="{now}" level={level} msg={encode_basestring(msg)}{extra_text}\n'
+
+
+def _emit(level, msg, extra=None):
+    if LEVELS[level] < _threshold:
+        return
+    if _path:
+        line = format_line(level, msg, _fmt, extra).encode()
+        fd = os.open(_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    elif _stderr_ok and level != "error":
+        os.write(2, format_line(level, msg, "text", extra).encode())
+
+
+def debug(msg, **extra):
+    _emit("debug", msg, extra)
+
+
+def info(msg, **extra):
+    _emit("info", msg, extra)
+
+
+def warning(msg, **extra):
+    _emit("warning", msg, extra)
+
+
+def error(msg):
+    """The command's final error: the last error line of --log, and one plain line on stderr."""
+    _emit("error", msg)
+    try:
+        os.write(2, (msg + "\n").encode())
+    except OSError:
+        pass

@@ -1,0 +1,112 @@
+"""Stage 1 (bootstrap process): cgroups, then namespaces joined and created in runc's order, then fork the init."""
+import os
+
+from pyrunc import trace
+from pyrunc.errors import Error
+from pyrunc.linux import syscalls as S
+from pyrunc.linux.namespaces import TYPES
+from pyrunc.process import init
+from pyrunc.process.init import report
+from pyrunc.process import messages as M
+from pyrunc.process.channel import Channel, ChannelClosed
+
+
+def main(chan, plan):
+    try:
+        run(plan, chan)
+        parent_end, child_end = Channel.pair()
+        pid = os.fork()
+        if pid == 0:
+            # stage 2 must not hold stage 1's channel: the parent relies on its EOF
+            trace.reset()
+            chan.close()
+            parent_end.close()
+            init.main(plan, child_end)   # never returns
+        child_end.close()
+        trace.mark("stage1 fork")
+        chan.send(M.INIT_PID, fds=[parent_end.fileno()], pid=pid, marks=trace.marks())
+        parent_end.close()
+    except ChannelClosed:
+        os._exit(1)
+    except BaseException as e:
+        report(chan, e)
+        os._exit(1)
+
+
+def write_file(path, value):
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def run(plan, chan):
+    """Everything before the fork."""
+    for f in plan["cgroup_join"]:
+        try:
+            write_file(f, "0")
+        except OSError as e:
+            raise Error(f"joining cgroup {os.path.dirname(f)}: {e.strerror}") from None
+    if plan.get("oom_score_adj") is not None:
+        try:
+            write_file("/proc/self/oom_score_adj", str(plan["oom_score_adj"]))
+        except OSError as e:
+            raise Error(f"failed to update /proc/self/oom_score_adj: {e.strerror}") from None
+    trace.mark("stage1 cgroup")
+    enter_namespaces(plan["ns"], chan)
+    trace.mark("stage1 namespaces")
+
+
+def enter_namespaces(ns, chan):
+    # Open every path first: joining a mount namespace changes what paths mean.
+    fds = []
+    try:
+        for t, path in ns["join"]:
+            try:
+                fds.append((t, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+            except OSError as e:
+                raise Error(f"open {t} namespace {path}: {e.strerror}") from None
+        # Join what we can while we still hold the host's privileges; a
+        # namespace owned by the container's user namespace may need us to
+        # be in that first (runc 1.2's order).
+        deferred = []
+        user_fd = None
+        for t, fd in fds:
+            if t == "user":
+                user_fd = fd
+                continue
+            try:
+                S.setns(fd, TYPES[t][0])
+            except PermissionError:
+                deferred.append((t, fd))
+            except OSError as e:
+                raise Error(f"join {t} namespace: {e.strerror}") from None
+        if user_fd is not None:
+            S.setns(user_fd, S.CLONE_NEWUSER)
+        elif "user" in ns["new"]:
+            S.unshare(S.CLONE_NEWUSER)
+            chan.send(M.USERNS)
+            msg, _ = chan.recv()
+            if msg["type"] != M.USERNS_MAPPED:
+                raise Error("the parent did not map the user namespace")
+        if user_fd is not None or "user" in ns["new"]:
+            # become root of the user namespace
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        for t, fd in deferred:
+            try:
+                S.setns(fd, TYPES[t][0])
+            except OSError as e:
+                raise Error(f"join {t} namespace: {e.strerror}") from None
+    finally:
+        for _t, fd in fds:
+            os.close(fd)
+    flags = ns["flags"] & ~(S.CLONE_NEWUSER | S.CLONE_NEWCGROUP)
+    if flags:
+        S.unshare(flags)
+    if ns.get("time_offsets"):
+        write_file("/proc/self/timens_offsets", ns["time_offsets"])
+    if ns["flags"] & S.CLONE_NEWCGROUP:
+        # last: the new cgroup namespace is rooted where we now are
+        S.unshare(S.CLONE_NEWCGROUP)

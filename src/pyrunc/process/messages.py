@@ -1,0 +1,30 @@
+"""The parent/child protocol: one JSON object per SOCK_SEQPACKET packet, fds by SCM_RIGHTS.
+
+Every message is {"type": T, ...payload}.  Stage 1 (bootstrap) is a fork of
+the CLI and gets its plan in memory; stage 2 (the container's init, or the
+process of `exec`) is a fork of stage 1 and ends by exec'ing pyrunc-init.
+
+| type           | direction          | when                                        | payload            | fds              |
+|----------------|--------------------|---------------------------------------------|--------------------|------------------|
+| USERNS         | stage 1 -> parent  | stage 1 unshared a user namespace           |                    |                  |
+| USERNS_MAPPED  | parent -> stage 1  | uid_map/gid_map (and setgroups) written     |                    |                  |
+| INIT_PID       | stage 1 -> parent  | stage 2 forked; stage 1 then exits          | pid (host)         | stage-2 channel  |
+| RUN_HOOKS      | stage 2 -> parent  | mounts done, before pivot_root              | kinds              |                  |
+| HOOKS_DONE     | parent -> stage 2  | the hooks succeeded                         |                    |                  |
+| READY          | stage 2 -> parent  | fully set up, about to wait on exec.fifo    |                    |                  |
+| COMMIT         | parent -> stage 2  | state.json and the pid file are written     |                    |                  |
+| ERROR          | stage -> parent    | any failure; the stage then exits           | msg                |                  |
+
+A stage that sees EOF before COMMIT exits at once, so a killed parent never
+leaves an init behind; the parent reads EOF before READY as "init exited".
+After COMMIT stage 2 execs pyrunc-init, which waits for `start` (create) or
+goes straight on (exec).
+"""
+USERNS = "USERNS"
+USERNS_MAPPED = "USERNS_MAPPED"
+INIT_PID = "INIT_PID"
+RUN_HOOKS = "RUN_HOOKS"
+HOOKS_DONE = "HOOKS_DONE"
+READY = "READY"
+COMMIT = "COMMIT"
+ERROR = "ERROR"

@@ -1,0 +1,140 @@
+"""Stage 0 (CLI process): fork stage 1, serve both stages through their channel, clean up on failure."""
+import _signal
+import os
+
+from pyrunc import hooks, trace
+from pyrunc.errors import Error
+from pyrunc.process import messages as M
+from pyrunc.process.channel import Channel, ChannelClosed
+
+
+def cloexec_ranges(first, keep):
+    """[(lo, hi)] covering every fd >= first except those in keep."""
+    out, lo = [], first
+    for fd in sorted(set(k for k in keep if k >= first)):
+        if fd > lo:
+            out.append((lo, fd - 1))
+        lo = fd + 1
+    out.append((lo, 0xFFFFFFFF))
+    return out
+
+
+class Stages:
+    """The two child stages as the parent sees them."""
+
+    def __init__(self):
+        self.stage1 = None
+        self.init_pid = None
+        self.init_pidfd = None
+        self.chan = None
+
+    def spawn(self, plan, keep_fds):
+        """Fork stage 1 with the plan; it keeps only stdio, preserved fds and keep_fds."""
+        mine, theirs = Channel.pair()
+        pid = os.fork()
+        if pid == 0:
+            mine.close()
+            from pyrunc.process.entry import child_main
+            child_main(theirs, keep_fds, plan)   # never returns
+        theirs.close()
+        self.stage1 = pid
+        self.chan = mine
+        trace.mark("fork stage1")
+        return self
+
+    def wait_ready(self, on_userns=None, on_hooks=None, on_pid=None):
+        """Serve the stages until the init (or exec'd process) reports READY; returns its pid."""
+        while True:
+            try:
+                msg, fds = self.chan.recv()
+            except ChannelClosed:
+                raise Error(self._death_reason()) from None
+            t = msg["type"]
+            if t == M.ERROR:
+                raise Error(msg["msg"])
+            if t == M.USERNS:
+                on_userns(self.stage1)
+                self.chan.send(M.USERNS_MAPPED)
+            elif t == M.INIT_PID:
+                trace.extend(msg.get("marks", ()))
+                self.init_pid = msg["pid"]
+                self.init_pidfd = os.pidfd_open(self.init_pid)
+                self.chan.close()
+                self.chan = Channel(fds[0])
+                self._reap_stage1()
+                if on_pid:
+                    on_pid(self.init_pid)
+            elif t == M.RUN_HOOKS:
+                on_hooks(msg["kinds"], self.init_pid)
+                self.chan.send(M.HOOKS_DONE)
+            elif t == M.READY:
+                trace.extend(msg.get("marks", ()))
+                return self.init_pid
+            else:
+                raise Error(f"unexpected message {t} from the init")
+
+    def commit(self):
+        """Let the init go on (to wait for `start`, or to exec) and drop our end of the channel."""
+        self.chan.send(M.COMMIT)
+        self.chan.close()
+        self.chan = None
+        os.close(self.init_pidfd)
+        self.init_pidfd = None
+
+    def _reap_stage1(self):
+        if self.stage1:
+            _, status = os.waitpid(self.stage1, 0)
+            self.stage1 = None
+            if status != 0:
+                raise Error(f"bootstrap process failed ({_describe(status)})")
+
+    def _death_reason(self):
+        if self.stage1:
+            _, status = os.waitpid(self.stage1, 0)
+            self.stage1 = None
+            return f"container init exited before it was ready ({_describe(status)})"
+        return "container init exited before it was ready"
+
+    def kill(self):
+        """Make sure neither stage survives a failed create."""
+        if self.init_pidfd is not None:
+            try:
+                _signal.pidfd_send_signal(self.init_pidfd, 9)
+            except ProcessLookupError:
+                pass
+            os.close(self.init_pidfd)
+            self.init_pidfd = None
+        if self.stage1:
+            try:
+                os.kill(self.stage1, 9)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.stage1, 0)
+            self.stage1 = None
+        if self.chan is not None:
+            self.chan.close()
+            self.chan = None
+
+
+def _describe(status):
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.WEXITSTATUS(status)}"
+
+
+def write_id_maps(pid, uid_map, gid_map):
+    """The parent writes the maps of a new user namespace while its creator waits (runc's order)."""
+    for name, entries in (("uid_map", uid_map), ("gid_map", gid_map)):
+        text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in entries)
+        fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, text.encode())
+        except OSError as e:
+            raise Error(f"writing {name} {text.strip()!r}: {e.strerror}") from None
+        finally:
+            os.close(fd)
+
+
+def run_runtime_hooks(kinds, hook_table, state_json):
+    for kind in kinds:
+        hooks.run_all(kind, hook_table.get(kind, ()), state_json)

@@ -1,0 +1,260 @@
+"""The runtime-spec config model (CLI process): strict typed loading with JSON-pointer errors, and `spec`'s example."""
+import os
+
+from pyrunc import OCI_VERSION, jsonlite
+from pyrunc.errors import BadConfig, Error
+
+# A schema is a type name ("str", "bool", "int", "u16", "u32", "u64", "i32",
+# "i64", "any"), a dict of known keys, a one-element list (an array of that
+# type), or ("map", T) for an object with arbitrary keys.  Unknown keys are
+# ignored, as runtime-spec requires.
+_INT_RANGES = {
+    "int": (-(1 << 63), (1 << 64) - 1),
+    "u16": (0, (1 << 16) - 1),
+    "u32": (0, (1 << 32) - 1),
+    "u64": (0, (1 << 64) - 1),
+    "i32": (-(1 << 31), (1 << 31) - 1),
+    "i64": (-(1 << 63), (1 << 63) - 1),
+}
+
+IDMAP = {"containerID": "u32", "hostID": "u32", "size": "u32"}
+USER = {"uid": "u32", "gid": "u32", "umask": "u32", "additionalGids": ["u32"], "username": "str"}
+CAPABILITIES = {k: ["str"] for k in ("bounding", "effective", "inheritable", "permitted", "ambient")}
+PROCESS = {
+    "terminal": "bool",
+    "consoleSize": {"height": "u32", "width": "u32"},
+    "user": USER,
+    "args": ["str"],
+    "commandLine": "str",
+    "env": ["str"],
+    "cwd": "str",
+    "capabilities": CAPABILITIES,
+    "rlimits": [{"type": "str", "soft": "u64", "hard": "u64"}],
+    "noNewPrivileges": "bool",
+    "apparmorProfile": "str",
+    "oomScoreAdj": "i32",
+    "selinuxLabel": "str",
+    "ioPriority": {"class": "str", "priority": "i32"},
+    "scheduler": {"policy": "str", "nice": "i32", "priority": "i32", "flags": ["str"],
+                  "runtime": "u64", "deadline": "u64", "period": "u64"},
+    "execCPUAffinity": {"initial": "str", "final": "str"},
+}
+MOUNT = {"destination": "str", "source": "str", "type": "str", "options": ["str"],
+         "uidMappings": [IDMAP], "gidMappings": [IDMAP]}
+HOOK = {"path": "str", "args": ["str"], "env": ["str"], "timeout": "int"}
+HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+DEVICE = {"type": "str", "path": "str", "major": "i64", "minor": "i64", "fileMode": "u32",
+          "uid": "u32", "gid": "u32"}
+THROTTLE = [{"major": "i64", "minor": "i64", "rate": "u64"}]
+RESOURCES = {
+    "devices": [{"allow": "bool", "type": "str", "major": "i64", "minor": "i64", "access": "str"}],
+    "memory": {"limit": "i64", "reservation": "i64", "swap": "i64", "kernel": "i64",
+               "kernelTCP": "i64", "swappiness": "u64", "disableOOMKiller": "bool",
+               "useHierarchy": "bool", "checkBeforeUpdate": "bool"},
+    "cpu": {"shares": "u64", "quota": "i64", "burst": "u64", "period": "u64",
+            "realtimeRuntime": "i64", "realtimePeriod": "u64", "cpus": "str", "mems": "str",
+            "idle": "i64"},
+    "pids": {"limit": "i64"},
+    "blockIO": {"weight": "u16", "leafWeight": "u16",
+                "weightDevice": [{"major": "i64", "minor": "i64", "weight": "u16", "leafWeight": "u16"}],
+                "throttleReadBpsDevice": THROTTLE, "throttleWriteBpsDevice": THROTTLE,
+                "throttleReadIOPSDevice": THROTTLE, "throttleWriteIOPSDevice": THROTTLE},
+    "hugepageLimits": [{"pageSize": "str", "limit": "u64"}],
+    "network": {"classID": "u32", "priorities": [{"name": "str", "priority": "u32"}]},
+    "rdma": ("map", {"hcaHandles": "u32", "hcaObjects": "u32"}),
+    "unified": ("map", "str"),
+}
+SECCOMP = {
+    "defaultAction": "str", "defaultErrnoRet": "u32", "architectures": ["str"], "flags": ["str"],
+    "listenerPath": "str", "listenerMetadata": "str",
+    "syscalls": [{"names": ["str"], "action": "str", "errnoRet": "u32",
+                  "args": [{"index": "u32", "value": "u64", "valueTwo": "u64", "op": "str"}]}],
+}
+LINUX = {
+    "namespaces": [{"type": "str", "path": "str"}],
+    "uidMappings": [IDMAP],
+    "gidMappings": [IDMAP],
+    "timeOffsets": ("map", {"secs": "i64", "nanosecs": "u32"}),
+    "devices": [DEVICE],
+    "netDevices": ("map", {"name": "str"}),
+    "cgroupsPath": "str",
+    "rootfsPropagation": "str",
+    "resources": RESOURCES,
+    "intelRdt": "any",
+    "sysctl": ("map", "str"),
+    "seccomp": SECCOMP,
+    "maskedPaths": ["str"],
+    "readonlyPaths": ["str"],
+    "mountLabel": "str",
+    "personality": {"domain": "str", "flags": ["str"]},
+    "memoryPolicy": "any",
+}
+CONFIG = {
+    "ociVersion": "str",
+    "root": {"path": "str", "readonly": "bool"},
+    "process": PROCESS,
+    "hostname": "str",
+    "domainname": "str",
+    "mounts": [MOUNT],
+    "hooks": {k: [HOOK] for k in HOOK_KINDS},
+    "annotations": ("map", "str"),
+    "linux": LINUX,
+}
+
+_JSON_TYPE = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+              float: "number"}
+
+
+def pointer(path, key):
+    """Extend a JSON pointer (RFC 6901) by one key or index."""
+    return f"{path}/{str(key).replace('~', '~0').replace('/', '~1')}"
+
+
+def check(value, schema, path, errors):
+    """Type-check value against schema, collecting 'pointer: problem' strings.
+
+    JSON null counts as absent (as Go's decoder treats it): such keys are
+    dropped, so the rest of pyrunc never sees None.
+    """
+    if schema == "any":
+        return
+    if isinstance(schema, dict) or isinstance(schema, tuple):
+        if not isinstance(value, dict):
+            errors.append(f"{path or '/'}: expected object, got {_describe(value)}")
+            return
+        for k in [k for k, v in value.items() if v is None]:
+            del value[k]
+        if isinstance(schema, tuple):
+            for k, v in value.items():
+                check(v, schema[1], pointer(path, k), errors)
+        else:
+            for k, sub in schema.items():
+                if k in value:
+                    check(value[k], sub, pointer(path, k), errors)
+    elif isinstance(schema, list):
+        if not isinstance(value, list):
+            errors.append(f"{path}: expected array, got {_describe(value)}")
+            return
+        for i, v in enumerate(value):
+            check(v, schema[0], pointer(path, i), errors)
+    elif schema == "str":
+        if not isinstance(value, str):
+            errors.append(f"{path}: expected string, got {_describe(value)}")
+    elif schema == "bool":
+        if not isinstance(value, bool):
+            errors.append(f"{path}: expected boolean, got {_describe(value)}")
+    else:
+        lo, hi = _INT_RANGES[schema]
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors.append(f"{path}: expected integer, got {_describe(value)}")
+        elif not lo <= value <= hi:
+            errors.append(f"{path}: {value} is out of range for {schema}")
+
+
+def _describe(value):
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"number {value!r}"
+    return _JSON_TYPE.get(type(value), type(value).__name__)
+
+
+def parse(text, what="config.json", schema=CONFIG):
+    """Parse and type-check one document; raise BadConfig naming every bad field."""
+    try:
+        doc = jsonlite.loads(text)
+    except Error as e:
+        raise BadConfig(f"{what}: {e}") from None
+    errors = []
+    check(doc, schema, "", errors)
+    if errors:
+        raise BadConfig(f"{what}: " + "; ".join(errors))
+    return doc
+
+
+def load(bundle):
+    """Read <bundle>/config.json."""
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except OSError as e:
+        raise BadConfig(f"cannot read {path}: {e.strerror}") from None
+    return parse(text)
+
+
+def example(rootless=False):
+    """The config `pyrunc spec` writes: runc's defaults, running `sh` on a terminal."""
+    caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    config = {
+        "ociVersion": OCI_VERSION,
+        "process": {
+            "terminal": True,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {k: list(caps) for k in ("bounding", "effective", "permitted", "ambient")},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": True,
+        },
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "pyrunc",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+        ],
+        "linux": {
+            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+        },
+    }
+    if rootless:
+        _make_rootless(config)
+    return config
+
+
+def _make_rootless(config):
+    """runc's `spec --rootless` edits: a user namespace mapping the caller, no cgroup limits."""
+    linux = config["linux"]
+    linux["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup", "user")]
+    linux["uidMappings"] = [{"containerID": 0, "hostID": os.getuid(), "size": 1}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": os.getgid(), "size": 1}]
+    del linux["resources"]
+    mounts = []
+    for m in config["mounts"]:
+        if m["destination"] == "/sys":
+            m = {"destination": "/sys", "type": "none", "source": "/sys",
+                 "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
+        elif m["destination"] == "/dev/pts":
+            m = dict(m, options=[o for o in m["options"] if o != "gid=5"])
+        mounts.append(m)
+    config["mounts"] = mounts
+
+
+def write_example(bundle, rootless=False):
+    """`spec`: write the example config.json into the bundle, never over an existing one."""
+    import json
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "x") as f:
+            json.dump(example(rootless), f, indent="\t")
+    except FileExistsError:
+        raise Error(f"{path} exists: remove it first") from None
+    except OSError as e:
+        raise Error(f"cannot write {path}: {e.strerror}") from None

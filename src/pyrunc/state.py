@@ -1,0 +1,194 @@
+"""Container state on disk (CLI process): <root>/<id>/ with a lock, state.json and exec.fifo.
+
+The status is never stored: it is derived from live facts each time
+(the init's pid and start time, the exec fifo, the freezer).
+"""
+import fcntl
+import os
+import time
+
+from pyrunc import OCI_VERSION, jsonlite
+from pyrunc.errors import Error, NotExist
+
+STATE_FILE = "state.json"
+FIFO = "exec.fifo"
+
+
+def validate_id(cid):
+    """runc's rule: non-empty, [A-Za-z0-9_+.-], and not a path."""
+    ok = cid and cid not in (".", "..") and all(c.isascii() and (c.isalnum() or c in "_+-.") for c in cid)
+    if not ok:
+        raise Error(f"invalid container id {cid!r}: use letters, digits, '_', '+', '-' and '.'")
+
+
+def proc_start_time(pid):
+    """(start time in clock ticks, state letter) of a live process, or None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2:].split()
+    return int(fields[19]), fields[0].decode()
+
+
+def alive(pid, start):
+    """Is `pid` still the process that was started at `start` (and not a zombie)?"""
+    if not pid:
+        return False
+    st = proc_start_time(pid)
+    return st is not None and st[0] == start and st[1] not in ("Z", "X")
+
+
+class Container:
+    """One container's state directory; use as a context manager to hold its lock."""
+
+    def __init__(self, root, cid):
+        validate_id(cid)
+        self.root = root
+        self.id = cid
+        self.dir = os.path.join(root, cid)
+        self.data = None
+        self._lockfd = None
+
+    # -- locking ---------------------------------------------------------
+    def lock(self, blocking=True):
+        try:
+            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NotExist(self.id) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            raise Error(f"container {self.id} is busy: another pyrunc command holds its lock") from None
+        self._lockfd = fd
+        return self
+
+    def unlock(self):
+        if self._lockfd is not None:
+            os.close(self._lockfd)
+            self._lockfd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.unlock()
+
+    # -- creation --------------------------------------------------------
+    def reserve(self):
+        """Claim the id: the directory appears atomically, locked, with the exec fifo in it."""
+        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        try:
+            os.mkdir(self.dir, 0o711)
+        except FileExistsError:
+            raise Error(f"container with id {self.id} already exists") from None
+        self.lock()
+        os.mkfifo(os.path.join(self.dir, FIFO), 0o600)
+        return self
+
+    def save(self, data):
+        """Atomically replace state.json."""
+        self.data = data
+        tmp = os.path.join(self.dir, f".{STATE_FILE}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, jsonlite.dumps(data).encode())
+        finally:
+            os.close(fd)
+        os.rename(tmp, os.path.join(self.dir, STATE_FILE))
+
+    # -- reading ---------------------------------------------------------
+    def load(self):
+        try:
+            with open(os.path.join(self.dir, STATE_FILE), "rb") as f:
+                self.data = jsonlite.loads(f.read())
+        except FileNotFoundError:
+            if not os.path.isdir(self.dir):
+                raise NotExist(self.id) from None
+            self.data = {}   # a create that never finished: only `delete --force` applies
+        return self.data
+
+    def exists(self):
+        return os.path.isdir(self.dir)
+
+    @property
+    def fifo(self):
+        return os.path.join(self.dir, FIFO)
+
+    def status(self):
+        """creating, created, running, paused or stopped, from live facts."""
+        d = self.data
+        if not d or d.get("creating"):
+            return "creating" if d and alive(d.get("pid"), d.get("pid_start")) else "stopped"
+        if not alive(d["pid"], d["pid_start"]):
+            return "stopped"
+        if os.path.exists(self.fifo):
+            return "created"
+        if self.frozen():
+            return "paused"
+        return "running"
+
+    def frozen(self):
+        cg = (self.data or {}).get("cgroup") or {}
+        for key, d in cg.get("dirs", {}).items():
+            if key == "" and cg.get("driver") == "fs2":
+                try:
+                    with open(os.path.join(d, "cgroup.freeze")) as f:
+                        return f.read().strip() == "1"
+                except OSError:
+                    return False
+            if "freezer" in key.split(","):
+                try:
+                    with open(os.path.join(d, "freezer.state")) as f:
+                        return f.read().strip() in ("FROZEN", "FREEZING")
+                except OSError:
+                    return False
+        return False
+
+    def oci_state(self):
+        """The runtime-spec state object, as `state` prints it."""
+        d = self.data or {}
+        status = self.status()
+        out = {
+            "ociVersion": OCI_VERSION,
+            "id": self.id,
+            "pid": d.get("pid", 0) if status != "stopped" else 0,
+            "status": status,
+            "bundle": d.get("bundle", ""),
+            "rootfs": d.get("rootfs", ""),
+            "created": d.get("created", ""),
+            "owner": "",
+        }
+        if d.get("annotations"):
+            out["annotations"] = d["annotations"]
+        return out
+
+    def remove(self):
+        """Delete the state directory and everything in it."""
+        for name in os.listdir(self.dir):
+            p = os.path.join(self.dir, name)
+            if os.path.isdir(p) and not os.path.islink(p):
+                for r, dirs, files in os.walk(p, topdown=False):
+                    for x in files:
+                        os.unlink(os.path.join(r, x))
+                    for x in dirs:
+                        os.rmdir(os.path.join(r, x))
+                os.rmdir(p)
+            else:
+                os.unlink(p)
+        os.rmdir(self.dir)
+        self.unlock()
+
+
+def now_rfc3339nano():
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
+
+
+def list_ids(root):
+    try:
+        return sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,112 @@
+"""Semantic checks of a typed config (CLI process, pure): every violation at once, each naming its field."""
+import os
+
+from pyrunc.linux import caps
+from pyrunc.linux.namespaces import TYPES
+
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+    "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+# sysctls that belong to a namespace (runc's validator), prefix -> namespace type
+_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+_UTS_SYSCTLS = {"kernel.hostname", "kernel.domainname"}
+
+
+def sysctl_namespace(key):
+    """The namespace a sysctl key lives in, or None when it is host-wide."""
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        return "ipc"
+    if key.startswith("net."):
+        return "network"
+    if key in _UTS_SYSCTLS:
+        return "uts"
+    return None
+
+
+def check_process(p, problems, where="/process"):
+    """Checks shared by config.json's process and exec's process.json."""
+    if not p.get("args"):
+        problems.append(f"{where}/args: must not be empty")
+    cwd = p.get("cwd", "")
+    if not cwd.startswith("/"):
+        problems.append(f"{where}/cwd: {cwd!r} is not an absolute path")
+    for i, e in enumerate(p.get("env", ())):
+        name = e.partition("=")[0]
+        if "=" not in e or not name or "\0" in e:
+            problems.append(f"{where}/env/{i}: {e!r} is not NAME=value")
+    unknown = []
+    caps.masks(p.get("capabilities", {}), unknown)
+    for s, name in unknown:
+        problems.append(f"{where}/capabilities/{s}: unknown capability {name!r}")
+    seen = set()
+    for i, r in enumerate(p.get("rlimits", ())):
+        t = r.get("type")
+        if t not in RLIMITS:
+            problems.append(f"{where}/rlimits/{i}/type: unknown rlimit {t!r}")
+        elif t in seen:
+            problems.append(f"{where}/rlimits/{i}/type: {t} given twice")
+        seen.add(t)
+        if r.get("soft", 0) > r.get("hard", 0):
+            problems.append(f"{where}/rlimits/{i}: soft limit {r.get('soft', 0)} above hard limit {r.get('hard', 0)}")
+    adj = p.get("oomScoreAdj")
+    if adj is not None and not -1000 <= adj <= 1000:
+        problems.append(f"{where}/oomScoreAdj: {adj} is outside -1000..1000")
+
+
+def check(doc, bundle):
+    """A list of 'pointer: problem' strings; empty when the config can run."""
+    problems = []
+    root = doc.get("root")
+    if not root or not root.get("path"):
+        problems.append("/root/path: required")
+    else:
+        rootfs = os.path.join(bundle, root["path"])
+        if not os.path.isdir(rootfs):
+            problems.append(f"/root/path: rootfs {rootfs} does not exist or is not a directory")
+    if "process" in doc:
+        check_process(doc["process"], problems)
+    linux = doc.get("linux", {})
+    types = {}
+    for i, ns in enumerate(linux.get("namespaces", ())):
+        t = ns.get("type")
+        if t not in TYPES:
+            problems.append(f"/linux/namespaces/{i}/type: unknown namespace type {t!r}")
+        elif t in types:
+            problems.append(f"/linux/namespaces/{i}: duplicate {t} namespace")
+        types.setdefault(t, ns.get("path", ""))
+    has_maps = bool(linux.get("uidMappings") or linux.get("gidMappings"))
+    if types.get("user", None) == "" and not (linux.get("uidMappings") and linux.get("gidMappings")):
+        problems.append("/linux/uidMappings: a new user namespace needs uidMappings and gidMappings")
+    if has_maps and "user" not in types:
+        problems.append("/linux/uidMappings: id mappings given without a user namespace")
+    if has_maps and types.get("user"):
+        problems.append("/linux/uidMappings: id mappings cannot apply to a joined user namespace")
+    for name in ("hostname", "domainname"):
+        if doc.get(name) and "uts" not in types:
+            problems.append(f"/{name}: unable to set {name} without a private UTS namespace")
+    if linux.get("timeOffsets") and "time" not in types:
+        problems.append("/linux/timeOffsets: time offsets given without a time namespace")
+    for key in linux.get("sysctl", {}):
+        ns = sysctl_namespace(key)
+        if ns is None:
+            problems.append(f"/linux/sysctl/{key}: not in a separate kernel namespace")
+        elif ns not in types:
+            problems.append(f"/linux/sysctl/{key}: needs a private {ns} namespace")
+    for i, m in enumerate(doc.get("mounts", ())):
+        if not m.get("destination", "").startswith("/"):
+            problems.append(f"/mounts/{i}/destination: {m.get('destination', '')!r} is not an absolute path")
+    for kind, hooks in doc.get("hooks", {}).items():
+        for i, h in enumerate(hooks):
+            if not h.get("path", "").startswith("/"):
+                problems.append(f"/hooks/{kind}/{i}/path: {h.get('path', '')!r} is not an absolute path")
+            if "timeout" in h and h["timeout"] <= 0:
+                problems.append(f"/hooks/{kind}/{i}/timeout: must be greater than zero")
+    for name in ("maskedPaths", "readonlyPaths"):
+        for i, p in enumerate(linux.get(name, ())):
+            if not p.startswith("/"):
+                problems.append(f"/linux/{name}/{i}: {p!r} is not an absolute path")
+    return problems
