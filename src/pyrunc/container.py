@@ -129,6 +129,7 @@ class Runtime:
         finally:
             for fd in fds:
                 os.close(fd)
+            c.unlock()
         log.debug(f"created container {cid}", pid=pid)
         return pid
 

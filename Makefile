@@ -1,0 +1,79 @@
+# pyrunc: build, install, demo, tests, benchmarks.
+#   make demo      system packages, build, a busybox bundle, one container that prints
+#   make test      everything the tests need, then the whole test suite (as root)
+#   make install PREFIX=/usr/local
+SHELL := /bin/bash
+PYTHON ?= /usr/bin/python3
+PREFIX ?= /usr/local
+BUILD := $(CURDIR)/build
+TEST_PREFIX := $(BUILD)/prefix
+PYRUNC_TEST := $(TEST_PREFIX)/bin/pyrunc
+
+# Debian packages: build deps, the bundles' busybox, test peers (runc, crun)
+DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev \
+	python3 python3-dev python3-cffi python3-setuptools python3-pip python3-pytest \
+	python3-hypothesis python3-pyroute2 util-linux iproute2 procps runc crun
+
+.PHONY: all deps build install demo test unit integration bench bundles clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends $$missing >/dev/null || \
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends $$missing >/dev/null; }; \
+	fi
+
+build:
+	$(PYTHON) setup.py -q build_ext --inplace
+	$(PYTHON) -m compileall -q src/pyrunc
+
+# A self-contained install: PREFIX/lib/pyrunc holds the package, PREFIX/bin/pyrunc
+# starts it with the absolute interpreter in isolated mode (-I: no PYTHON*
+# variables, no user site; -S: no site-packages scan), whatever PATH is.
+install:
+	@set -e; lib="$(PREFIX)/lib/pyrunc"; py=$$(readlink -f $(PYTHON)); \
+	mkdir -p "$(PREFIX)/bin" "$$lib"; \
+	rm -rf "$$lib/pyrunc" "$$lib"/pyrunc-*.dist-info; \
+	$$py -m pip install -q --no-deps --no-build-isolation --no-compile --target "$$lib" . 2>&1 | grep -v "as the 'root' user" || true; \
+	test -x "$$lib/pyrunc/pyrunc-init" && test -f "$$lib/pyrunc/_native.abi3.so"; \
+	rm -rf "$$lib/bin"; \
+	$$py -m compileall -q "$$lib/pyrunc"; \
+	cffi=$$($$py -c 'import _cffi_backend, os; print(os.path.dirname(_cffi_backend.__file__))'); \
+	printf '%s\n' "#!$$py -IS" \
+		'"""pyrunc, as installed by `make install`."""' \
+		'import sys' \
+		"sys.path.insert(0, \"$$lib\")" \
+		"sys.path.append(\"$$cffi\")" \
+		'from pyrunc.cli import main' \
+		'sys.exit(main())' > "$(PREFIX)/bin/pyrunc.tmp"; \
+	chmod 755 "$(PREFIX)/bin/pyrunc.tmp"; mv "$(PREFIX)/bin/pyrunc.tmp" "$(PREFIX)/bin/pyrunc"; \
+	echo "installed $(PREFIX)/bin/pyrunc"
+
+bundles:
+	$(PYTHON) bundles/mkbundle.py bundles/build/demo demo >/dev/null
+
+demo: deps build
+	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
+	@$(MAKE) -s bundles
+	$(PYRUNC_TEST) --root $(BUILD)/demo-state run --bundle bundles/build/demo demo-$$$$
+
+unit: build
+	$(PYTHON) -m pytest -q tests/unit
+
+# The whole suite runs as root inside a private cgroup+mount namespace whose
+# cgroup mounts are rooted at a fresh cgroup of ours (tests/support/sandbox.sh).
+test: deps build
+	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
+	PYRUNC=$(PYRUNC_TEST) bash tests/support/sandbox.sh $(PYTHON) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+
+bench: deps build
+	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
+	bash tests/bench/bench.sh $(PYRUNC_TEST)
+
+clean:
+	rm -rf build bundles/build src/pyrunc/_native*.so src/pyrunc/pyrunc-init src/*.egg-info
+	find src tests -name __pycache__ -prune -exec rm -rf {} +

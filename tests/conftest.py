@@ -1,0 +1,81 @@
+"""Fixtures for every test: the runtime under test, fresh bundles, and the leak check."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from tests.support import leaks
+from tests.support.bundle import new_bundle, template
+from tests.support.runtime import Runtime, runtime_name, runtime_path
+
+WANTED_V2 = {"cpu", "cpuset", "io", "memory", "pids", "hugetlb"}
+
+
+def pure_cgroup_v2():
+    with open("/proc/self/mounts") as f:
+        mounts = [line.split() for line in f]
+    if any(m[2] == "cgroup" for m in mounts):
+        return False
+    if not any(m[1] == "/sys/fs/cgroup" and m[2] == "cgroup2" for m in mounts):
+        return False
+    try:
+        with open("/sys/fs/cgroup/cgroup.subtree_control") as f:
+            return WANTED_V2 <= set(f.read().split())
+    except OSError:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    reference = os.environ.get("OCI_RUNTIME")
+    v2 = pure_cgroup_v2()
+    root = os.geteuid() == 0
+    for item in items:
+        if reference and "agnostic" not in item.keywords and "unit" not in item.nodeid.split("/"):
+            item.add_marker(pytest.mark.skip(reason=f"not runtime-agnostic (OCI_RUNTIME={reference})"))
+        differs = item.get_closest_marker("crun_differs")
+        if differs and runtime_name() == "crun":
+            item.add_marker(pytest.mark.skip(reason="crun 1.8 differs from runc here: " + differs.args[0]))
+        if "cgroupv2" in item.keywords and not v2:
+            item.add_marker(pytest.mark.skip(reason="needs a pure cgroup v2 host (run in the v2 VM)"))
+        if "/unit/" not in "/" + item.nodeid and not root:
+            item.add_marker(pytest.mark.skip(reason="needs root"))
+
+
+@pytest.fixture(scope="session")
+def bundle_template(tmp_path_factory):
+    return template(str(tmp_path_factory.mktemp("bundles")))
+
+
+@pytest.fixture
+def bundle(bundle_template, tmp_path):
+    """A fresh busybox bundle running `sh` (edit .config, then .save())."""
+    return new_bundle(bundle_template, tmp_path / "bundle")
+
+
+@pytest.fixture
+def rt(tmp_path):
+    """The runtime under test with a private --root; the leak check runs around the test."""
+    root = str(tmp_path / "state")
+    os.makedirs(root)
+    runtime = Runtime(runtime_path(), root)
+    before = leaks.snapshot(root)
+    yield runtime
+    after = leaks.snapshot(root)
+    problems = leaks.diff(before, after)
+    if problems:
+        runtime.cleanup()
+        pytest.fail("the test left things behind: " + "; ".join(problems))
+
+
+@pytest.fixture
+def is_pyrunc():
+    return runtime_name() == "pyrunc"
+
+
+def host_has(cmd):
+    return shutil.which(cmd) is not None
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)

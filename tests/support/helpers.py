@@ -1,0 +1,52 @@
+"""Small helpers shared by integration tests."""
+import os
+import time
+
+
+def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def create(rt, bundle, cid, out=None, extra=(), check=True, **kw):
+    """`create` with the container's stdio on files (a pipe would stay open as long as it lives)."""
+    out = out or os.path.join(os.path.dirname(bundle.path), f"{cid}.out")
+    with open(out, "w") as o, open(os.devnull) as devnull:
+        p = rt.run("create", "--bundle", bundle.path, *extra, cid, stdin=devnull, stdout=o, stderr=o,
+                   check=False, **kw)
+    if check and p.returncode != 0:
+        with open(out) as f:
+            raise AssertionError(f"create {cid} failed ({p.returncode}): {f.read().strip()}")
+    p.out_path = out
+    return p
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def run_to_completion(rt, bundle, cid, timeout=20):
+    """create + start, wait until stopped, delete; returns the container's output."""
+    p = create(rt, bundle, cid)
+    pid = rt.state(cid)["pid"]
+    rt.run("start", cid)
+    wait_for(lambda: rt.status(cid) == "stopped", timeout, what=f"{cid} to stop")
+    rt.run("delete", cid)
+    del pid
+    return read(p.out_path)
+
+
+def proc_status(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out

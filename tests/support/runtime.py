@@ -1,0 +1,60 @@
+"""How tests call the runtime under test: pyrunc (installed) or, with OCI_RUNTIME, runc or crun."""
+import json
+import os
+import shutil
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROJECT = os.path.dirname(os.path.dirname(HERE))
+DEFAULT_PYRUNC = os.path.join(PROJECT, "build", "prefix", "bin", "pyrunc")
+
+
+def runtime_path():
+    """OCI_RUNTIME (runc, crun, a path) picks a reference runtime; else PYRUNC or the test install."""
+    name = os.environ.get("OCI_RUNTIME")
+    if name:
+        return shutil.which(name) or name
+    return os.environ.get("PYRUNC", DEFAULT_PYRUNC)
+
+
+def runtime_name():
+    return os.path.basename(runtime_path())
+
+
+class Runtime:
+    """One runtime binary with a private --root."""
+
+    def __init__(self, path, root):
+        self.path = path
+        self.root = root
+
+    def argv(self, *args, log=None, log_format=None):
+        a = [self.path, "--root", self.root]
+        if log:
+            a += ["--log", log]
+        if log_format:
+            a += ["--log-format", log_format]
+        return a + [str(x) for x in args]
+
+    def run(self, *args, check=True, input=None, timeout=60, log=None, log_format=None, stdin=None,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=()):
+        p = subprocess.run(self.argv(*args, log=log, log_format=log_format), input=input, stdin=stdin,
+                           stdout=stdout, stderr=stderr, timeout=timeout, pass_fds=pass_fds,
+                           text=True)
+        if check and p.returncode != 0:
+            raise AssertionError(f"{' '.join(map(str, args))} failed ({p.returncode}): {p.stderr.strip()}")
+        return p
+
+    def state(self, cid):
+        return json.loads(self.run("state", cid).stdout)
+
+    def status(self, cid):
+        return self.state(cid)["status"]
+
+    def ids(self):
+        out = self.run("list", "-q", check=False).stdout
+        return [line for line in out.split() if line]
+
+    def cleanup(self):
+        for cid in self.ids():
+            self.run("delete", "--force", cid, check=False)
