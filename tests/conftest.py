@@ -33,6 +33,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if reference and "agnostic" not in item.keywords and "unit" not in item.nodeid.split("/"):
             item.add_marker(pytest.mark.skip(reason=f"not runtime-agnostic (OCI_RUNTIME={reference})"))
+        newer = item.get_closest_marker("skipif_reference")
+        if newer and reference:
+            item.add_marker(pytest.mark.skip(reason=newer.args[0]))
         differs = item.get_closest_marker("crun_differs")
         if differs and runtime_name() == "crun":
             item.add_marker(pytest.mark.skip(reason="crun 1.8 differs from runc here: " + differs.args[0]))

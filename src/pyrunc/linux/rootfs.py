@@ -33,38 +33,55 @@ def resolve(root_fd, path, flags=O_PATH):
 
 
 def ensure(root_fd, path, is_dir=True, mode=0o755):
-    """Resolve `path` inside the root, creating missing directories (and the file) on the way."""
+    """Resolve `path` inside the root, creating what is missing on the way (the file too, if not is_dir).
+
+    Symlinks met on the way are followed inside the root, even dangling ones
+    (runc's SecureJoin + MkdirAll): their targets are created inside the
+    root.  Every directory is created relative to an fd that openat2
+    resolved in the root, so nothing outside can be touched.
+    """
     try:
         return resolve(root_fd, path)
     except FileNotFoundError:
         pass
-    parts = [p for p in path.split("/") if p]
-    cur = os.dup(root_fd)
-    try:
-        for i, name in enumerate(parts):
-            last = i == len(parts) - 1
-            sub = "/" + "/".join(parts[:i + 1])
+    todo = [p for p in path.split("/") if p]
+    done = []
+    links = 0
+    while todo:
+        name = todo.pop(0)
+        if name == ".":
+            continue
+        if name == "..":
+            if done:
+                done.pop()
+            continue
+        parent = resolve(root_fd, "/" + "/".join(done))
+        try:
             try:
-                nxt = resolve(root_fd, sub)
+                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
             except FileNotFoundError:
-                if last and not is_dir:
-                    os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644,
-                                     dir_fd=cur))
+                if todo or is_dir:
+                    os.mkdir(name, mode, dir_fd=parent)
                 else:
-                    try:
-                        os.mkdir(name, mode, dir_fd=cur)
-                    except FileExistsError:
-                        pass
-                nxt = resolve(root_fd, sub)
-            if not last and not stat.S_ISDIR(os.fstat(nxt).st_mode):
-                os.close(nxt)
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), sub)
-            os.close(cur)
-            cur = nxt
-        return cur
-    except BaseException:
-        os.close(cur)
-        raise
+                    os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644,
+                                     dir_fd=parent))
+                done.append(name)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                links += 1
+                if links > 40:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+                target = os.readlink(name, dir_fd=parent)
+                if target.startswith("/"):
+                    done = []
+                todo[:0] = [p for p in target.split("/") if p]
+                continue
+            if todo and not stat.S_ISDIR(st.st_mode):
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), "/" + "/".join(done + [name]))
+            done.append(name)
+        finally:
+            os.close(parent)
+    return resolve(root_fd, "/" + "/".join(done))
 
 
 def kept_flags(path):

@@ -1,0 +1,111 @@
+"""Namespaces seen from inside and outside: new ones, joined ones, user and time namespaces."""
+import os
+
+import pytest
+
+from tests.support.helpers import create, read, run_to_completion, wait_for
+
+pytestmark = pytest.mark.agnostic
+
+
+def ns_inode(pid, name):
+    return os.readlink(f"/proc/{pid}/ns/{name}")
+
+
+def test_new_namespaces_differ_from_host(rt, bundle):
+    bundle.set_args("sleep", "30")
+    create(rt, bundle, "n1")
+    pid = rt.state("n1")["pid"]
+    for name in ("pid", "net", "ipc", "uts", "mnt", "cgroup"):
+        assert ns_inode(pid, name) != ns_inode("self", name), name
+    assert ns_inode(pid, "user") == ns_inode("self", "user")
+    rt.run("delete", "n1")
+
+
+def test_hostname_and_loopback(rt, bundle):
+    bundle.config["hostname"] = "box-one"
+    bundle.set_args("sh", "-c", "hostname; cat /sys/class/net/lo/flags; ls /sys/class/net")
+    out = run_to_completion(rt, bundle, "h1").split()
+    assert out[0] == "box-one"
+    assert int(out[1], 16) & 1, "lo is up"
+    assert out[2:] == ["lo"]
+
+
+@pytest.mark.skipif_reference("runc 1.1 has no domainname")
+def test_domainname(rt, bundle):
+    bundle.config["domainname"] = "example.test"
+    bundle.set_args("cat", "/proc/sys/kernel/domainname")
+    assert run_to_completion(rt, bundle, "dn1").strip() == "example.test"
+
+
+def test_mount_namespace_root_is_the_rootfs(rt, bundle):
+    bundle.set_args("sh", "-c", "head -1 /proc/self/mountinfo; ls /")
+    out = run_to_completion(rt, bundle, "m1").splitlines()
+    fields = out[0].split()
+    assert fields[4] == "/"   # the first mount is the container's root
+    assert "busybox" not in out[1:] and "bin" in out[1:]
+
+
+def test_cgroup_namespace_root(rt, bundle):
+    bundle.set_args("cat", "/proc/self/cgroup")
+    out = run_to_completion(rt, bundle, "cg1")
+    for line in out.splitlines():
+        assert line.rsplit(":", 1)[1] == "/", line
+
+
+def test_join_network_namespace_by_path(rt, bundle, bundle_template, tmp_path):
+    from tests.support.bundle import new_bundle
+    bundle.set_args("sleep", "30")
+    create(rt, bundle, "sandbox")
+    spid = rt.state("sandbox")["pid"]
+    other = new_bundle(bundle_template, tmp_path / "other")
+    nss = [ns for ns in other.config["linux"]["namespaces"] if ns["type"] not in ("network", "ipc")]
+    nss += [{"type": "network", "path": f"/proc/{spid}/ns/net"}, {"type": "ipc", "path": f"/proc/{spid}/ns/ipc"}]
+    other.config["linux"]["namespaces"] = nss
+    other.set_args("sleep", "30")
+    create(rt, other, "member")
+    mpid = rt.state("member")["pid"]
+    assert ns_inode(mpid, "net") == ns_inode(spid, "net")
+    assert ns_inode(mpid, "ipc") == ns_inode(spid, "ipc")
+    assert ns_inode(mpid, "uts") != ns_inode(spid, "uts")
+    rt.run("delete", "member")
+    rt.run("delete", "sandbox")
+
+
+def open_path_to(path):
+    """The container's root (uid 100000 on the host) must be able to reach its bundle."""
+    d = os.path.dirname(path)
+    while d != "/":
+        os.chmod(d, os.stat(d).st_mode | 0o005)
+        d = os.path.dirname(d)
+
+
+def test_user_namespace_mappings(rt, bundle, tmp_path):
+    open_path_to(bundle.rootfs)
+    os.chown(bundle.rootfs, 100000, 100000)
+    bundle.config["linux"]["namespaces"].append({"type": "user"})
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    # sysfs cannot be mounted by a user namespace that does not own the network namespace... it does here
+    bundle.set_args("sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u")
+    p = create(rt, bundle, "u1")
+    host_pid = rt.state("u1")["pid"]
+    with open(f"/proc/{host_pid}/uid_map") as f:
+        assert f.read().split() == ["0", "100000", "65536"]
+    rt.run("start", "u1")
+    wait_for(lambda: rt.status("u1") == "stopped", what="exit")
+    rt.run("delete", "u1")
+    out = read(p.out_path).split()
+    assert out[:3] == ["0", "100000", "65536"] and out[3:6] == ["0", "100000", "65536"]
+    assert out[6] == "0"
+
+
+@pytest.mark.skipif_reference("runc 1.1 has no time namespaces")
+def test_time_namespace_offsets(rt, bundle):
+    if not os.path.exists("/proc/self/ns/time"):
+        pytest.skip("no time namespaces on this kernel")
+    bundle.config["linux"]["namespaces"].append({"type": "time"})
+    bundle.config["linux"]["timeOffsets"] = {"monotonic": {"secs": 86400, "nanosecs": 0}}
+    bundle.set_args("cat", "/proc/self/timens_offsets")
+    out = run_to_completion(rt, bundle, "t1")
+    assert "monotonic" in out and "86400" in out.split("monotonic")[1].split()[0]
