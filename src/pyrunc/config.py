@@ -7,13 +7,22 @@ from pyrunc.linux import caps, mountplan, namespaces
 from pyrunc.validate import RLIMITS
 
 
+def dedup_env(env):
+    """runc sets the environment one entry at a time: the first position, the last value."""
+    out = {}
+    for e in env:
+        k, _, _ = e.partition("=")
+        out[k] = e
+    return list(out.values())
+
+
 def process_plan(p):
     """The process part of a plan, shared by create and exec."""
     user = p.get("user", {})
     cs = p.get("consoleSize")
     return {
         "args": p["args"],
-        "env": p.get("env", []),
+        "env": dedup_env(p.get("env", [])),
         "cwd": p.get("cwd", "/"),
         "terminal": p.get("terminal", False),
         "console_size": [cs.get("height", 0), cs.get("width", 0)] if cs else None,
@@ -21,7 +30,8 @@ def process_plan(p):
         "gid": user.get("gid", 0),
         "groups": user.get("additionalGids", []),
         "umask": user.get("umask", 0o022),
-        "caps": caps.masks(p["capabilities"], []) if "capabilities" in p else None,
+        # like runc: no capabilities object means no capabilities at all
+        "caps": caps.masks(p.get("capabilities", {}), []),
         "nnp": p.get("noNewPrivileges", False),
         "rlimits": [[RLIMITS[r["type"]], r.get("soft", 0), r.get("hard", 0)] for r in p.get("rlimits", ())],
     }

@@ -1,0 +1,147 @@
+"""Bad input: one line `verb object: reason`, exit 1, the same line last in --log, nothing left behind."""
+import json
+import os
+import re
+
+import pytest
+
+from tests.support.helpers import create, read
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def last_error(log_path):
+    errors = [json.loads(line) for line in open(log_path) if '"error"' in line]
+    assert errors, "no error line in --log"
+    last = errors[-1]
+    assert last["level"] == "error"
+    assert RFC3339.match(last["time"]), last["time"]
+    return last["msg"]
+
+
+def check_failure(rt, tmp_path, args, expect, cid=None):
+    """Run a failing command; check exit 1, one stderr line matching `expect`, the same last --log line."""
+    log = str(tmp_path / "log.json")
+    p = rt.run(*args, check=False, log=log, log_format="json", stdin=open(os.devnull))
+    assert p.returncode == 1, (args, p.returncode, p.stderr)
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, p.stderr
+    assert re.search(expect, lines[0]), lines[0]
+    verb = next(a for a in args if not a.startswith("-"))
+    assert re.match(rf"{re.escape(verb)}[ :]", lines[0]), lines[0]
+    assert last_error(log) == lines[0]
+    if cid:
+        assert cid not in rt.ids()
+    assert "Traceback" not in p.stderr
+    return lines[0]
+
+
+def write_config(bundle, text):
+    with open(os.path.join(bundle.path, "config.json"), "w") as f:
+        f.write(text)
+
+
+def test_malformed_json(rt, bundle, tmp_path):
+    write_config(bundle, '{"ociVersion": "1.0.2", "process": {')
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "e1"], r"create e1: .*config\.json.*invalid JSON.*line 1", "e1")
+
+
+def test_wrong_types_name_their_fields(rt, bundle, tmp_path):
+    bundle.config["process"]["args"] = "sh"
+    bundle.config["process"]["user"]["uid"] = -1
+    bundle.config["hostname"] = 7
+    bundle.save()
+    msg = check_failure(rt, tmp_path, ["create", "-b", bundle.path, "e2"], r"create e2: ", "e2")
+    assert "/process/args: expected array, got string" in msg
+    assert "/process/user/uid: -1 is out of range" in msg
+    assert "/hostname: expected string, got number" in msg
+
+
+def test_unknown_namespace_type(rt, bundle, tmp_path):
+    bundle.config["linux"]["namespaces"].append({"type": "bogus"})
+    bundle.save()
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "e3"],
+                  r"/linux/namespaces/\d+/type: unknown namespace type 'bogus'", "e3")
+
+
+def test_missing_rootfs(rt, bundle, tmp_path):
+    bundle.config["root"]["path"] = "nope"
+    bundle.save()
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "e4"], r"/root/path: rootfs .*nope does not exist", "e4")
+
+
+def test_missing_config(rt, tmp_path):
+    os.makedirs(tmp_path / "empty")
+    check_failure(rt, tmp_path, ["create", "-b", str(tmp_path / "empty"), "e5"], r"cannot read .*config\.json", "e5")
+
+
+def test_missing_binary_names_it(rt, bundle, tmp_path):
+    bundle.set_args("nonexistent-program")
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "e6"],
+                  r'exec: "nonexistent-program": executable file not found in \$PATH', "e6")
+
+
+def test_not_executable(rt, bundle, tmp_path):
+    with open(os.path.join(bundle.rootfs, "data.txt"), "w") as f:
+        f.write("x")
+    bundle.set_args("/data.txt")
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "e7"], r"permission denied", "e7")
+
+
+def test_duplicate_id(rt, bundle, tmp_path):
+    create(rt, bundle, "dup")
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "dup"], r"create dup: container with id dup already exists")
+    assert rt.status("dup") == "created"
+    rt.run("delete", "dup")
+
+
+def test_invalid_id(rt, bundle, tmp_path):
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "../x"], r"invalid container id")
+
+
+def test_bad_signal(rt, bundle, tmp_path):
+    create(rt, bundle, "sig")
+    check_failure(rt, tmp_path, ["kill", "sig", "SIGNOPE"], r"kill sig: unknown signal 'SIGNOPE'")
+    rt.run("delete", "sig")
+
+
+def test_wrong_state(rt, bundle, tmp_path):
+    bundle.set_args("true")
+    create(rt, bundle, "ws")
+    rt.run("start", "ws")
+    from tests.support.helpers import wait_for
+    wait_for(lambda: rt.status("ws") == "stopped", what="exit")
+    check_failure(rt, tmp_path, ["start", "ws"], r"start ws: cannot start a container that has stopped")
+    rt.run("delete", "ws")
+
+
+def test_unknown_id_message(rt, tmp_path):
+    check_failure(rt, tmp_path, ["state", "ghost"], r"^state ghost: container ghost does not exist$")
+
+
+def test_terminal_without_console_socket(rt, bundle, tmp_path):
+    bundle.config["process"]["terminal"] = True
+    bundle.save()
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "tty"], r"console-socket", "tty")
+
+
+def test_unknown_flag_and_command(rt, tmp_path):
+    check_failure(rt, tmp_path, ["create", "--bogus", "x"], r"^create: flag provided but not defined: --bogus$")
+    check_failure(rt, tmp_path, ["frobnicate"], r"frobnicate.*unknown command")
+
+
+def test_log_is_created_even_on_success(rt, bundle, tmp_path):
+    log = tmp_path / "sub.log"
+    rt.run("list", log=str(log), log_format="json")
+    assert log.exists()
+
+
+def test_failed_create_leaves_nothing(rt, bundle, tmp_path):
+    """A failure inside the init (after namespaces and cgroups exist) still cleans everything up."""
+    bundle.config["mounts"].append({"destination": "/x", "type": "bind", "source": "/does/not/exist",
+                                    "options": ["bind"]})
+    bundle.save()
+    p = create(rt, bundle, "late", check=False)
+    assert p.returncode == 1
+    assert "/does/not/exist" in read(p.out_path)
+    # the rt fixture checks that no cgroup, process, mount or state dir is left

@@ -1,0 +1,136 @@
+"""The container process: capabilities, no_new_privs, user, umask, cwd, env, rlimits, fds, args."""
+import os
+
+import pytest
+
+from tests.support.helpers import create, read, run_to_completion, wait_for
+
+pytestmark = pytest.mark.agnostic
+
+CAP_BITS = {"CAP_CHOWN": 0, "CAP_KILL": 5, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_RAW": 13,
+            "CAP_SYS_ADMIN": 21, "CAP_AUDIT_WRITE": 29}
+
+
+def mask(*names):
+    m = 0
+    for n in names:
+        m |= 1 << CAP_BITS[n]
+    return m
+
+
+def status_fields(out):
+    return {k: v.strip() for k, _, v in (line.partition(":") for line in out.splitlines()) if v}
+
+
+def test_capabilities_and_no_new_privs(rt, bundle):
+    caps = bundle.config["process"]["capabilities"]
+    caps["bounding"] = ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN"]
+    caps["permitted"] = ["CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    caps["effective"] = ["CAP_KILL"]
+    caps["inheritable"] = ["CAP_NET_BIND_SERVICE"]
+    caps["ambient"] = ["CAP_NET_BIND_SERVICE"]
+    bundle.config["process"]["noNewPrivileges"] = True
+    bundle.set_args("cat", "/proc/self/status")
+    st = status_fields(run_to_completion(rt, bundle, "cap1"))
+    # after execve: P' = ambient for root? no: root keeps P'=bounding-limited; effective = permitted
+    assert int(st["CapBnd"], 16) == mask("CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN")
+    assert int(st["CapInh"], 16) == mask("CAP_NET_BIND_SERVICE")
+    assert int(st["CapAmb"], 16) == mask("CAP_NET_BIND_SERVICE")
+    assert st["NoNewPrivs"] == "1"
+
+
+def test_non_root_user_keeps_ambient_caps(rt, bundle):
+    caps = bundle.config["process"]["capabilities"]
+    for s in ("bounding", "permitted", "effective", "inheritable", "ambient"):
+        caps[s] = ["CAP_NET_BIND_SERVICE"]
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [5, 1000]}
+    bundle.set_args("sh", "-c", "id; grep -E '^Cap(Eff|Prm|Amb)' /proc/self/status")
+    out = run_to_completion(rt, bundle, "cap2")
+    assert "uid=1000(user) gid=1000(user)" in out
+    assert "groups=5(tty),1000(user)" in out
+    st = status_fields(out.split("\n", 1)[1])
+    for k in ("CapEff", "CapPrm", "CapAmb"):
+        assert int(st[k], 16) == mask("CAP_NET_BIND_SERVICE"), k
+
+
+def test_no_new_privs_off_and_no_capabilities_field(rt, bundle):
+    del bundle.config["process"]["capabilities"]
+    bundle.config["process"]["noNewPrivileges"] = False
+    bundle.set_args("grep", "-E", "^(NoNewPrivs|CapEff)", "/proc/self/status")
+    st = status_fields(run_to_completion(rt, bundle, "cap3"))
+    assert st["NoNewPrivs"] == "0"
+    # without a capabilities object, runc drops them all
+    assert int(st["CapEff"], 16) == 0
+
+
+def test_umask_cwd_env_home(rt, bundle):
+    p = bundle.config["process"]
+    p["user"] = {"uid": 1000, "gid": 1000, "umask": 0o027}
+    p["cwd"] = "/work/here"
+    p["env"] = ["PATH=/bin", "A=1", "A=2", "EMPTY="]
+    bundle.set_args("sh", "-c", "umask; pwd; echo A=$A; echo HOME=$HOME; cat /proc/1/environ | tr '\\0' '\\n'")
+    lines = run_to_completion(rt, bundle, "env1").splitlines()
+    assert lines[0] == "0027"
+    assert lines[1] == "/work/here"
+    assert lines[2] == "A=2"
+    assert lines[3] == "HOME=/home/user"      # from the container's own /etc/passwd
+    # as runc sets it: one entry per name, at its first position, with its last value
+    assert lines[4:] == ["PATH=/bin", "A=2", "EMPTY=", "HOME=/home/user"]
+
+
+def test_home_defaults_to_slash_for_unknown_user(rt, bundle):
+    bundle.config["process"]["user"] = {"uid": 4242, "gid": 4242}
+    bundle.set_args("sh", "-c", "echo $HOME")
+    assert run_to_completion(rt, bundle, "env2").strip() == "/"
+
+
+def test_rlimits_and_oom_score_adj(rt, bundle):
+    bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456},
+                                           {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
+    bundle.config["process"]["oomScoreAdj"] = 500
+    bundle.set_args("sh", "-c", "ulimit -n; ulimit -Hn; ulimit -c; cat /proc/self/oom_score_adj")
+    assert run_to_completion(rt, bundle, "rl1").split() == ["123", "456", "0", "500"]
+
+
+def test_only_stdio_reaches_the_container(rt, bundle):
+    bundle.set_args("ls", "/proc/self/fd")
+    fds = sorted(int(x) for x in run_to_completion(rt, bundle, "fd1").split())
+    assert fds == [0, 1, 2, 3]   # 3 is ls's own directory fd
+
+
+def test_preserve_fds(rt, bundle, tmp_path):
+    extra = tmp_path / "extra"
+    extra.write_text("passed-through\n")
+    bundle.set_args("sh", "-c", "cat <&3; ls /proc/self/fd | wc -l")
+    out = tmp_path / "pf.out"
+    fd = os.open(extra, os.O_RDONLY)
+    try:
+        if fd != 3:
+            os.dup2(fd, 3)
+        with open(out, "w") as o, open(os.devnull) as devnull:
+            rt.run("create", "--bundle", bundle.path, "--preserve-fds", "1", "pf1", stdin=devnull, stdout=o,
+                   stderr=o, pass_fds=(3,))
+    finally:
+        os.close(fd)
+        if fd != 3:
+            os.close(3)
+    rt.run("start", "pf1")
+    wait_for(lambda: rt.status("pf1") == "stopped", what="exit")
+    rt.run("delete", "pf1")
+    lines = read(out).split()
+    assert lines[0] == "passed-through"
+    assert lines[1] == "5"   # 0-2, the preserved fd 3, and ls's own
+
+
+def test_args_resolved_through_container_path(rt, bundle):
+    bundle.config["process"]["env"] = ["PATH=/nothing:/usr/bin:/bin"]
+    bundle.set_args("echo", "found")
+    assert run_to_completion(rt, bundle, "path1") == "found\n"
+
+
+def test_missing_binary_fails_at_create(rt, bundle):
+    bundle.set_args("/no/such/program")
+    p = create(rt, bundle, "mb1", check=False)
+    assert p.returncode != 0
+    assert "/no/such/program" in read(p.out_path)
+    assert "mb1" not in rt.ids()
