@@ -99,21 +99,16 @@ def test_only_stdio_reaches_the_container(rt, bundle):
 
 
 def test_preserve_fds(rt, bundle, tmp_path):
+    import subprocess
     extra = tmp_path / "extra"
     extra.write_text("passed-through\n")
     bundle.set_args("sh", "-c", "cat <&3; ls /proc/self/fd | wc -l")
     out = tmp_path / "pf.out"
-    fd = os.open(extra, os.O_RDONLY)
-    try:
-        if fd != 3:
-            os.dup2(fd, 3)
-        with open(out, "w") as o, open(os.devnull) as devnull:
-            rt.run("create", "--bundle", bundle.path, "--preserve-fds", "1", "pf1", stdin=devnull, stdout=o,
-                   stderr=o, pass_fds=(3,))
-    finally:
-        os.close(fd)
-        if fd != 3:
-            os.close(3)
+    with open(out, "w") as o, open(os.devnull) as devnull:
+        # fd 3 of `create` is the file (bash opens it, then execs the runtime)
+        subprocess.run(["bash", "-c", 'exec 3<"$1"; shift; exec "$@"', "_", str(extra),
+                        *rt.argv("create", "--bundle", bundle.path, "--preserve-fds", "1", "pf1")],
+                       stdin=devnull, stdout=o, stderr=o, check=True)
     rt.run("start", "pf1")
     wait_for(lambda: rt.status("pf1") == "stopped", what="exit")
     rt.run("delete", "pf1")
