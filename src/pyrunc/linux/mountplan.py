@@ -104,7 +104,7 @@ def parse_options(options):
         elif opt in RECURSIVE_OPTIONS:
             s, c = RECURSIVE_OPTIONS[opt]
             attr_set = (attr_set & ~c) | s
-            attr_clr = (attr_clr | c) & ~s
+            attr_clr = (attr_clr & ~s) | c
         elif opt in EXTENSION_OPTIONS:
             extensions.add(opt)
         else:

@@ -1,0 +1,47 @@
+"""cgroups/detect.py: the host layout from mountinfo, and runc's cgroupsPath semantics."""
+from pyrunc.cgroups import detect
+
+HYBRID = """\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate
+"""
+PROC = "4:memory:/sup/x\n1:cpu:/\n9:name=systemd:/\n0::/\n"
+
+
+def test_hybrid_layout():
+    mode, hs = detect.layout(HYBRID, PROC)
+    assert mode == detect.HYBRID
+    assert [h[0] for h in hs] == ["cpu", "memory", "name=systemd", ""]
+
+
+def test_hidden_unified_is_ignored():
+    hidden = HYBRID + "99 31 0:99 / /sys/fs/cgroup/unified rw - tmpfs hide rw\n"
+    mode, hs = detect.layout(hidden, PROC)
+    assert mode == detect.LEGACY and "" not in [h[0] for h in hs]
+
+
+def test_pure_v2():
+    mi = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"
+    mode, hs = detect.layout(mi, "0::/user.slice\n")
+    assert mode == detect.UNIFIED and hs == [("", "/sys/fs/cgroup", "/", "/user.slice")]
+
+
+def test_none():
+    assert detect.layout("1 0 0:1 / / rw - ext4 /dev/vda rw\n", "")[0] == detect.NONE
+
+
+def test_resolve_relative_absolute_and_default():
+    h = ("memory", "/sys/fs/cgroup/memory", "/", "/sup/x")
+    assert detect.resolve("/abs/p", "id", h) == "/sys/fs/cgroup/memory/abs/p"
+    assert detect.resolve("rel/p", "id", h) == "/sys/fs/cgroup/memory/sup/x/rel/p"
+    assert detect.resolve("", "id", h) == "/sys/fs/cgroup/memory/sup/x/id"
+    assert detect.resolve("/../../etc", "id", h) == "/sys/fs/cgroup/memory/etc"
+
+
+def test_resolve_below_a_mount_root():
+    # a cgroupfs bind-mounted from a subtree: its root is stripped from our own path
+    h = ("cpu", "/sys/fs/cgroup/cpu", "/kubepods", "/kubepods/pod1")
+    assert detect.resolve("c", "id", h) == "/sys/fs/cgroup/cpu/pod1/c"

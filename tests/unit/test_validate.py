@@ -1,0 +1,71 @@
+"""validate.py: semantic checks, all reported at once."""
+from pyrunc import spec, validate
+
+
+def problems(patch, tmp_path):
+    (tmp_path / "rootfs").mkdir(exist_ok=True)
+    doc = spec.example()
+    doc["process"]["terminal"] = False
+    for path, value in patch.items():
+        cur = doc
+        keys = path.split("/")
+        for k in keys[:-1]:
+            cur = cur.setdefault(k, {})
+        if value is None:
+            cur.pop(keys[-1], None)
+        else:
+            cur[keys[-1]] = value
+    return validate.check(doc, str(tmp_path))
+
+
+def test_example_is_valid(tmp_path):
+    assert problems({}, tmp_path) == []
+
+
+def test_many_problems_at_once(tmp_path):
+    p = problems({"process/args": [], "process/cwd": "rel", "process/env": ["NOEQUALS"],
+                  "process/capabilities": {"bounding": ["CAP_TEST"]},
+                  "process/rlimits": [{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1},
+                                      {"type": "RLIMIT_NOFILE", "soft": 5, "hard": 1}]}, tmp_path)
+    text = "\n".join(p)
+    assert "/process/args: must not be empty" in text
+    assert "/process/cwd: 'rel' is not an absolute path" in text
+    assert "/process/env/0" in text
+    assert "unknown capability 'CAP_TEST'" in text
+    assert "unknown rlimit 'RLIMIT_BOGUS'" in text
+    assert "soft limit 5 above hard limit 1" in text
+
+
+def test_user_namespace_needs_mappings(tmp_path):
+    p = problems({"linux/namespaces": [{"type": "user"}, {"type": "mount"}]}, tmp_path)
+    assert any("needs uidMappings and gidMappings" in x for x in p)
+
+
+def test_mappings_need_a_user_namespace(tmp_path):
+    p = problems({"linux/uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}, tmp_path)
+    assert any("without a user namespace" in x for x in p)
+
+
+def test_hostname_needs_uts(tmp_path):
+    p = problems({"linux/namespaces": [{"type": "mount"}]}, tmp_path)
+    assert any("without a private UTS namespace" in x for x in p)
+
+
+def test_sysctl_namespaces(tmp_path):
+    p = problems({"linux/sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1", "vm.swappiness": "1"},
+                  "linux/namespaces": [{"type": "mount"}, {"type": "ipc"}], "hostname": None}, tmp_path)
+    text = "\n".join(p)
+    assert "net.ipv4.ip_forward: needs a private network namespace" in text
+    assert "kernel.shmmax" not in text
+    assert "vm.swappiness: not in a separate kernel namespace" in text
+
+
+def test_missing_rootfs(tmp_path):
+    doc = spec.example()
+    assert any("does not exist" in x for x in validate.check(doc, str(tmp_path / "nowhere")))
+
+
+def test_hook_paths_and_timeouts(tmp_path):
+    p = problems({"hooks": {"prestart": [{"path": "rel"}, {"path": "/bin/true", "timeout": 0}]}}, tmp_path)
+    text = "\n".join(p)
+    assert "/hooks/prestart/0/path" in text and "/hooks/prestart/1/timeout" in text
