@@ -47,6 +47,14 @@ COMMANDS = {c.name: c for c in (
     Command("run", "<container-id>",
             dict(CREATE_FLAGS, detach="bool", keep="bool", **{"no-subreaper": "bool"}),
             {"b": "bundle", "d": "detach"}, ("id",), summary="create and start a container"),
+    Command("exec", "<container-id> <command> [args...] | -p process.json <container-id>",
+            {"process": "str", "detach": "bool", "pid-file": "str", "tty": "bool", "console-socket": "str",
+             "cwd": "str", "env": "list", "user": "str", "additional-gids": "list", "cap": "list",
+             "no-new-privs": "bool", "preserve-fds": "int", "ignore-paused": "bool", "apparmor": "str",
+             "process-label": "str", "cgroup": "str"},
+            {"p": "process", "d": "detach", "t": "tty", "e": "env", "u": "user", "g": "additional-gids",
+             "c": "cap"}, ("id", "command?"), reorder=False,
+            summary="run a new process inside a container"),
     Command("list", "", {"format": "str", "quiet": "bool"}, {"f": "format", "q": "quiet"},
             summary="list the containers under --root"),
     Command("spec", "", {"bundle": "str", "rootless": "bool"}, {"b": "bundle"},
@@ -216,6 +224,15 @@ def do_run(g, o, pos):
     return run(_runtime(g), pos[0], o)
 
 
+def do_exec(g, o, pos):
+    from pyrunc.execproc import run
+    if o.get("apparmor") or o.get("process-label") or o.get("cgroup"):
+        raise Usage("--apparmor, --process-label and --cgroup are not supported yet")
+    if not o.get("process") and len(pos) < 2:
+        raise Usage("a command is required unless --process is given")
+    return run(_runtime(g), pos[0], o, pos[1:])
+
+
 def do_list(g, o, pos):
     from pyrunc import jsonlite
     fmt = o.get("format", "table")
@@ -240,4 +257,4 @@ def do_spec(g, o, pos):
 
 
 HANDLERS = {"create": do_create, "start": do_start, "state": do_state, "kill": do_kill,
-            "delete": do_delete, "run": do_run, "list": do_list, "spec": do_spec}
+            "delete": do_delete, "run": do_run, "exec": do_exec, "list": do_list, "spec": do_spec}

@@ -288,7 +288,8 @@ def _check_preserved(n):
 
 def _saved_config(doc):
     """What later commands need from config.json, kept in state.json (the bundle may change)."""
-    keep = {"process": doc.get("process"), "hooks": doc.get("hooks", {})}
+    keep = {"process": doc.get("process"), "hooks": doc.get("hooks", {}),
+            "namespaces": [ns["type"] for ns in doc.get("linux", {}).get("namespaces", ())]}
     return {k: v for k, v in keep.items() if v}
 
 

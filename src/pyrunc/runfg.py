@@ -1,13 +1,7 @@
 """`run` (CLI process): create and start; in the foreground relay signals and the tty, wait, clean up."""
-import _signal
 import os
-import select
 
-from pyrunc import spec
-from pyrunc.errors import Error
-
-# signals a foreground `run` passes on to the container's init
-RELAYED = (1, 2, 3, 10, 12, 14, 15, 18, 20, 21, 22, 23, 24, 25, 26, 27, 29, 30)
+from pyrunc import console, spec
 
 
 def run(rt, cid, o):
@@ -17,9 +11,7 @@ def run(rt, cid, o):
     local_tty = terminal and not detach and not o.get("console-socket")
     ours = theirs = None
     if local_tty:
-        import _socket
-        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-        ours, theirs = a, b.detach()
+        ours, theirs = console.local_pair()
     try:
         pid = rt.create(cid, bundle, o.get("pid-file"), o.get("console-socket"), o.get("no-pivot", False),
                         o.get("no-new-keyring", False), o.get("preserve-fds", 0), detach=detach,
@@ -28,85 +20,13 @@ def run(rt, cid, o):
         if theirs is not None:
             os.close(theirs)
     try:
-        master = _recv_master(ours) if local_tty else None
+        master = console.recv_master(ours) if local_tty else None
         rt.start(cid)
         if detach:
             return 0
-        for sig in RELAYED:
-            _signal.signal(sig, lambda s, _f: _relay(pid, s))
-        if master is not None:
-            _proxy_tty(master, pid)
-        _, status = os.waitpid(pid, 0)
-        return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+        return console.wait_foreground(pid, master)
     finally:
         if ours is not None:
             ours.close()
         if not detach and not o.get("keep"):
             rt.delete(cid, force=True)
-
-
-def _relay(pid, sig):
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _recv_master(sock):
-    import _socket
-    _data, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(4))
-    for level, typ, blob in anc:
-        if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
-            return int.from_bytes(blob[:4], "little", signed=True)
-    raise Error("the container did not send its terminal")
-
-
-def _proxy_tty(master, pid):
-    """Copy our stdin to the pty and the pty to our stdout, our terminal raw, until the init exits."""
-    import termios
-    saved = None
-    if os.isatty(0):
-        saved = termios.tcgetattr(0)
-        raw = termios.tcgetattr(0)
-        raw[0] &= ~(termios.IGNBRK | termios.BRKINT | termios.PARMRK | termios.ISTRIP | termios.INLCR
-                    | termios.IGNCR | termios.ICRNL | termios.IXON)
-        raw[1] &= ~termios.OPOST
-        raw[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
-        raw[2] = (raw[2] & ~(termios.CSIZE | termios.PARENB)) | termios.CS8
-        termios.tcsetattr(0, termios.TCSANOW, raw)
-    pidfd = os.pidfd_open(pid)
-    try:
-        fds = [0, master, pidfd]
-        while True:
-            r, _, _ = select.select(fds, [], [])
-            if 0 in r:
-                data = os.read(0, 65536)
-                if data:
-                    os.write(master, data)
-                else:
-                    fds.remove(0)
-            if master in r:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:
-                    data = b""
-                if not data:
-                    break
-                os.write(1, data)
-            if pidfd in r:
-                _drain(master)
-                break
-    finally:
-        os.close(pidfd)
-        os.close(master)
-        if saved is not None:
-            termios.tcsetattr(0, termios.TCSANOW, saved)
-
-
-def _drain(master):
-    os.set_blocking(master, False)
-    try:
-        while data := os.read(master, 65536):
-            os.write(1, data)
-    except OSError:
-        pass

@@ -43,11 +43,15 @@ def write_file(path, value):
 
 def run(plan, chan):
     """Everything before the fork."""
-    for f in plan["cgroup_join"]:
-        try:
-            write_file(f, "0")
-        except OSError as e:
-            raise Error(f"joining cgroup {os.path.dirname(f)}: {e.strerror}") from None
+    if plan.get("cgroup_join_late"):
+        # opened here, on the host's cgroupfs, written by stage 2 just before its exec
+        plan["cgroup_fds"] = [os.open(f, os.O_WRONLY | os.O_CLOEXEC) for f in plan["cgroup_join"]]
+    else:
+        for f in plan["cgroup_join"]:
+            try:
+                write_file(f, "0")
+            except OSError as e:
+                raise Error(f"joining cgroup {os.path.dirname(f)}: {e.strerror}") from None
     if plan.get("oom_score_adj") is not None:
         try:
             write_file("/proc/self/oom_score_adj", str(plan["oom_score_adj"]))

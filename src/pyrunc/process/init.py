@@ -62,6 +62,11 @@ def main(plan, chan):
         fifo = -1
     if plan["kind"] == "exec":
         fifo = -1
+        try:
+            for fd in plan["cgroup_fds"]:
+                os.write(fd, b"0")
+        except OSError as e:
+            _die(f"pyrunc: joining the container's cgroup: {e.strerror}", 1)
     argv, env = handover
     argv[1] = str(fifo)
     try:

@@ -1,0 +1,137 @@
+"""`exec` (CLI process): a new process in a container's namespaces and cgroups, as runc builds it."""
+import copy
+import os
+
+from pyrunc import config, console, exeseal, log, spec, trace, validate
+from pyrunc.cgroups import base as cgroups
+from pyrunc.container import _connect, write_pid_file
+from pyrunc.errors import BadConfig, Error, WrongState
+from pyrunc.linux.namespaces import PROC_NAME
+from pyrunc.process.parent import Stages
+
+
+def process_spec(saved, o, args):
+    """The runtime-spec process: --process, or the container's own with runc's overrides."""
+    if o.get("process"):
+        path = o["process"]
+        try:
+            with open(path, "rb") as f:
+                p = spec.parse(f.read(), what=path, schema=spec.PROCESS)
+        except OSError as e:
+            raise BadConfig(f"cannot read {path}: {e.strerror}") from None
+        if o.get("tty"):
+            p["terminal"] = True
+    else:
+        p = copy.deepcopy(saved or {})
+        p["args"] = list(args)
+        if o.get("cwd"):
+            p["cwd"] = o["cwd"]
+        p["env"] = p.get("env", []) + o.get("env", [])
+        p["terminal"] = bool(o.get("tty"))
+        if "no-new-privs" in o:
+            p["noNewPrivileges"] = o["no-new-privs"]
+        if o.get("user"):
+            p["user"] = dict(p.get("user", {}), **_parse_user(o["user"]))
+        if o.get("additional-gids"):
+            user = p.setdefault("user", {})
+            user["additionalGids"] = user.get("additionalGids", []) + [_int(g, "gid") for g in o["additional-gids"]]
+        for cap in o.get("cap", []):
+            # never into the inheritable set: CVE-2022-29162
+            pc = p.setdefault("capabilities", {})
+            for s in ("bounding", "effective", "permitted", "ambient"):
+                pc[s] = pc.get(s, []) + [cap]
+    p.setdefault("cwd", "/")
+    problems = []
+    validate.check_process(p, problems, where="/process")
+    if problems:
+        raise BadConfig("process: " + "; ".join(problems))
+    return p
+
+
+def _int(text, what):
+    if not text.isdigit():
+        raise Error(f"parsing {text!r} as int for {what} failed")
+    return int(text)
+
+
+def _parse_user(text):
+    uid, _, gid = text.partition(":")
+    out = {"uid": _int(uid, "uid")}
+    if gid:
+        out["gid"] = _int(gid, "gid")
+    return out
+
+
+def run(rt, cid, o, args):
+    """Start the process; detached, return 0 once it runs; else wait and return its exit code."""
+    with rt.container(cid).lock() as c:
+        c.load()
+        status = c.status()
+        if status in ("stopped", "creating"):
+            raise WrongState("cannot exec in a stopped container" if status == "stopped"
+                             else "cannot exec in a container that is still being created")
+        if status == "paused" and not o.get("ignore-paused"):
+            raise WrongState("cannot exec in a paused container (use --ignore-paused)")
+        data = c.data
+    saved = data.get("config", {})
+    p = process_spec(saved.get("process"), o, args)
+    detach = o.get("detach", False)
+    if p.get("terminal") and detach and not o.get("console-socket"):
+        raise BadConfig("cannot allocate a tty for a detached process without --console-socket")
+    if o.get("console-socket") and not p.get("terminal"):
+        raise BadConfig("--console-socket: the process has no terminal (use --tty)")
+    pid = data["pid"]
+    manager = cgroups.from_state(data["cgroup"])
+    plan = {
+        "kind": "exec",
+        "id": cid,
+        # every namespace of the container, through its init
+        "ns": {"join": [[t, f"/proc/{pid}/ns/{PROC_NAME[t]}"] for t in saved.get("namespaces", ())],
+               "new": [], "flags": 0},
+        "cgroup_join": manager.join_files(),
+        # joined last, from stage 2, so that exec into a paused container cannot hang the CLI
+        "cgroup_join_late": True,
+        "oom_score_adj": p.get("oomScoreAdj"),
+        "process": config.process_plan(p),
+        "hooks": {},
+        "fds": {"fifo": -1, "console": None, "preserve": o.get("preserve-fds", 0)},
+    }
+    fds = [exeseal.sealed_init()]
+    plan["fds"]["init"] = fds[0]
+    ours = None
+    local_tty = p.get("terminal") and not detach and not o.get("console-socket")
+    if local_tty:
+        ours, theirs = console.local_pair()
+        fds.append(theirs)
+        plan["fds"]["console"] = theirs
+    elif o.get("console-socket"):
+        fds.append(_connect(o["console-socket"]))
+        plan["fds"]["console"] = fds[-1]
+    if not detach:
+        from pyrunc.linux import syscalls as S
+        S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
+    stages = Stages()
+    try:
+        stages.spawn(plan, keep_fds=fds)
+        xpid = stages.wait_ready()
+        if o.get("pid-file"):
+            write_pid_file(o["pid-file"], xpid)
+        stages.commit()
+    except BaseException:
+        stages.kill()
+        if ours is not None:
+            ours.close()
+        raise
+    finally:
+        for fd in fds:
+            os.close(fd)
+    trace.mark("exec started")
+    log.debug(f"exec in {cid}", pid=xpid)
+    if detach:
+        return 0
+    try:
+        master = console.recv_master(ours) if ours is not None else None
+        return console.wait_foreground(xpid, master)
+    finally:
+        if ours is not None:
+            ours.close()

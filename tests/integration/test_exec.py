@@ -1,0 +1,123 @@
+"""`exec`: a new process in a running container, as containerd and podman start them."""
+import json
+import os
+
+import pytest
+
+from tests.support.console import ConsoleSocket, read_all
+from tests.support.helpers import create, proc_status, read, wait_for
+
+pytestmark = pytest.mark.agnostic
+
+
+@pytest.fixture
+def running(rt, bundle):
+    bundle.set_args("sleep", "300")
+    create(rt, bundle, "ex")
+    rt.run("start", "ex")
+    yield "ex"
+    rt.run("delete", "--force", "ex", check=False)
+
+
+def ns(pid, name):
+    return os.readlink(f"/proc/{pid}/ns/{name}")
+
+
+def test_exec_joins_namespaces_and_returns_exit_code(rt, running, tmp_path):
+    p = rt.run("exec", running, "sh", "-c", "echo $$; readlink /proc/self/ns/net; exit 5", check=False)
+    assert p.returncode == 5
+    lines = p.stdout.split()
+    assert lines[0] != "1"
+    init = rt.state(running)["pid"]
+    assert lines[1] == ns(init, "net")
+
+
+def test_exec_user_cwd_env(rt, running):
+    p = rt.run("exec", "-u", "1000:1000", "-g", "5", "--cwd", "/tmp", "-e", "FOO=bar", running,
+               "sh", "-c", "id; pwd; echo $FOO")
+    out = p.stdout.splitlines()
+    assert out[0].startswith("uid=1000(user) gid=1000(user) groups=")
+    assert "5(tty)" in out[0]
+    assert out[1:] == ["/tmp", "bar"]
+
+
+def test_exec_process_json(rt, running, tmp_path):
+    proc = {"args": ["sh", "-c", "echo $A; id -u; cat /proc/self/oom_score_adj"], "env": ["A=from-json", "PATH=/bin"],
+            "cwd": "/", "user": {"uid": 1000, "gid": 1000}, "oomScoreAdj": 900}
+    f = tmp_path / "process.json"
+    f.write_text(json.dumps(proc))
+    p = rt.run("exec", "--process", str(f), running)
+    out = p.stdout.split()
+    assert out[:2] == ["from-json", "1000"]
+    if not os.environ.get("OCI_RUNTIME"):
+        assert out[2] == "900"    # runc 1.1 ignores process.oomScoreAdj for exec; the spec does not
+
+
+def test_exec_detached_pid_file(rt, running, tmp_path):
+    pidf = tmp_path / "e.pid"
+    with open(os.devnull, "w") as null:
+        rt.run("exec", "-d", "--pid-file", str(pidf), running, "sleep", "30", stdout=null, stderr=null)
+    text = pidf.read_text()
+    assert text.isdigit() and not text.endswith("\n")
+    pid = int(text)
+    assert proc_status(pid)["NSpid"].split()[1] != "1"
+    assert ns(pid, "pid") == ns(rt.state(running)["pid"], "pid")
+    os.kill(pid, 9)
+
+
+def test_exec_missing_binary(rt, running):
+    p = rt.run("exec", running, "no-such-thing", check=False)
+    assert p.returncode != 0
+    assert "no-such-thing" in p.stderr
+
+
+def test_exec_into_stopped_container_fails(rt, bundle):
+    bundle.set_args("true")
+    create(rt, bundle, "st")
+    rt.run("start", "st")
+    wait_for(lambda: rt.status("st") == "stopped", what="exit")
+    p = rt.run("exec", "st", "true", check=False)
+    assert p.returncode != 0
+    rt.run("delete", "st")
+
+
+def test_exec_cap_is_never_inheritable(rt, running):
+    """CVE-2022-29162: --cap adds to bounding/effective/permitted, not inheritable."""
+    p = rt.run("exec", "--cap", "CAP_NET_ADMIN", running, "grep", "^CapInh", "/proc/self/status")
+    assert int(p.stdout.split()[1], 16) == 0
+
+
+def test_exec_tty_console_socket(rt, running, tmp_path):
+    cs = ConsoleSocket(tmp_path / "console.sock")
+    try:
+        pidf = tmp_path / "tty.pid"
+        with open(os.devnull, "w") as null:
+            rt.run("exec", "-d", "-t", "--console-socket", cs.path, "--pid-file", str(pidf), running,
+                   "sh", "-c", "tty; echo done-tty", stdout=null, stderr=null)
+        data, fds, rest = cs.receive()
+        assert len(fds) == 1 and rest == b""
+        out = read_all(fds[0], until=b"done-tty")
+        os.close(fds[0])
+        assert b"/dev/pts/" in out and b"done-tty" in out
+    finally:
+        cs.close()
+
+
+def test_create_console_socket_and_size(rt, bundle, tmp_path):
+    bundle.config["process"]["terminal"] = True
+    bundle.config["process"]["consoleSize"] = {"height": 33, "width": 111}
+    bundle.set_args("sh", "-c", "tty; stty size; echo end-of-test")
+    cs = ConsoleSocket(tmp_path / "c.sock")
+    try:
+        create(rt, bundle, "tty1", extra=["--console-socket", cs.path])
+        data, fds, rest = cs.receive()
+        assert len(fds) == 1 and len(data) >= 1 and rest == b""
+        rt.run("start", "tty1")
+        out = read_all(fds[0], until=b"end-of-test")
+        os.close(fds[0])
+        assert b"/dev/pts/0" in out
+        assert b"33 111" in out
+        wait_for(lambda: rt.status("tty1") == "stopped", what="exit")
+        rt.run("delete", "tty1")
+    finally:
+        cs.close()
