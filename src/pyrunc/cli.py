@@ -57,6 +57,7 @@ COMMANDS = {c.name: c for c in (
             summary="run a new process inside a container"),
     Command("list", "", {"format": "str", "quiet": "bool"}, {"f": "format", "q": "quiet"},
             summary="list the containers under --root"),
+    Command("features", "", summary="print what this runtime supports (runtime-spec features.md)"),
     Command("spec", "", {"bundle": "str", "rootless": "bool"}, {"b": "bundle"},
             summary="write an example config.json"),
 )}
@@ -251,10 +252,17 @@ def do_list(g, o, pos):
             sys.stdout.write("".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + r[-1] + "\n")
 
 
+def do_features(g, o, pos):
+    import json
+    from pyrunc.features import features
+    sys.stdout.write(json.dumps(features(), indent=4) + "\n")
+
+
 def do_spec(g, o, pos):
     from pyrunc.spec import write_example
     write_example(o.get("bundle", "."), o.get("rootless", False))
 
 
 HANDLERS = {"create": do_create, "start": do_start, "state": do_state, "kill": do_kill,
-            "delete": do_delete, "run": do_run, "exec": do_exec, "list": do_list, "spec": do_spec}
+            "delete": do_delete, "run": do_run, "exec": do_exec, "list": do_list, "spec": do_spec,
+            "features": do_features}

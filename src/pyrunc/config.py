@@ -3,7 +3,7 @@ import os
 
 from pyrunc import OCI_VERSION
 from pyrunc.errors import BadConfig
-from pyrunc.linux import caps, mountplan, namespaces
+from pyrunc.linux import caps, mountplan, namespaces, procattrs
 from pyrunc.validate import RLIMITS
 
 
@@ -34,6 +34,9 @@ def process_plan(p):
         "caps": caps.masks(p.get("capabilities", {}), []),
         "nnp": p.get("noNewPrivileges", False),
         "rlimits": [[RLIMITS[r["type"]], r.get("soft", 0), r.get("hard", 0)] for r in p.get("rlimits", ())],
+        "attrs": procattrs.plan(p),
+        "cpus_initial": (procattrs.cpu_list(p["execCPUAffinity"]["initial"])
+                         if p.get("execCPUAffinity", {}).get("initial") else None),
     }
 
 
@@ -93,6 +96,7 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
         "hostname": doc.get("hostname"),
         "domainname": doc.get("domainname"),
         "sysctl": linux.get("sysctl", {}),
+        "personality": procattrs.personality_value(linux["personality"]) if "personality" in linux else None,
         "keyring": None if no_new_keyring else cid,
         "runtime_hooks": [k for k in ("prestart", "createRuntime") if hooks.get(k)],
         "hooks": {k: hooks[k] for k in ("createContainer", "startContainer") if hooks.get(k)},

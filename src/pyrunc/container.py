@@ -88,6 +88,7 @@ class Runtime:
             plan = config.build(doc, bundle, cid, manager, layout, no_pivot, no_new_keyring)
             fifo = os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC)
             fds.append(fifo)
+            fds.extend(_prepare_idmaps(plan["mounts"]))
             fds.append(exeseal.sealed_init())
             plan["fds"] = {"fifo": fifo, "init": fds[-1], "console": None, "preserve": preserve_fds}
             if console_socket:
@@ -273,6 +274,19 @@ class Runtime:
                 continue
             out.append(s)
         return out
+
+
+def _prepare_idmaps(mounts):
+    """One user namespace fd per distinct mapping of the idmapped mounts (the init uses them)."""
+    from pyrunc.linux.idmap import userns_fd
+    made = {}
+    for m in mounts:
+        if m["uid_mappings"] and ("idmap" in m["extensions"] or "ridmap" in m["extensions"]):
+            key = jsonlite.dumps([m["uid_mappings"], m["gid_mappings"]])
+            if key not in made:
+                made[key] = userns_fd(m["uid_mappings"], m["gid_mappings"])
+            m["userns_fd"] = made[key]
+    return list(made.values())
 
 
 def _check_preserved(n):

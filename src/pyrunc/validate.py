@@ -1,7 +1,7 @@
 """Semantic checks of a typed config (CLI process, pure): every violation at once, each naming its field."""
 import os
 
-from pyrunc.linux import caps
+from pyrunc.linux import caps, procattrs
 from pyrunc.linux.namespaces import TYPES
 
 RLIMITS = {
@@ -52,6 +52,7 @@ def check_process(p, problems, where="/process"):
         seen.add(t)
         if r.get("soft", 0) > r.get("hard", 0):
             problems.append(f"{where}/rlimits/{i}: soft limit {r.get('soft', 0)} above hard limit {r.get('hard', 0)}")
+    procattrs.check(p, where, problems)
     adj = p.get("oomScoreAdj")
     if adj is not None and not -1000 <= adj <= 1000:
         problems.append(f"{where}/oomScoreAdj: {adj} is outside -1000..1000")
@@ -105,6 +106,12 @@ def check(doc, bundle):
                 problems.append(f"/hooks/{kind}/{i}/path: {h.get('path', '')!r} is not an absolute path")
             if "timeout" in h and h["timeout"] <= 0:
                 problems.append(f"/hooks/{kind}/{i}/timeout: must be greater than zero")
+    pers = linux.get("personality")
+    if pers is not None:
+        try:
+            procattrs.personality_value(pers)
+        except Exception as e:
+            problems.append(f"/linux/personality: {e}")
     for name in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(name, ())):
             if not p.startswith("/"):

@@ -1,4 +1,5 @@
 """The container process: capabilities, no_new_privs, user, umask, cwd, env, rlimits, fds, args."""
+import json
 import os
 
 import pytest
@@ -129,3 +130,39 @@ def test_missing_binary_fails_at_create(rt, bundle):
     assert p.returncode != 0
     assert "/no/such/program" in read(p.out_path)
     assert "mb1" not in rt.ids()
+
+
+def stat_fields(stat_line):
+    """/proc/PID/stat fields after the comm, 1-based as in proc(5) (field 3 = state)."""
+    rest = stat_line.rsplit(")", 1)[1].split()
+    return {i + 3: v for i, v in enumerate(rest)}
+
+
+@pytest.mark.skipif_reference("runc 1.1 has no process.scheduler/ioPriority")
+def test_scheduler_and_io_priority(rt, bundle):
+    bundle.config["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
+    bundle.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}
+    bundle.set_args("sh", "-c", "cat /proc/self/stat; ionice -p $$")
+    out = run_to_completion(rt, bundle, "sch1").splitlines()
+    f = stat_fields(out[0])
+    assert f[19] == "7"       # nice
+    assert f[41] == "3"       # SCHED_BATCH
+    assert "idle" in out[1]
+
+
+@pytest.mark.skipif_reference("runc 1.1 ignores linux.personality")
+def test_personality_linux32(rt, bundle):
+    bundle.config["linux"]["personality"] = {"domain": "LINUX32"}
+    bundle.set_args("uname", "-m")
+    assert run_to_completion(rt, bundle, "pers1").strip() in ("i686", "i386")
+
+
+def test_features(rt, is_pyrunc):
+    if not is_pyrunc:
+        pytest.skip("pyrunc's own features")
+    f = json.loads(rt.run("features").stdout)
+    assert "rro" in f["mountOptions"] and "idmap" in f["mountOptions"]
+    assert f["linux"]["mountExtensions"]["idmap"]["enabled"] is True
+    assert set(f["hooks"]) == {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+                               "poststop"}
+    assert "user" in f["linux"]["namespaces"] and "CAP_SYS_ADMIN" in f["linux"]["capabilities"]

@@ -157,3 +157,19 @@ def test_dev_null_stays_roots(rt, bundle):
     run_to_completion(rt, bundle, "dn1")
     st = os.stat("/dev/null")
     assert st.st_uid == 0 and stat.S_ISCHR(st.st_mode)
+
+
+@pytest.mark.skipif_reference("runc 1.1 has no idmapped mounts")
+def test_idmapped_bind_mount(rt, bundle, tmp_path):
+    host = tmp_path / "owned"
+    host.mkdir()
+    (host / "by-root").write_text("x")
+    os.chown(host / "by-root", 0, 0)
+    bundle.config["mounts"].append({"destination": "/idm", "type": "bind", "source": str(host),
+                                    "options": ["bind", "idmap"],
+                                    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                                    "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 1}]})
+    bundle.set_args("stat", "-c", "%u %g", "/idm/by-root")
+    # on-disk root is seen through the mount's user namespace as 1000:2000
+    assert run_to_completion(rt, bundle, "idm1").split() == ["1000", "2000"]
+    assert os.stat(host / "by-root").st_uid == 0

@@ -137,8 +137,13 @@ def plan_mount(m, index, bundle):
         raise BadConfig(f"config.json: {where}/type: required for a non-bind mount of {dest}")
     else:
         kind = "fs"
-    if ("idmap" in step["extensions"] or "ridmap" in step["extensions"]) and not bind:
+    idmapped = "idmap" in step["extensions"] or "ridmap" in step["extensions"]
+    if idmapped and not bind:
         raise BadConfig(f"config.json: {where}/options: idmap is only supported on bind mounts")
+    if idmapped != bool(m.get("uidMappings") or m.get("gidMappings")):
+        raise BadConfig(f"config.json: {where}: an idmap/ridmap option and uidMappings/gidMappings go together")
+    if idmapped and not (m.get("uidMappings") and m.get("gidMappings")):
+        raise BadConfig(f"config.json: {where}: an idmapped mount needs both uidMappings and gidMappings")
     if "tmpcopyup" in step["extensions"] and fstype != "tmpfs":
         raise BadConfig(f"config.json: {where}/options: tmpcopyup is only valid for tmpfs")
     step.update(kind=kind, dest=clean(dest), source=source, type=fstype,

@@ -135,7 +135,10 @@ def _mount_one(root_fd, m, cgroup_plan, in_userns):
         src_mode = os.stat(m["source"]).st_mode
         target = ensure(root_fd, m["dest"], is_dir=stat.S_ISDIR(src_mode))
         try:
-            S.mount(m["source"], fdpath(target), None, S.MS_BIND | (flags & S.MS_REC))
+            if m.get("userns_fd") is not None:
+                _mount_idmapped(m, target)
+            else:
+                S.mount(m["source"], fdpath(target), None, S.MS_BIND | (flags & S.MS_REC))
         finally:
             os.close(target)
         extra = flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT)
@@ -162,6 +165,18 @@ def _mount_one(root_fd, m, cgroup_plan, in_userns):
             os.close(target)
     _apply_propagation_and_attrs(root_fd, m)
     return ro_later
+
+
+def _mount_idmapped(m, target):
+    """A detached clone of the source, idmapped through the prepared user namespace, moved in place."""
+    recursive = S.AT_RECURSIVE if m["flags"] & S.MS_REC else 0
+    tree = S.open_tree(-100, m["source"], S.OPEN_TREE_CLONE | S.OPEN_TREE_CLOEXEC | recursive)
+    try:
+        S.mount_setattr(tree, "", S.AT_EMPTY_PATH | (S.AT_RECURSIVE if "ridmap" in m["extensions"] else 0),
+                        attr_set=S.MOUNT_ATTR_IDMAP, userns_fd=m["userns_fd"])
+        S.move_mount(tree, "", target, "", S.MOVE_MOUNT_F_EMPTY_PATH | S.MOVE_MOUNT_T_EMPTY_PATH)
+    finally:
+        os.close(tree)
 
 
 def _remount_bind(root_fd, dest, flags, source):

@@ -43,6 +43,10 @@ def write_file(path, value):
 
 def run(plan, chan):
     """Everything before the fork."""
+    cpus = (plan.get("process") or {}).get("cpus_initial")
+    if cpus:
+        # execCPUAffinity.initial: where we run until we are in the container's cgroup
+        os.sched_setaffinity(0, cpus)
     if plan.get("cgroup_join_late"):
         # opened here, on the host's cgroupfs, written by stage 2 just before its exec
         plan["cgroup_fds"] = [os.open(f, os.O_WRONLY | os.O_CLOEXEC) for f in plan["cgroup_join"]]

@@ -4,7 +4,7 @@ import os
 
 from pyrunc import hooks, jsonlite, trace
 from pyrunc.errors import Error, oserror_reason
-from pyrunc.linux import creds, lookpath, loopback, rootfs, terminal, users
+from pyrunc.linux import creds, lookpath, loopback, procattrs, rootfs, terminal, users
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.final import exec_init, init_argv
 from pyrunc.linux.mountplan import DEV_LINKS
@@ -140,6 +140,8 @@ def setup_container(plan, chan):
     rootfs.readonly_paths(plan["readonly_paths"])
     rootfs.masked_paths(plan["masked_paths"])
     trace.mark("stage2 paths")
+    if plan["personality"] is not None:
+        S.personality(plan["personality"])
     if p is None:
         return None
     return prepare_process(plan, p, in_userns, make_cwd=True)
@@ -176,6 +178,7 @@ def prepare_process(plan, p, in_userns, make_cwd):
         except OSError as e:
             raise Error(f"cannot create cwd {cwd}: {e.strerror}") from None
     creds.apply_rlimits(p["rlimits"])
+    procattrs.apply(p["attrs"])
     os.umask(p["umask"])
     creds.check_identity(p, in_userns)
     try:

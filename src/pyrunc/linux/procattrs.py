@@ -1,0 +1,93 @@
+"""Scheduler, I/O priority, personality and CPU affinity: names to numbers (CLI) and applying them (init)."""
+import os
+
+from pyrunc.errors import Error
+from pyrunc.linux import syscalls as S
+
+SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4,
+                  "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
+SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02, "SCHED_FLAG_DL_OVERRUN": 0x04,
+               "SCHED_FLAG_KEEP_POLICY": 0x08, "SCHED_FLAG_KEEP_PARAMS": 0x10,
+               "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20, "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
+IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+IOPRIO_WHO_PROCESS = 1
+PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
+
+
+def check(p, where, problems):
+    """Problems with process.scheduler/ioPriority (config.json's or exec's process)."""
+    sch = p.get("scheduler")
+    if sch is not None:
+        if sch.get("policy") not in SCHED_POLICIES:
+            problems.append(f"{where}/scheduler/policy: unknown policy {sch.get('policy')!r}")
+        for f in sch.get("flags", ()):
+            if f not in SCHED_FLAGS:
+                problems.append(f"{where}/scheduler/flags: unknown flag {f!r}")
+        if sch.get("policy") == "SCHED_DEADLINE" and not sch.get("runtime"):
+            problems.append(f"{where}/scheduler: SCHED_DEADLINE needs runtime, deadline and period")
+    io = p.get("ioPriority")
+    if io is not None:
+        if io.get("class") not in IOPRIO_CLASSES:
+            problems.append(f"{where}/ioPriority/class: unknown class {io.get('class')!r}")
+        if not 0 <= io.get("priority", 0) <= 7:
+            problems.append(f"{where}/ioPriority/priority: {io.get('priority')} is outside 0..7")
+
+
+def plan(p):
+    """Numbers for the executor, from a checked process."""
+    out = {"scheduler": None, "ioprio": None, "cpus_final": None}
+    sch = p.get("scheduler")
+    if sch is not None:
+        flags = 0
+        for f in sch.get("flags", ()):
+            flags |= SCHED_FLAGS[f]
+        out["scheduler"] = [SCHED_POLICIES[sch["policy"]], flags, sch.get("nice", 0), sch.get("priority", 0),
+                            sch.get("runtime", 0), sch.get("deadline", 0), sch.get("period", 0)]
+    io = p.get("ioPriority")
+    if io is not None:
+        out["ioprio"] = IOPRIO_CLASSES[io["class"]] << 13 | io.get("priority", 0)
+    aff = p.get("execCPUAffinity", {})
+    if aff.get("final"):
+        out["cpus_final"] = cpu_list(aff["final"])
+    return out
+
+
+def cpu_list(text):
+    """"0-2,5" -> [0, 1, 2, 5]"""
+    cpus = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            cpus.extend(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise Error(f"invalid CPU list {text!r}") from None
+    return cpus
+
+
+def personality_value(pers):
+    if pers.get("flags"):
+        raise Error(f"personality flags {pers['flags']} are not supported (runtime-spec defines none)")
+    domain = pers.get("domain")
+    if domain not in PERSONALITY_DOMAINS:
+        raise Error(f"unknown personality domain {domain!r}: use LINUX or LINUX32")
+    return PERSONALITY_DOMAINS[domain]
+
+
+def apply(attrs):
+    """In the init, before pyrunc-init: all of these survive execve."""
+    if attrs["scheduler"] is not None:
+        policy, flags, nice, prio, runtime, deadline, period = attrs["scheduler"]
+        try:
+            S.sched_setattr(0, policy, flags, nice, prio, runtime, deadline, period)
+        except OSError as e:
+            raise Error(f"setting the scheduler: {e.strerror}") from None
+    if attrs["ioprio"] is not None:
+        try:
+            S.ioprio_set(IOPRIO_WHO_PROCESS, 0, attrs["ioprio"])
+        except OSError as e:
+            raise Error(f"setting the I/O priority: {e.strerror}") from None
+    if attrs["cpus_final"] is not None:
+        try:
+            os.sched_setaffinity(0, attrs["cpus_final"])
+        except OSError as e:
+            raise Error(f"setting the CPU affinity: {e.strerror}") from None
