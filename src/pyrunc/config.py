@@ -99,6 +99,7 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
         "personality": procattrs.personality_value(linux["personality"]) if "personality" in linux else None,
         "keyring": None if no_new_keyring else cid,
         "runtime_hooks": [k for k in ("prestart", "createRuntime") if hooks.get(k)],
+        "runtime_setup": bool(linux.get("netDevices")) or any(hooks.get(k) for k in ("prestart", "createRuntime")),
         "hooks": {k: hooks[k] for k in ("createContainer", "startContainer") if hooks.get(k)},
         "hook_state": {"ociVersion": OCI_VERSION, "id": cid, "pid": 0, "bundle": bundle,
                        "annotations": doc.get("annotations", {})},

@@ -102,15 +102,18 @@ class Runtime:
                 S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
             stages = Stages().spawn(plan, keep_fds=fds)
 
-            def on_hooks(kinds, pid):
-                run_runtime_hooks(kinds, doc["hooks"], _hook_state(base, "creating", pid))
+            def on_setup(kinds, pid):
+                if doc.get("linux", {}).get("netDevices"):
+                    from pyrunc.linux import netdev
+                    netdev.move(doc["linux"]["netDevices"], pid)
+                run_runtime_hooks(kinds, doc.get("hooks", {}), _hook_state(base, "creating", pid))
 
             def on_pid(pid):
                 start = state.proc_start_time(pid)
                 c.save(dict(base, pid=pid, pid_start=start[0] if start else 0, creating=True))
 
             pid = stages.wait_ready(on_userns=lambda p: write_id_maps(p, plan["uid_map"], plan["gid_map"]),
-                                    on_hooks=on_hooks, on_pid=on_pid)
+                                    on_setup=on_setup, on_pid=on_pid)
             start = state.proc_start_time(pid)
             if start is None:
                 raise Error("container init exited before it was ready")

@@ -89,6 +89,8 @@ def check(doc, bundle):
     for name in ("hostname", "domainname"):
         if doc.get(name) and "uts" not in types:
             problems.append(f"/{name}: unable to set {name} without a private UTS namespace")
+    if linux.get("netDevices") and "network" not in types:
+        problems.append("/linux/netDevices: network devices need a network namespace of the container's own")
     if linux.get("timeOffsets") and "time" not in types:
         problems.append("/linux/timeOffsets: time offsets given without a time namespace")
     for key in linux.get("sysctl", {}):

@@ -109,3 +109,22 @@ def test_time_namespace_offsets(rt, bundle):
     bundle.set_args("cat", "/proc/self/timens_offsets")
     out = run_to_completion(rt, bundle, "t1")
     assert "monotonic" in out and "86400" in out.split("monotonic")[1].split()[0]
+
+
+@pytest.mark.skipif_reference("runc 1.1 has no linux.netDevices")
+def test_net_devices_move_with_rename_and_addresses(rt, bundle):
+    """The runtime runs in a private network namespace of the test, so the host's links are never touched."""
+    import subprocess
+    bundle.config["linux"]["netDevices"] = {"pyr0": {"name": "eth7"}}
+    bundle.set_args("sh", "-c", "ls /sys/class/net; ip -o -4 addr show dev eth7")
+    # no dummy driver on this kernel: one end of a veth pair plays the device
+    script = ('ip link add pyr0 type veth peer name pyr1 && ip addr add 10.9.8.7/24 dev pyr0 && "$@";'
+              ' rc=$?; ip link show pyr0 >/dev/null 2>&1 && echo still-on-host; exit $rc')
+    p = subprocess.run(["unshare", "--net", "--", "sh", "-c", script, "_",
+                        *rt.argv("run", "--bundle", bundle.path, "nd1")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert out.split()[:2] == ["eth7", "lo"]
+    assert "10.9.8.7/24" in out
+    assert "still-on-host" not in out

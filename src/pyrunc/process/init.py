@@ -109,10 +109,11 @@ def setup_container(plan, chan):
     if plan["dev_setup"]:
         rootfs.create_dev_links(root_fd, DEV_LINKS + tuple(plan["extra_dev_links"]))
     trace.mark("stage2 devices")
-    if plan["runtime_hooks"]:
-        chan.send(M.RUN_HOOKS, kinds=plan["runtime_hooks"])
+    if plan["runtime_setup"]:
+        # the parent's turn, in the runtime namespace: netDevices, prestart and createRuntime hooks
+        chan.send(M.RUNTIME_SETUP, kinds=plan["runtime_hooks"])
         msg, _ = chan.recv()
-        if msg["type"] != M.HOOKS_DONE:
+        if msg["type"] != M.SETUP_DONE:
             raise Error(f"unexpected message {msg['type']}")
     hooks.run_all("createContainer", plan["hooks"].get("createContainer", ()), hook_state(plan, "creating"))
     if plan["no_pivot"]:

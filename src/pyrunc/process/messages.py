@@ -9,8 +9,8 @@ process of `exec`) is a fork of stage 1 and ends by exec'ing pyrunc-init.
 | USERNS         | stage 1 -> parent  | stage 1 unshared a user namespace           |                    |                  |
 | USERNS_MAPPED  | parent -> stage 1  | uid_map/gid_map (and setgroups) written     |                    |                  |
 | INIT_PID       | stage 1 -> parent  | stage 2 forked; stage 1 then exits          | pid (host)         | stage-2 channel  |
-| RUN_HOOKS      | stage 2 -> parent  | mounts done, before pivot_root              | kinds              |                  |
-| HOOKS_DONE     | parent -> stage 2  | the hooks succeeded                         |                    |                  |
+| RUNTIME_SETUP  | stage 2 -> parent  | mounts done, before pivot_root              | hook kinds to run  |                  |
+| SETUP_DONE     | parent -> stage 2  | netDevices moved, prestart and createRuntime hooks succeeded |   |                  |
 | READY          | stage 2 -> parent  | fully set up, about to wait on exec.fifo    |                    |                  |
 | COMMIT         | parent -> stage 2  | state.json and the pid file are written     |                    |                  |
 | ERROR          | stage -> parent    | any failure; the stage then exits           | msg                |                  |
@@ -23,8 +23,8 @@ goes straight on (exec).
 USERNS = "USERNS"
 USERNS_MAPPED = "USERNS_MAPPED"
 INIT_PID = "INIT_PID"
-RUN_HOOKS = "RUN_HOOKS"
-HOOKS_DONE = "HOOKS_DONE"
+RUNTIME_SETUP = "RUNTIME_SETUP"
+SETUP_DONE = "SETUP_DONE"
 READY = "READY"
 COMMIT = "COMMIT"
 ERROR = "ERROR"

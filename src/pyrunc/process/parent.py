@@ -42,7 +42,7 @@ class Stages:
         trace.mark("fork stage1")
         return self
 
-    def wait_ready(self, on_userns=None, on_hooks=None, on_pid=None):
+    def wait_ready(self, on_userns=None, on_setup=None, on_pid=None):
         """Serve the stages until the init (or exec'd process) reports READY; returns its pid."""
         while True:
             try:
@@ -64,9 +64,9 @@ class Stages:
                 self._reap_stage1()
                 if on_pid:
                     on_pid(self.init_pid)
-            elif t == M.RUN_HOOKS:
-                on_hooks(msg["kinds"], self.init_pid)
-                self.chan.send(M.HOOKS_DONE)
+            elif t == M.RUNTIME_SETUP:
+                on_setup(msg["kinds"], self.init_pid)
+                self.chan.send(M.SETUP_DONE)
             elif t == M.READY:
                 trace.extend(msg.get("marks", ()))
                 return self.init_pid
