@@ -24,6 +24,7 @@ def run(hook, state_json, what):
     pid = os.fork()
     if pid == 0:
         try:
+            os.setpgid(0, 0)   # a timeout kills the hook with everything it started
             os.dup2(r_in, 0)
             os.dup2(w_out, 1)
             os.dup2(w_out, 2)
@@ -67,7 +68,7 @@ def _wait(pid, out_fd, timeout):
             left = None if deadline is None else max(0, deadline - time.monotonic())
             events = poller.poll(None if left is None else int(left * 1000) + 1)
             if not events and deadline is not None and time.monotonic() >= deadline:
-                os.kill(pid, 9)
+                os.killpg(pid, 9)
                 os.waitpid(pid, 0)
                 return None, output
             for fd, ev in events:
