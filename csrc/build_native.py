@@ -35,6 +35,8 @@ long pr_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t nice,
                       uint64_t period);
 long pr_ioprio_set(int which, int who, int ioprio);
 long pr_statfs_type(const char *path);
+long pr_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                  unsigned int flags);
 long pr_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags);
 long pr_fstatfs_type(int fd);
 """

@@ -155,3 +155,9 @@ long pr_execveat(int dirfd, const char *path, char *const argv[], char *const en
 {
     RET(syscall(SYS_execveat, dirfd, path, argv, envp, flags));
 }
+
+long pr_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                  unsigned int flags)
+{
+    RET(syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags));
+}

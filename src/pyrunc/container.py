@@ -54,28 +54,22 @@ class Runtime:
     # ------------------------------------------------------------ create
     def create(self, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
                no_new_keyring=False, preserve_fds=0, detach=True, subreaper=False, console_fd=None):
-        from pyrunc import config, exeseal, spec, validate
+        """Set the container up until its init waits for `start`; returns the init's pid.
+
+        Crash consistency: state.json (marked "creating", with the cgroup
+        paths) exists before anything else does, so a `delete --force` or a
+        new `create` of the id cleans up after a create that was killed.
+        """
+        from pyrunc import config, exeseal
         from pyrunc.cgroups import base as cgroups
         from pyrunc.cgroups import detect
         from pyrunc.process.parent import Stages, run_runtime_hooks, write_id_maps
 
         bundle = os.path.abspath(bundle or ".")
-        doc = spec.load(bundle)
-        trace.mark("load config")
-        problems = validate.check(doc, bundle)
-        p = doc.get("process", {})
         if console_fd is not None:
             console_socket = f"fd {console_fd}"
-        if p.get("terminal") and detach and not console_socket:
-            problems.append("/process/terminal: cannot allocate a tty for a detached container "
-                            "without --console-socket")
-        if console_socket and not p.get("terminal"):
-            problems.append("--console-socket: the process has no terminal (process.terminal is false)")
-        problems += _check_preserved(preserve_fds)
-        if problems:
-            raise BadConfig("config.json: " + "; ".join(problems))
-        trace.mark("validate")
-        c = self.container(cid).reserve()
+        doc = _checked_config(bundle, console_socket, detach, preserve_fds)
+        c = self._claim(cid)
         trace.mark("reserve id")
         stages = manager = None
         fds = []
@@ -83,20 +77,21 @@ class Runtime:
             layout = detect.host_layout()
             manager = cgroups.new(doc.get("linux", {}).get("cgroupsPath", ""), cid, layout,
                                   systemd=self.systemd_cgroup)
-            manager.create()
-            trace.mark("create cgroup")
             plan = config.build(doc, bundle, cid, manager, layout, no_pivot, no_new_keyring)
-            fifo = os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC)
-            fds.append(fifo)
-            fds.extend(_prepare_idmaps(plan["mounts"]))
-            fds.append(exeseal.sealed_init())
-            plan["fds"] = {"fifo": fifo, "init": fds[-1], "console": None, "preserve": preserve_fds}
-            if console_socket:
-                plan["fds"]["console"] = os.dup(console_fd) if console_fd is not None else _connect(console_socket)
-                fds.append(plan["fds"]["console"])
             base = {"id": cid, "bundle": bundle, "rootfs": plan["rootfs"],
                     "created": state.now_rfc3339nano(), "annotations": doc.get("annotations", {}),
                     "cgroup": manager.to_state(), "config": _saved_config(doc)}
+            c.save(dict(base, creating=True))
+            manager.create()
+            trace.mark("create cgroup")
+            fds.append(os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC))
+            plan["fds"] = {"fifo": fds[0], "console": None, "preserve": preserve_fds}
+            fds.extend(_prepare_idmaps(plan["mounts"]))
+            fds.append(exeseal.sealed_init())
+            plan["fds"]["init"] = fds[-1]
+            if console_socket:
+                fds.append(os.dup(console_fd) if console_fd is not None else _connect(console_socket))
+                plan["fds"]["console"] = fds[-1]
             if subreaper:
                 from pyrunc.linux import syscalls as S
                 S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
@@ -137,6 +132,29 @@ class Runtime:
         log.debug(f"created container {cid}", pid=pid)
         return pid
 
+    def _claim(self, cid):
+        """Reserve the id; an earlier create of it that was killed half-way is cleaned up first."""
+        c = self.container(cid)
+        try:
+            return c.reserve()
+        except Error:
+            if not c.exists():
+                raise
+        old = self.container(cid)
+        try:
+            old.lock(blocking=False)
+        except Error:
+            raise Error(f"container with id {cid} already exists") from None
+        with old:
+            old.load()
+            if old.data and not old.data.get("creating"):
+                raise Error(f"container with id {cid} already exists")
+            # unlocked and never finished: its creator is gone
+            log.warning(f"cleaning up an interrupted create of {cid}")
+            self._kill_init(old, 9)
+            self._destroy(old)
+        return self.container(cid).reserve()
+
     # ------------------------------------------------------------ start
     def start(self, cid):
         with self.container(cid).lock() as c:
@@ -153,10 +171,12 @@ class Runtime:
                     raise WrongState("the container init is not waiting for start (it exited)") from None
                 raise
             try:
+                # unlink first: a `start` killed half-way leaves "running" (which delete --force
+                # cleans up), never a "created" container that has in fact started
+                os.unlink(c.fifo)
                 os.write(fd, b"0")
             finally:
                 os.close(fd)
-            os.unlink(c.fifo)
             hooks = c.data["config"].get("hooks", {}).get("poststart")
             if hooks:
                 self._poststart(c, hooks)
@@ -227,6 +247,8 @@ class Runtime:
             c.lock()
         except NotExist:
             if force:
+                if os.path.isdir(self.root):
+                    c.sweep_temporary()
                 return   # idempotent cleanup, as containerd and podman expect
             raise
         with c:
@@ -290,6 +312,24 @@ def _prepare_idmaps(mounts):
                 made[key] = userns_fd(m["uid_mappings"], m["gid_mappings"])
             m["userns_fd"] = made[key]
     return list(made.values())
+
+
+def _checked_config(bundle, console_socket, detach, preserve_fds):
+    """config.json, typed and checked; every problem at once."""
+    from pyrunc import spec, validate
+    doc = spec.load(bundle)
+    trace.mark("load config")
+    problems = validate.check(doc, bundle)
+    p = doc.get("process", {})
+    if p.get("terminal") and detach and not console_socket:
+        problems.append("/process/terminal: cannot allocate a tty for a detached container without --console-socket")
+    if console_socket and not p.get("terminal"):
+        problems.append("--console-socket: the process has no terminal (process.terminal is false)")
+    problems += _check_preserved(preserve_fds)
+    if problems:
+        raise BadConfig("config.json: " + "; ".join(problems))
+    trace.mark("validate")
+    return doc
 
 
 def _check_preserved(n):

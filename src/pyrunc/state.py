@@ -78,15 +78,52 @@ class Container:
 
     # -- creation --------------------------------------------------------
     def reserve(self):
-        """Claim the id: the directory appears atomically, locked, with the exec fifo in it."""
+        """Claim the id: the directory appears atomically, already locked, with the exec fifo in it.
+
+        It is built under a temporary name and renamed into place without
+        replacing anything, so whoever finds <root>/<id> unlocked knows its
+        creator is gone (and not merely about to take the lock)."""
+        from pyrunc.linux.syscalls import rename_noreplace
         os.makedirs(self.root, mode=0o711, exist_ok=True)
+        self.sweep_temporary()
+        tmp = os.path.join(self.root, f".{self.id}.{os.getpid()}")
+        os.mkdir(tmp, 0o711)
+        fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            os.mkdir(self.dir, 0o711)
-        except FileExistsError:
-            raise Error(f"container with id {self.id} already exists") from None
-        self.lock()
-        os.mkfifo(os.path.join(self.dir, FIFO), 0o600)
+            os.mkfifo(os.path.join(tmp, FIFO), 0o600)
+            rename_noreplace(tmp, self.dir)
+        except BaseException as e:
+            for name in os.listdir(tmp):
+                os.unlink(os.path.join(tmp, name))
+            os.rmdir(tmp)
+            os.close(fd)
+            if isinstance(e, FileExistsError):
+                raise Error(f"container with id {self.id} already exists") from None
+            raise
+        self._lockfd = fd
         return self
+
+    def sweep_temporary(self):
+        """Remove the half-built directories of creates of this id that were killed before their rename."""
+        prefix = f".{self.id}."
+        for name in os.listdir(self.root):
+            if not name.startswith(prefix) or not name[len(prefix):].isdigit():
+                continue
+            path = os.path.join(self.root, name)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue    # its creator is alive
+            finally:
+                os.close(fd)
+            for entry in os.listdir(path):
+                os.unlink(os.path.join(path, entry))
+            os.rmdir(path)
 
     def save(self, data):
         """Atomically replace state.json."""
@@ -189,6 +226,6 @@ def now_rfc3339nano():
 
 def list_ids(root):
     try:
-        return sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
+        return sorted(n for n in os.listdir(root) if not n.startswith(".") and os.path.isdir(os.path.join(root, n)))
     except FileNotFoundError:
         return []

@@ -184,6 +184,13 @@ CGROUP_SUPER_MAGIC = 0x27E0EB
 CGROUP2_SUPER_MAGIC = 0x63677270
 
 
+RENAME_NOREPLACE = 1
+
+
+def rename_noreplace(old, new):
+    check(lib.pr_renameat2(-100, old.encode(), -100, new.encode(), RENAME_NOREPLACE), new)
+
+
 def statfs_type(path):
     return check(lib.pr_statfs_type(path.encode()), path)
 
