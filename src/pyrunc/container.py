@@ -75,6 +75,11 @@ class Runtime:
         if problems:
             raise BadConfig("config.json: " + "; ".join(problems))
         trace.mark("validate")
+        from pyrunc.linux import seccomp
+        filter_entry, bpf = seccomp.prepare(doc.get("linux", {}).get("seccomp"), self.root)
+        if filter_entry:
+            log.debug(f"seccomp filter flags: {filter_entry['flags']}")   # runc's words
+        trace.mark("seccomp")
         c = self.container(cid).reserve()
         trace.mark("reserve id")
         stages = manager = None
@@ -93,6 +98,7 @@ class Runtime:
             if console_socket:
                 plan["fds"]["console"] = os.dup(console_fd) if console_fd is not None else _connect(console_socket)
                 fds.append(plan["fds"]["console"])
+            seccomp.attach(plan, filter_entry, bpf, fds)
             base = {"id": cid, "bundle": bundle, "rootfs": plan["rootfs"],
                     "created": state.now_rfc3339nano(), "annotations": doc.get("annotations", {}),
                     "cgroup": manager.to_state(), "config": _saved_config(doc)}
@@ -288,7 +294,8 @@ def _check_preserved(n):
 
 def _saved_config(doc):
     """What later commands need from config.json, kept in state.json (the bundle may change)."""
-    keep = {"process": doc.get("process"), "hooks": doc.get("hooks", {})}
+    keep = {"process": doc.get("process"), "hooks": doc.get("hooks", {}),
+            "seccomp": doc.get("linux", {}).get("seccomp")}   # exec'd processes get the same filter
     return {k: v for k, v in keep.items() if v}
 
 

@@ -1,7 +1,7 @@
 """Semantic checks of a typed config (CLI process, pure): every violation at once, each naming its field."""
 import os
 
-from pyrunc.linux import caps
+from pyrunc.linux import caps, seccomp
 from pyrunc.linux.namespaces import TYPES
 
 RLIMITS = {
@@ -105,6 +105,8 @@ def check(doc, bundle):
                 problems.append(f"/hooks/{kind}/{i}/path: {h.get('path', '')!r} is not an absolute path")
             if "timeout" in h and h["timeout"] <= 0:
                 problems.append(f"/hooks/{kind}/{i}/timeout: must be greater than zero")
+    if "seccomp" in linux:
+        problems += seccomp.check(linux["seccomp"])
     for name in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(name, ())):
             if not p.startswith("/"):

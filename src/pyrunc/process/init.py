@@ -4,7 +4,7 @@ import os
 
 from pyrunc import hooks, jsonlite, trace
 from pyrunc.errors import Error, oserror_reason
-from pyrunc.linux import creds, lookpath, loopback, rootfs, terminal, users
+from pyrunc.linux import creds, lookpath, loopback, rootfs, seccomp, terminal, users
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.final import exec_init, init_argv
 from pyrunc.linux.mountplan import DEV_LINKS
@@ -62,10 +62,10 @@ def main(plan, chan):
         fifo = -1
     if plan["kind"] == "exec":
         fifo = -1
-    argv, env = handover
+    argv, env, keep = handover
     argv[1] = str(fifo)
     try:
-        exec_init(plan["fds"]["init"], argv, env, pass_fds=[fifo])
+        exec_init(plan["fds"]["init"], argv, env, pass_fds=[fifo, *keep])
     except BaseException as e:
         _die(f"pyrunc: exec pyrunc-init: {e}", 127)
 
@@ -137,7 +137,8 @@ def setup_container(plan, chan):
     trace.mark("stage2 paths")
     if p is None:
         return None
-    return prepare_process(plan, p, in_userns, make_cwd=True)
+    hs = plan["hook_state"]
+    return prepare_process(plan, p, in_userns, make_cwd=True, listener_view=(hs["pid"], dict(hs, status="creating")))
 
 
 def setup_exec(plan):
@@ -157,10 +158,11 @@ def setup_console(p, sock_fd):
     terminal.become_stdio(slave)
 
 
-def prepare_process(plan, p, in_userns, make_cwd):
+def prepare_process(plan, p, in_userns, make_cwd, listener_view=None):
     """Everything about the process that can fail, done before READY so that errors reach `create`.
 
-    Returns pyrunc-init's argv and the environment."""
+    Returns pyrunc-init's argv, the environment and the fds it inherits.
+    listener_view: (host pid, container state) for a seccomp listener."""
     env = list(p["env"])
     if lookpath.env_value(env, "HOME") is None:
         env.append("HOME=" + users.home_of(p["uid"], users.read_regular("/etc/passwd")))
@@ -182,7 +184,8 @@ def prepare_process(plan, p, in_userns, make_cwd):
         raise Error(f"cannot chdir to {cwd}: {e.strerror}") from None
     path = lookpath.find(p["args"][0], env)
     creds.check_executable(path, p)
-    return init_argv(p, path, 3 + plan["fds"]["preserve"], setgroups=creds.setgroups_allowed()), env
+    values, keep = seccomp.handover(plan, listener_view)
+    return init_argv(p, path, 3 + plan["fds"]["preserve"], setgroups=creds.setgroups_allowed(), **values), env, keep
 
 
 def wait_for_start(fifo_fd):
