@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from tests.integration.test_errors import check_failure
-from tests.support.bundle import CONFIGS, real_profile
+from tests.support.bundle import CONFIGS, real_config, real_profile
 from tests.support.helpers import create, read, run_to_completion, wait_for
 from tests.support.runtime import HERE
 from tests.support.seccomp_agent import Agent
@@ -166,6 +166,23 @@ def assert_logged(rt, bundle, cid, code):
 
 
 @pytest.mark.agnostic
+def test_early_filter_in_a_user_namespace_for_a_non_root_user(rt, bundle):
+    """Without NNP the filter is loaded while the init still holds CAP_SYS_ADMIN (in its user namespace)."""
+    from tests.integration.test_namespaces import open_path_to
+    open_path_to(bundle.rootfs)
+    os.chown(bundle.rootfs, 100000, 100000)
+    bundle.config["linux"]["namespaces"].append({"type": "user"})
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    with_profile(bundle, profile({"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 100}),
+                 "sh", "-c", "id -u; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; mkdir /tmp/u", nnp=False)
+    out = run_to_completion(rt, bundle, "userns")
+    assert out.split("\n")[:3] == ["1000", "NoNewPrivs:\t0", "Seccomp:\t2"]
+    assert "Network is down" in out
+
+
+@pytest.mark.agnostic
 def test_startup_syscalls_may_be_denied(rt, bundle):
     """runc's check: a runtime must not need these after the filter (here loaded early: no NNP)."""
     with_profile(bundle, profile({"names": ["close_range", "fsopen", "fsconfig", "fspick", "openat2", "open_tree",
@@ -210,17 +227,12 @@ def test_notify_round_trip(rt, bundle, tmp_path, nnp):
                                   "cri-sandbox.json"])
 def test_real_profiles_run_busybox(rt, bundle, name):
     """containerd's and podman's default profiles (with their noNewPrivileges): busybox works normally."""
-    config = real_config_or_skip(name)
+    config = real_config(name)
     with_profile(bundle, config["linux"]["seccomp"],
                  "sh", "-c", "echo hi; mkdir /tmp/d && ls -d /tmp/d; id -u; grep ^Seccomp: /proc/self/status; "
                              "ps -o pid,comm >/dev/null && date +%Y >/dev/null && sleep 0 && echo ok",
                  nnp=config["process"].get("noNewPrivileges", False))
     assert run_to_completion(rt, bundle, "real").split("\n") == ["hi", "/tmp/d", "0", "Seccomp:\t2", "ok", ""]
-
-
-def real_config_or_skip(name):
-    from tests.support.bundle import real_config
-    return real_config(name)
 
 
 @pytest.mark.agnostic

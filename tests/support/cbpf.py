@@ -2,7 +2,6 @@
 import sys
 
 MASK32 = 0xFFFFFFFF
-SCMP_ACT_ALLOW = 0x7FFF0000
 
 
 def decode(program):

@@ -110,7 +110,3 @@ class Agent:
         except OSError:
             pass                    # the caller died meanwhile
         return True
-
-
-def wait_readable(fd, timeout):
-    return bool(select.select([fd], [], [], timeout)[0])

@@ -199,10 +199,11 @@ def prepare(profile, root):
     Compiles (or takes from the cache under root) before anything is
     opened; raises BadConfig for what libseccomp or the kernel refuses.
     libseccomp is loaded only here, for configs that have a filter."""
-    if plan(profile) is None:
+    p = plan(profile)
+    if p is None:
         return None, b""
     from pyrunc.linux import seccompbpf
-    return seccompbpf.prepare(profile, root)
+    return seccompbpf.prepare(p, root)
 
 
 def attach(proc_plan, entry, bpf, keep_fds):

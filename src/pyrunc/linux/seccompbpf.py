@@ -20,7 +20,7 @@ from pyrunc._seccomp import ffi, lib
 from pyrunc.errors import BadConfig, Error
 from pyrunc.linux import seccomp
 
-CACHE_DIR = "@seccomp"             # '@' cannot start a container id, so it never clashes with one
+CACHE_DIR = "@seccomp"             # '@' is not allowed in container ids: never a container's dir
 CACHE_ENTRIES = 64
 NR_SCMP_ERROR = -1
 SCMP_FLTATR_CTL_OPTIMIZE = 8
@@ -267,9 +267,8 @@ def _unlink(path):
 
 # ------------------------------------------------------------------ create and exec
 
-def prepare(profile, root):
-    """seccomp.prepare's work for a profile that has a filter."""
-    p = seccomp.plan(profile)
+def prepare(p, root):
+    """seccomp.prepare's work for a plan."""
     flags = filter_flags(p)
     bpf = program(p, root)
     return {"bpf_len": len(bpf), "flags": flags, "listener": p["listener"], "metadata": p["metadata"]}, bpf
