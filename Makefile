@@ -39,7 +39,7 @@ install:
 	mkdir -p "$(PREFIX)/bin" "$$lib"; \
 	rm -rf "$$lib/pyrunc" "$$lib"/pyrunc-*.dist-info; \
 	$$py -m pip install -q --no-deps --no-build-isolation --no-compile --target "$$lib" . 2>&1 | grep -v "as the 'root' user" || true; \
-	test -x "$$lib/pyrunc/pyrunc-init" && test -f "$$lib/pyrunc/_native.abi3.so"; \
+	test -x "$$lib/pyrunc/pyrunc-init" && test -f "$$lib/pyrunc/_native.abi3.so" && test -f "$$lib/pyrunc/_seccomp.abi3.so"; \
 	rm -rf "$$lib/bin"; \
 	$$py -m compileall -q "$$lib/pyrunc"; \
 	cffi=$$($$py -c 'import _cffi_backend, os; print(os.path.dirname(_cffi_backend.__file__))'); \

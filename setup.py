@@ -21,4 +21,4 @@ class BuildExtAndInit(build_ext):
                                "-o", os.path.join(out_dir, "pyrunc-init"), "csrc/pyrunc_init.c"])
 
 
-setup(cffi_modules=["csrc/build_native.py:ffibuilder"], cmdclass={"build_ext": BuildExtAndInit})
+setup(cffi_modules=["csrc/build_native.py:ffibuilder", "csrc/build_native.py:seccompbuilder"], cmdclass={"build_ext": BuildExtAndInit})

@@ -1,4 +1,8 @@
-"""cffi build script for pyrunc._native (API mode, out-of-line); runs at build time only."""
+"""cffi build script for pyrunc._native and pyrunc._seccomp (API mode, out-of-line); runs at build time only.
+
+_seccomp is its own module so that only the commands that compile a seccomp
+profile load libseccomp; the hot path (start, state, kill, delete) never does.
+"""
 import os
 
 from cffi import FFI
@@ -50,5 +54,32 @@ ffibuilder.set_source(
     extra_compile_args=["-O2", "-Wall", "-Werror"],
 )
 
+SECCOMP_CDEF = """
+void *pr_scmp_init(uint32_t def_action);
+void pr_scmp_release(void *ctx);
+long pr_scmp_arch_add(void *ctx, uint32_t arch);
+uint32_t pr_scmp_arch_resolve_name(const char *name);
+uint32_t pr_scmp_arch_native(void);
+long pr_scmp_syscall_resolve_name(const char *name);
+long pr_scmp_syscall_resolve_name_arch(uint32_t arch, const char *name);
+long pr_scmp_attr_set(void *ctx, int attr, uint32_t value);
+long pr_scmp_rule_add(void *ctx, uint32_t action, int nr, unsigned int n, const unsigned int *arg,
+                      const int *op, const uint64_t *datum_a, const uint64_t *datum_b);
+long pr_scmp_export_bpf(void *ctx, int fd);
+unsigned int pr_scmp_version(void);
+long pr_seccomp(unsigned int op, unsigned int flags, void *args);
+"""
+
+seccompbuilder = FFI()
+seccompbuilder.cdef(SECCOMP_CDEF)
+seccompbuilder.set_source(
+    "pyrunc._seccomp",
+    "#include <stdint.h>\n" + SECCOMP_CDEF,
+    sources=[os.path.relpath(os.path.join(HERE, "seccomp.c"))],
+    libraries=["seccomp"],
+    extra_compile_args=["-O2", "-Wall", "-Werror"],
+)
+
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)
+    seccompbuilder.compile(verbose=True)

@@ -11,17 +11,21 @@
  *   1. PR_SET_DUMPABLE 0 (before anything else), comm "pyrunc-init";
  *   2. with a fifo fd: die on the usual deadly signals, block until `start`
  *      writes one byte (EOF: exit 1);
- *   3. no_new_privs;
- *   4. seccomp now if no_new_privs is off (the filter then needs
- *      CAP_SYS_ADMIN, which only exists before the identity switch, as runc);
- *   5. drop the bounding set, KEEPCAPS, setgroups/setresgid/setresuid,
- *      capset, ambient set;
- *   6. every signal disposition to SIG_DFL and an empty mask (ignored
+ *   3. every signal disposition to SIG_DFL and an empty mask (ignored
  *      dispositions would survive execve);
- *   7. fds >= first_cloexec marked close-on-exec (CVE-2024-21626);
- *   8. seccomp now if no_new_privs is on; a listener fd is sent over the
- *      notify socket with its message;
+ *   4. fds >= first_cloexec marked close-on-exec (CVE-2024-21626);
+ *   5. no_new_privs;
+ *   6. seccomp now if no_new_privs is off (the filter then needs
+ *      CAP_SYS_ADMIN, which only exists before the identity switch, as runc);
+ *   7. drop the bounding set, KEEPCAPS, setgroups/setresgid/setresuid,
+ *      capset, ambient set;
+ *   8. seccomp now if no_new_privs is on;
  *   9. execve.
+ * Steps 3 and 4 come before any filter, so a profile denying rt_sigaction
+ * or close_range (runc's tests deny close_range) cannot break them.  After
+ * loading a filter with a listener, the listener fd is sent at once over
+ * the notify socket with its message, then both are closed: a notified
+ * syscall before that would wait for an agent that has no fd yet.
  * Any failure: one line on stderr (the container's) and exit 127/126/1.
  *
  * argv (all numbers decimal unless noted):
@@ -233,12 +237,6 @@ int main(int argc, char **argv, char **envp)
     }
     if (fifo >= 0)
         wait_for_start(fifo);
-    if ((flags & F_NNP) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        die("PR_SET_NO_NEW_PRIVS", errno, 1);
-    if (bpf && (flags & F_SECCOMP_EARLY))
-        load_seccomp(bpf, bpf_len, seccomp_flags, notify_sock, msg, msg_len);
-    set_identity(flags, (uid_t)num(argv[4], 10), (gid_t)num(argv[5], 10), argv[6], caps);
-
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
     for (sig = 1; sig < NSIG; sig++)
@@ -247,6 +245,11 @@ int main(int argc, char **argv, char **envp)
     sigprocmask(SIG_SETMASK, &empty, NULL);
     if (syscall(SYS_close_range, first_cloexec, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         die("close_range", errno, 1);
+    if ((flags & F_NNP) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        die("PR_SET_NO_NEW_PRIVS", errno, 1);
+    if (bpf && (flags & F_SECCOMP_EARLY))
+        load_seccomp(bpf, bpf_len, seccomp_flags, notify_sock, msg, msg_len);
+    set_identity(flags, (uid_t)num(argv[4], 10), (gid_t)num(argv[5], 10), argv[6], caps);
     if (bpf && !(flags & F_SECCOMP_EARLY))
         load_seccomp(bpf, bpf_len, seccomp_flags, notify_sock, msg, msg_len);
 

@@ -69,6 +69,11 @@ class Runtime:
         if console_fd is not None:
             console_socket = f"fd {console_fd}"
         doc = _checked_config(bundle, console_socket, detach, preserve_fds)
+        from pyrunc.linux import seccomp
+        filter_entry, bpf = seccomp.prepare(doc.get("linux", {}).get("seccomp"), self.root)
+        if filter_entry:
+            log.debug(f"seccomp filter flags: {filter_entry['flags']}")   # runc's words
+        trace.mark("seccomp")
         c = self._claim(cid)
         trace.mark("reserve id")
         stages = manager = None
@@ -92,6 +97,7 @@ class Runtime:
             if console_socket:
                 fds.append(os.dup(console_fd) if console_fd is not None else _connect(console_socket))
                 plan["fds"]["console"] = fds[-1]
+            seccomp.attach(plan, filter_entry, bpf, fds)
             if subreaper:
                 from pyrunc.linux import syscalls as S
                 S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
@@ -346,7 +352,8 @@ def _check_preserved(n):
 def _saved_config(doc):
     """What later commands need from config.json, kept in state.json (the bundle may change)."""
     keep = {"process": doc.get("process"), "hooks": doc.get("hooks", {}),
-            "namespaces": [ns["type"] for ns in doc.get("linux", {}).get("namespaces", ())]}
+            "namespaces": [ns["type"] for ns in doc.get("linux", {}).get("namespaces", ())],
+            "seccomp": doc.get("linux", {}).get("seccomp")}   # exec'd processes get the same filter
     return {k: v for k, v in keep.items() if v}
 
 

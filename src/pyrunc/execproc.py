@@ -2,7 +2,7 @@
 import copy
 import os
 
-from pyrunc import config, console, exeseal, log, spec, trace, validate
+from pyrunc import OCI_VERSION, config, console, exeseal, log, spec, trace, validate
 from pyrunc.cgroups import base as cgroups
 from pyrunc.container import _connect, write_pid_file
 from pyrunc.errors import BadConfig, Error, WrongState
@@ -80,6 +80,8 @@ def run(rt, cid, o, args):
         raise BadConfig("cannot allocate a tty for a detached process without --console-socket")
     if o.get("console-socket") and not p.get("terminal"):
         raise BadConfig("--console-socket: the process has no terminal (use --tty)")
+    from pyrunc.linux import seccomp
+    entry, bpf = seccomp.prepare(saved.get("seccomp"), rt.root)
     pid = data["pid"]
     manager = cgroups.from_state(data["cgroup"])
     plan = {
@@ -94,6 +96,9 @@ def run(rt, cid, o, args):
         "oom_score_adj": p.get("oomScoreAdj"),
         "process": config.process_plan(p),
         "hooks": {},
+        # the container's state, as a seccomp listener receives it with an exec'd process's fd
+        "hook_state": {"ociVersion": OCI_VERSION, "id": cid, "pid": pid, "bundle": data.get("bundle", ""),
+                       "annotations": data.get("annotations", {})},
         "fds": {"fifo": -1, "console": None, "preserve": o.get("preserve-fds", 0)},
     }
     fds = [exeseal.sealed_init()]
@@ -107,6 +112,7 @@ def run(rt, cid, o, args):
     elif o.get("console-socket"):
         fds.append(_connect(o["console-socket"]))
         plan["fds"]["console"] = fds[-1]
+    seccomp.attach(plan, entry, bpf, fds)
     if not detach:
         from pyrunc.linux import syscalls as S
         S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)

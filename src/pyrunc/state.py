@@ -14,10 +14,13 @@ STATE_FILE = "state.json"
 FIFO = "exec.fifo"
 
 
-def validate_id(cid):
+def is_id(cid):
     """runc's rule: non-empty, [A-Za-z0-9_+.-], and not a path."""
-    ok = cid and cid not in (".", "..") and all(c.isascii() and (c.isalnum() or c in "_+-.") for c in cid)
-    if not ok:
+    return bool(cid) and cid not in (".", "..") and all(c.isascii() and (c.isalnum() or c in "_+-.") for c in cid)
+
+
+def validate_id(cid):
+    if not is_id(cid):
         raise Error(f"invalid container id {cid!r}: use letters, digits, '_', '+', '-' and '.'")
 
 
@@ -226,6 +229,7 @@ def now_rfc3339nano():
 
 def list_ids(root):
     try:
-        return sorted(n for n in os.listdir(root) if not n.startswith(".") and os.path.isdir(os.path.join(root, n)))
+        # other names (the seccomp cache, "@seccomp") are not containers
+        return sorted(n for n in os.listdir(root) if is_id(n) and os.path.isdir(os.path.join(root, n)))
     except FileNotFoundError:
         return []

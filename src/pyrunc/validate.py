@@ -1,7 +1,7 @@
 """Semantic checks of a typed config (CLI process, pure): every violation at once, each naming its field."""
 import os
 
-from pyrunc.linux import caps, procattrs
+from pyrunc.linux import caps, procattrs, seccomp
 from pyrunc.linux.namespaces import TYPES
 
 RLIMITS = {
@@ -114,6 +114,8 @@ def check(doc, bundle):
             procattrs.personality_value(pers)
         except Exception as e:
             problems.append(f"/linux/personality: {e}")
+    if "seccomp" in linux:
+        problems += seccomp.check(linux["seccomp"])
     for name in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(name, ())):
             if not p.startswith("/"):

@@ -34,6 +34,25 @@ class Bundle:
         return self.save()
 
 
+# config.json files captured from containerd and podman (see their README), next to the project
+CONFIGS = os.environ.get("PYRUNC_TEST_CONFIGS") or os.path.join(os.path.dirname(PROJECT), "shared", "data", "configs")
+
+
+def real_config(name):
+    """A captured config.json, or skip the test when the captures are absent."""
+    import pytest
+    path = os.path.join(CONFIGS, name)
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is absent (set PYRUNC_TEST_CONFIGS)")
+    with open(path) as f:
+        return json.load(f)
+
+
+def real_profile(name):
+    """The seccomp object of a captured config.json."""
+    return real_config(name)["linux"]["seccomp"]
+
+
 def template(cache_dir):
     """A pristine bundle to copy from (built with the project's own mkbundle)."""
     path = os.path.join(cache_dir, "template")

@@ -48,7 +48,8 @@ def snapshot(state_root):
         "mounts": mounts(),
         "cgroups": cgroup_dirs(),
         "pids": cgroup_pids(),
-        "state": set(os.listdir(state_root)) if os.path.isdir(state_root) else set(),
+        # the runtime's seccomp cache is meant to stay
+        "state": set(os.listdir(state_root)) - {"@seccomp"} if os.path.isdir(state_root) else set(),
     }
 
 

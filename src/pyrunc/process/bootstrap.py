@@ -23,6 +23,7 @@ def main(chan, plan):
             parent_end.close()
             init.main(plan, child_end)   # never returns
         child_end.close()
+        parent_end.send(M.HOST_PID, pid=pid)
         trace.mark("stage1 fork")
         chan.send(M.INIT_PID, fds=[parent_end.fileno()], pid=pid, marks=trace.marks())
         parent_end.close()

@@ -4,7 +4,7 @@ import os
 
 from pyrunc import hooks, jsonlite, trace
 from pyrunc.errors import Error, oserror_reason
-from pyrunc.linux import creds, lookpath, loopback, procattrs, rootfs, terminal, users
+from pyrunc.linux import creds, lookpath, loopback, procattrs, rootfs, seccomp, terminal, users
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.final import exec_init, init_argv
 from pyrunc.linux.mountplan import DEV_LINKS
@@ -33,6 +33,10 @@ def report(chan, e):
 
 def main(plan, chan):
     try:
+        msg, _ = chan.recv()
+        if msg["type"] != M.HOST_PID:
+            raise Error(f"unexpected message {msg['type']}")
+        plan["hook_state"]["pid" if plan["kind"] != "exec" else "exec_pid"] = msg["pid"]
         if plan["kind"] == "exec":
             handover = setup_exec(plan)
         else:
@@ -67,10 +71,10 @@ def main(plan, chan):
                 os.write(fd, b"0")
         except OSError as e:
             _die(f"pyrunc: joining the container's cgroup: {e.strerror}", 1)
-    argv, env = handover
+    argv, env, keep = handover
     argv[1] = str(fifo)
     try:
-        exec_init(plan["fds"]["init"], argv, env, pass_fds=[fifo])
+        exec_init(plan["fds"]["init"], argv, env, pass_fds=[fifo, *keep])
     except BaseException as e:
         _die(f"pyrunc: exec pyrunc-init: {e}", 127)
 
@@ -101,7 +105,6 @@ def setup_container(plan, chan):
             raise Error(f"cannot join a new session keyring: {e.strerror}") from None
     if "network" in ns["new"]:
         loopback.up()
-    plan["hook_state"]["pid"] = int(os.readlink("/proc/self"))   # host pid, before pivot_root
     root_fd = rootfs.prepare_root(plan["rootfs"], plan["rootfs_propagation"])
     deferred_ro = rootfs.mount_all(root_fd, plan["mounts"], plan["cgroup_mounts"], in_userns)
     trace.mark("stage2 mounts")
@@ -145,7 +148,8 @@ def setup_container(plan, chan):
         S.personality(plan["personality"])
     if p is None:
         return None
-    return prepare_process(plan, p, in_userns, make_cwd=True)
+    hs = plan["hook_state"]
+    return prepare_process(plan, p, in_userns, make_cwd=True, listener_view=(hs["pid"], dict(hs, status="creating")))
 
 
 def setup_exec(plan):
@@ -153,7 +157,9 @@ def setup_exec(plan):
     p = plan["process"]
     if p["terminal"]:
         setup_console(p, plan["fds"]["console"])
-    return prepare_process(plan, p, in_user_namespace(plan["ns"]), make_cwd=False)
+    hs = dict(plan["hook_state"])
+    view = (hs.pop("exec_pid"), dict(hs, status="running"))
+    return prepare_process(plan, p, in_user_namespace(plan["ns"]), make_cwd=False, listener_view=view)
 
 
 def setup_console(p, sock_fd):
@@ -165,10 +171,11 @@ def setup_console(p, sock_fd):
     terminal.become_stdio(slave)
 
 
-def prepare_process(plan, p, in_userns, make_cwd):
+def prepare_process(plan, p, in_userns, make_cwd, listener_view=None):
     """Everything about the process that can fail, done before READY so that errors reach `create`.
 
-    Returns pyrunc-init's argv and the environment."""
+    Returns pyrunc-init's argv, the environment and the fds it inherits.
+    listener_view: (host pid, container state) for a seccomp listener."""
     env = list(p["env"])
     if lookpath.env_value(env, "HOME") is None:
         env.append("HOME=" + users.home_of(p["uid"], users.read_regular("/etc/passwd")))
@@ -191,7 +198,8 @@ def prepare_process(plan, p, in_userns, make_cwd):
         raise Error(f"cannot chdir to {cwd}: {e.strerror}") from None
     path = lookpath.find(p["args"][0], env)
     creds.check_executable(path, p)
-    return init_argv(p, path, 3 + plan["fds"]["preserve"], setgroups=creds.setgroups_allowed()), env
+    values, keep = seccomp.handover(plan, listener_view)
+    return init_argv(p, path, 3 + plan["fds"]["preserve"], setgroups=creds.setgroups_allowed(), **values), env, keep
 
 
 def wait_for_start(fifo_fd):

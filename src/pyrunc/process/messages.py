@@ -8,6 +8,7 @@ process of `exec`) is a fork of stage 1 and ends by exec'ing pyrunc-init.
 |----------------|--------------------|---------------------------------------------|--------------------|------------------|
 | USERNS         | stage 1 -> parent  | stage 1 unshared a user namespace           |                    |                  |
 | USERNS_MAPPED  | parent -> stage 1  | uid_map/gid_map (and setgroups) written     |                    |                  |
+| HOST_PID       | stage 1 -> stage 2 | right after the fork (stage 2 cannot know it inside a pid namespace) | pid |        |
 | INIT_PID       | stage 1 -> parent  | stage 2 forked; stage 1 then exits          | pid (host)         | stage-2 channel  |
 | RUNTIME_SETUP  | stage 2 -> parent  | mounts done, before pivot_root              | hook kinds to run  |                  |
 | SETUP_DONE     | parent -> stage 2  | netDevices moved, prestart and createRuntime hooks succeeded |   |                  |
@@ -22,6 +23,7 @@ goes straight on (exec).
 """
 USERNS = "USERNS"
 USERNS_MAPPED = "USERNS_MAPPED"
+HOST_PID = "HOST_PID"
 INIT_PID = "INIT_PID"
 RUNTIME_SETUP = "RUNTIME_SETUP"
 SETUP_DONE = "SETUP_DONE"
