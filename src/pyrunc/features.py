@@ -6,7 +6,7 @@ on user namespaces for pods, and "rro" in mountOptions recursive read-only.
 import os
 
 from pyrunc import OCI_VERSION, __version__
-from pyrunc.linux import caps, mountplan
+from pyrunc.linux import caps, mountplan, seccomp
 from pyrunc.linux.namespaces import TYPES
 from pyrunc.spec import HOOK_KINDS
 
@@ -22,6 +22,7 @@ def _kernel_has(path):
 
 def features():
     namespaces = [t for t, (_flag, name) in TYPES.items() if _kernel_has(f"/proc/self/ns/{name}")]
+    sec, sec_annotations = seccomp.features()
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
@@ -31,10 +32,11 @@ def features():
             "namespaces": sorted(namespaces),
             "capabilities": list(caps.NAMES[:caps.last_cap() + 1]),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
+            "seccomp": sec,
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": True}},
         },
-        "annotations": {"org.opencontainers.pyrunc.version": __version__},
+        "annotations": dict(sec_annotations, **{"org.opencontainers.pyrunc.version": __version__}),
     }

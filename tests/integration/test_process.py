@@ -166,3 +166,5 @@ def test_features(rt, is_pyrunc):
     assert set(f["hooks"]) == {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
                                "poststop"}
     assert "user" in f["linux"]["namespaces"] and "CAP_SYS_ADMIN" in f["linux"]["capabilities"]
+    assert f["linux"]["seccomp"]["enabled"] and "SCMP_ACT_NOTIFY" in f["linux"]["seccomp"]["actions"]
+    assert "SCMP_ARCH_X86_64" in f["linux"]["seccomp"]["archs"]
