@@ -1,6 +1,7 @@
 # pyrunc: build, install, demo, tests, benchmarks.
 #   make demo      system packages, build, a busybox bundle, one container that prints
 #   make test      everything the tests need, then the whole test suite (as root)
+#   make peers     the clients the tests drive: containerd 1.6, podman (Debian), containerd 2.x, crictl (Go)
 #   make install PREFIX=/usr/local
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
@@ -9,12 +10,18 @@ BUILD := $(CURDIR)/build
 TEST_PREFIX := $(BUILD)/prefix
 PYRUNC_TEST := $(TEST_PREFIX)/bin/pyrunc
 
-# Debian packages: build deps, the bundles' busybox, test peers (runc, crun)
+# Debian packages: build deps, the bundles' busybox, test peers (runc, crun), and the
+# clients tests/clients drives (containerd 1.6 with ctr and its runc shim; podman, conmon)
 DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev \
 	python3 python3-dev python3-cffi python3-setuptools python3-pip python3-pytest \
-	python3-hypothesis python3-pyroute2 util-linux iproute2 procps runc crun
+	python3-hypothesis python3-pyroute2 util-linux iproute2 procps runc crun \
+	containerd podman conmon
 
-.PHONY: all deps build install demo test unit integration bench bundles clean
+# containerd 2.x and crictl, built once from the Go module proxy at the versions pinned in
+# tests/peers/versions.env; cached here, outside the tree, so later runs need no network
+PEERS_CACHE ?= /var/cache/pyrunc-peers
+
+.PHONY: all deps build install demo test unit integration bench bundles peers clean
 
 all: build
 
@@ -53,6 +60,9 @@ install:
 	chmod 755 "$(PREFIX)/bin/pyrunc.tmp"; mv "$(PREFIX)/bin/pyrunc.tmp" "$(PREFIX)/bin/pyrunc"; \
 	echo "installed $(PREFIX)/bin/pyrunc"
 
+peers: deps
+	@bash tests/peers/build.sh $(PEERS_CACHE)
+
 bundles:
 	$(PYTHON) bundles/mkbundle.py bundles/build/demo demo >/dev/null
 
@@ -66,9 +76,10 @@ unit: build
 
 # The whole suite runs as root inside a private cgroup+mount namespace whose
 # cgroup mounts are rooted at a fresh cgroup of ours (tests/support/sandbox.sh).
-test: deps build
+# PYRUNC_REQUIRE_PEERS: a missing client is a failure here, not a skip.
+test: deps build peers
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
-	PYRUNC=$(PYRUNC_TEST) bash tests/support/sandbox.sh $(PYTHON) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+	PYRUNC=$(PYRUNC_TEST) PYRUNC_PEERS_CACHE=$(PEERS_CACHE) PYRUNC_REQUIRE_PEERS=1 bash tests/support/sandbox.sh $(PYTHON) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
 
 bench: deps build
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
