@@ -6,6 +6,7 @@ import pytest
 
 from tests.support.containerd import CRI_NS, IMAGE
 from tests.support.helpers import wait_for
+from tests.support.owncgroup import cgroup_file
 
 pytestmark = [pytest.mark.agnostic, pytest.mark.slow]
 
@@ -142,9 +143,7 @@ def test_update_resources(cri, tmp_path, needs_cgroups):
     # UpdateContainerResources: the runtime's `update --resources -` with the JSON on stdin
     limit = 64 * 1024 * 1024
     cri.crictl("update", "--memory", limit, cid)
-    with open(f"/proc/{pid}/cgroup") as f:
-        path = next(line.rstrip("\n").split(":", 2)[2] for line in f if ":memory:" in line)
-    with open(f"/sys/fs/cgroup/memory{path}/memory.limit_in_bytes") as f:
+    with open(cgroup_file(pid, "memory", "memory.limit_in_bytes", "memory.max")) as f:
         assert int(f.read()) == limit
     cri.crictl("stop", "-t", "10", cid)
     cri.crictl("rm", cid)

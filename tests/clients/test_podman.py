@@ -96,6 +96,6 @@ def test_seccomp_default_profile(podman):
 
 
 def test_memory_limit(podman, needs_cgroups):
-    p = podman.podman_cmd("run", "--rm", *podman.run_opts(), "--memory", "32m", IMAGE, "cat",
-                          "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    p = podman.podman_cmd("run", "--rm", *podman.run_opts(), "--memory", "32m", IMAGE, "sh", "-c",
+                          "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max")
     assert p.stdout.strip() == str(32 * 1024 * 1024)

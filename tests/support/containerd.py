@@ -275,6 +275,10 @@ class Containerd:
         d = self.run.path(f"/run/containerd/runc/{namespace or self.ns}")
         return sorted(e for e in os.listdir(d) if not e.startswith("@")) if os.path.isdir(d) else []
 
+    def bundle(self, cid, namespace=None):
+        """The bundle the shim made for a task (its config.json, init.pid, log.json)."""
+        return os.path.join(self.dir, "state", "io.containerd.runtime.v2.task", namespace or self.ns, cid)
+
     def task_status(self, cid):
         for line in self.ctr("task", "ls").stdout.splitlines()[1:]:
             f = line.split()

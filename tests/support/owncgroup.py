@@ -84,3 +84,20 @@ class OwnCgroup:
             if not left or time.monotonic() > deadline:
                 return left
             time.sleep(0.1)
+
+
+def proc_cgroups(pid):
+    """[(hierarchy id, controllers, path)] of a process, paths as this process's cgroup namespace sees them."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        return [tuple(line.rstrip("\n").split(":", 2)) for line in f]
+
+
+def cgroup_file(pid, ctrl, v1_name, v2_name):
+    """Host path of one interface file of pid's cgroup: in ctrl's v1 hierarchy if there is one, else cgroup2."""
+    entries = proc_cgroups(pid)
+    for _, ctrls, path in entries:
+        if ctrl in ctrls.split(","):
+            return f"{ROOT}/{ctrl}{path}/{v1_name}"
+    unified = next(mp for mp in hierarchies() if os.path.exists(os.path.join(mp, "cgroup.controllers")))
+    path = next(p for h, _, p in entries if h == "0")
+    return f"{unified}{path}/{v2_name}"
