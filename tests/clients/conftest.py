@@ -20,11 +20,12 @@ def busybox_image(tmp_path_factory):
 
 
 @pytest.fixture(scope="session", params=sorted(peers.CONTAINERD), ids=lambda v: "containerd-" + v)
-def containerd(request, busybox_image):
+def containerd(request, busybox_image, tmp_path_factory):
     """One private containerd per version, shared by the tests of that version."""
     peer = peers.CONTAINERD[request.param].require()
     crictl = os.path.join(peers.CACHE, "crictl-" + peers.VERSIONS["CRICTL_VERSION"], "crictl")
-    c = Containerd(peer, runtime_path(), busybox_image, crictl if os.access(crictl, os.X_OK) else None)
+    c = Containerd(peer, runtime_path(), busybox_image, tmp_path_factory.mktemp("ctrd"),
+                   crictl if os.access(crictl, os.X_OK) else None)
     try:
         c.start()
     except BaseException:
@@ -68,9 +69,9 @@ def needs_cgroups(rt):
 
 
 @pytest.fixture(scope="session")
-def podman_instance(busybox_image):
+def podman_instance(busybox_image, tmp_path_factory):
     from tests.support.podman import Podman
-    pm = Podman(peers.podman(), runtime_path(), busybox_image)
+    pm = Podman(peers.podman(), runtime_path(), busybox_image, tmp_path_factory.mktemp("podman"))
     try:
         pm.start()
     except BaseException:

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 
 from tests.support.owncgroup import OwnCgroup
@@ -144,15 +143,16 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 class Containerd:
     """One private containerd; `ctr()`/`crictl()` drive it; `reset()` cleans up after a test."""
 
-    def __init__(self, peer, runtime, image_tar, crictl=None):
+    def __init__(self, peer, runtime, image_tar, workdir, crictl=None):
         self.peer = peer
         self.runtime = runtime
         self.handler = os.path.basename(runtime)      # "pyrunc" (or "runc" with OCI_RUNTIME=runc)
         self.image_tar = image_tar
         self.crictl_path = crictl
         self.ns = "pyrunc-test"                        # ctr's namespace: cgroups /pyrunc-test/<id>
-        # short, under /tmp: unix socket paths (containerd's, the shim's console sockets) must fit 108 bytes
-        self.dir = tempfile.mkdtemp(prefix="pyrunc-ctrd.", dir="/tmp")
+        # unix socket paths below it (containerd's, the shim's console sockets) must fit in 108 bytes
+        self.dir = str(workdir)
+        assert len(self.dir) < 60, self.dir
         self.sock = os.path.join(self.dir, "containerd.sock")
         self.log = os.path.join(self.dir, "containerd.log")
         self.podlogs = os.path.join(self.dir, "podlogs")
@@ -170,9 +170,8 @@ class Containerd:
         with open(os.path.join(d, "config.toml"), "w") as f:
             f.write(make(d, self.sock, self.handler, self.runtime))
         self.run = PrivateRun("pyrunc-ctrd-run")
-        tag = os.path.basename(d).split(".")[-1]
         self.ctr_cgroup = OwnCgroup(self.ns)                   # ctr: cgroupsPath /<namespace>/<id>
-        self.cri_parent = OwnCgroup("pyrunc-cri-" + tag)       # CRI: <cgroup_parent>/<id>
+        self.cri_parent = OwnCgroup(f"pyrunc-cri-{os.getpid()}")   # CRI: <cgroup_parent>/<id>
         env = {
             # the peer's own shim first: containerd finds containerd-shim-runc-v2 through PATH
             "PATH": self.peer.bin_dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -203,15 +202,18 @@ class Containerd:
     def stop(self):
         """Stop containerd, its shims and whatever they left; remove every trace."""
         problems = []
-        if self.proc is not None:
-            if self.proc.poll() is None:
+        try:
+            if self.proc is not None and self.proc.poll() is None:
                 self._remove_all()
-                self.proc.terminate()
-                try:
-                    self.proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+        except Exception as e:        # still stop everything below
+            problems.append(f"removing tasks and pods: {e!r}")
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         if self.run is not None:
             self.run.close()   # kills the shims; the namespace and its mounts go with them
         for cg in (self.ctr_cgroup, self.cri_parent):

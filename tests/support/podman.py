@@ -12,7 +12,6 @@ import os
 import resource
 import shutil
 import subprocess
-import tempfile
 import time
 
 from tests.support.owncgroup import OwnCgroup
@@ -33,11 +32,11 @@ def ulimits():
 
 
 class Podman:
-    def __init__(self, podman, runtime, image_tar):
+    def __init__(self, podman, runtime, image_tar, workdir):
         self.podman = podman
         self.runtime = runtime
         self.image_tar = image_tar
-        self.dir = tempfile.mkdtemp(prefix="pyrunc-podman.", dir="/tmp")
+        self.dir = str(workdir)
         self.run = None
         self.cgroup = None
 
@@ -79,7 +78,7 @@ lock_type = "file"
             "TMPDIR": os.path.join(d, "tmp"),
         }
         self.run = PrivateRun("pyrunc-podman-run")
-        self.cgroup = OwnCgroup("pyrunc-podman-" + os.path.basename(d).split(".")[-1])
+        self.cgroup = OwnCgroup(f"pyrunc-podman-{os.getpid()}")
         # one archive, two images: pull the `latest` one by its ref name, then name it
         p = self.podman_cmd("pull", "--signature-policy", os.path.join(d, "policy.json"),
                             f"oci-archive:{self.image_tar}:latest", timeout=120)
@@ -139,7 +138,10 @@ lock_type = "file"
     def stop(self):
         problems = []
         if self.run is not None:
-            self.podman_cmd("rm", "-a", "-f", "-t", "0", check=False)
+            try:
+                self.podman_cmd("rm", "-a", "-f", "-t", "0", check=False)
+            except Exception as e:    # still stop everything below
+                problems.append(f"podman rm: {e!r}")
             self.run.close()
         if self.cgroup is not None:
             left = self.cgroup.remove()
