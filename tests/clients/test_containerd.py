@@ -195,6 +195,23 @@ def test_cgroups_of_the_init(ctrd, needs_cgroups):
     assert not any(os.path.exists(d) for d in dirs)
 
 
+def test_cleanup_calls_are_idempotent(ctrd):
+    # The shim's cleanup calls, on the shim's own --root: `kill --all ID 9` on a stopped container
+    # (sent twice after every exit in a pod that shares its pid namespace) and `delete --force ID`
+    # after a successful delete (from the short-lived cleanup shim) must succeed.  containerd only
+    # logs their failures, so ask the runtime directly.
+    run_detached(ctrd, "idem", "sleep", "1000")
+    ctrd.ctr("task", "kill", "-s", "SIGKILL", "idem")
+    wait_for(lambda: ctrd.task_status("idem") == "STOPPED", what="idem STOPPED")
+    for _ in range(2):
+        p = ctrd.runtime_cmd("kill", "--all", "idem", "9")
+        assert p.returncode == 0, p.stderr
+    ctrd.ctr("task", "delete", "idem")
+    p = ctrd.runtime_cmd("delete", "--force", "idem")
+    assert (p.returncode, p.stderr) == (0, ""), p.stderr
+    ctrd.ctr("container", "delete", "idem")
+
+
 def test_metrics(ctrd, needs_cgroups):
     run_detached(ctrd, "met", "sh", "-c", "sleep 1000 & wait")
     m = json.loads(ctrd.ctr("task", "metrics", "--format", "json", "met").stdout)
