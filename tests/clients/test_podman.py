@@ -99,3 +99,12 @@ def test_memory_limit(podman, needs_cgroups):
     p = podman.podman_cmd("run", "--rm", *podman.run_opts(), "--memory", "32m", IMAGE, "sh", "-c",
                           "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max")
     assert p.stdout.strip() == str(32 * 1024 * 1024)
+
+
+def test_pause_unpause(podman, needs_cgroups):
+    podman.podman_cmd("run", "-d", "--name", "p-pz", *podman.run_opts(), IMAGE, "sleep", "1000")
+    podman.podman_cmd("pause", "p-pz")                # the runtime's `pause ID`
+    assert podman.podman_cmd("inspect", "-f", "{{.State.Status}}", "p-pz").stdout.strip() == "paused"
+    podman.podman_cmd("unpause", "p-pz")              # `resume ID`
+    assert podman.podman_cmd("inspect", "-f", "{{.State.Status}}", "p-pz").stdout.strip() == "running"
+    podman.podman_cmd("rm", "-f", "-t", "0", "p-pz")
