@@ -88,7 +88,6 @@ root = {toml_str(d + "/root")}
 state = {toml_str(d + "/state")}
 temp = {toml_str(d + "/tmp")}
 imports = []
-plugin_dir = ""
 oom_score = 0
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
                     "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.blockfile",
