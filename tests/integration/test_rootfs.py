@@ -173,3 +173,18 @@ def test_idmapped_bind_mount(rt, bundle, tmp_path):
     # on-disk root is seen through the mount's user namespace as 1000:2000
     assert run_to_completion(rt, bundle, "idm1").split() == ["1000", "2000"]
     assert os.stat(host / "by-root").st_uid == 0
+
+
+@pytest.mark.skipif_reference("Debian's runc 1.1.5 predates the /dev fix and leaks after the /proc refusal")
+@pytest.mark.parametrize("where", ["proc", "dev"])
+def test_symlinked_proc_or_dev_in_the_image_is_refused(rt, bundle, where):
+    """CVE-2019-16884 / CVE-2026-41579 class: the runtime must not trust a /proc or /dev the image redirects."""
+    path = os.path.join(bundle.rootfs, where)
+    os.rmdir(path)
+    os.makedirs(os.path.join(bundle.rootfs, "fake" + where))
+    os.symlink("fake" + where, path)
+    from tests.support.helpers import create, read
+    p = create(rt, bundle, "sl1", check=False)
+    assert p.returncode != 0
+    assert "symlink" in read(p.out_path)
+    assert "sl1" not in rt.ids()

@@ -45,3 +45,12 @@ def test_resolve_below_a_mount_root():
     # a cgroupfs bind-mounted from a subtree: its root is stripped from our own path
     h = ("cpu", "/sys/fs/cgroup/cpu", "/kubepods", "/kubepods/pod1")
     assert detect.resolve("c", "id", h) == "/sys/fs/cgroup/cpu/pod1/c"
+
+
+def test_remounted_hierarchies_under_a_new_tmpfs():
+    """The test sandbox: a new tmpfs stacked on /sys/fs/cgroup, hierarchies mounted again on it."""
+    mi = HYBRID + ("50 31 0:50 / /sys/fs/cgroup rw - tmpfs sandbox rw\n"
+                   "51 50 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n")
+    mode, hs = detect.layout(mi, PROC)
+    assert mode == detect.LEGACY
+    assert hs == [("memory", "/sys/fs/cgroup/memory", "/", "/sup/x")]

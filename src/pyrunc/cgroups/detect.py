@@ -26,21 +26,23 @@ def mounts(mountinfo_text):
         if len(f) < 5 or len(r) < 3:
             continue
         entries.append((f[0], f[1], _unescape(f[4]), _unescape(f[3]), r[0], r[2]))
-    top = {}
-    for e in entries:
-        top[e[2]] = e[0]
-    ids = {e[0]: e for e in entries}
-
-    def visible(e, depth=0):
-        if top.get(e[2]) != e[0] or depth > 64:
-            return False
-        parent = ids.get(e[1])
-        return parent is None or parent is e or visible(parent, depth + 1)
+    # Replay the mounts in order: one is visible if its parent is, and it
+    # hides whatever was visible at its mountpoint or below it.
+    ids = {e[0] for e in entries}
+    at = {}          # mountpoint -> id of the mount visible there
+    visible = set()
+    for mid, parent, mp, _root, _fstype, _opts in entries:
+        if parent in visible or parent not in ids:
+            below = mp.rstrip("/") + "/"
+            for m in [m for m in at if m == mp or m.startswith(below)]:
+                visible.discard(at.pop(m))
+            at[mp] = mid
+            visible.add(mid)
 
     out = []
     for e in entries:
         _id, _parent, mp, root, fstype, opts = e
-        if fstype not in ("cgroup", "cgroup2") or not visible(e):
+        if fstype not in ("cgroup", "cgroup2") or _id not in visible:
             continue
         ctrls = []
         if fstype == "cgroup":

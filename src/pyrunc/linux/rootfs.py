@@ -149,6 +149,7 @@ def _mount_one(root_fd, m, cgroup_plan, in_userns):
         _mount_cgroup(root_fd, m, cgroup_plan)
         ro_later = False
     else:
+        _refuse_symlinked(root_fd, m)
         # /dev stays writable until its devices exist; runc remounts it later
         ro_later = m["dest"] == "/dev" and flags & S.MS_RDONLY
         if ro_later:
@@ -198,6 +199,27 @@ def _apply_propagation_and_attrs(root_fd, m):
             S.mount_setattr(fd, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, m["attr_set"], m["attr_clr"])
     finally:
         os.close(fd)
+
+
+# Destinations whose content the runtime itself trusts afterwards (procfs
+# writes, device nodes, masking): an image must not redirect them with a
+# symlink, even one that stays inside the rootfs (CVE-2019-16884,
+# CVE-2023-27561, CVE-2025-52881; /dev: CVE-2026-41579).
+_NO_SYMLINKS = ("/proc", "/sys", "/dev")
+
+
+def _refuse_symlinked(root_fd, m):
+    if m["type"] not in ("proc", "sysfs") and m["dest"] not in _NO_SYMLINKS:
+        return
+    try:
+        os.close(S.openat2(root_fd, m["dest"], O_PATH, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS))
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise Error(f"mount {m['type']} on {m['dest']}: the destination is a symlink in the image; "
+                        "refused") from None
+        raise
 
 
 def _check_proc_target(m, target):
@@ -486,6 +508,32 @@ def _real_dev_null(root):
         os.close(fd)
         raise Error("/dev/null in the container is not the null device")
     return fd
+
+
+def bind_console(slave):
+    """/dev/console becomes the container's pty (runtime-spec), never through a symlink (CVE-2025-52565)."""
+    root = _root()
+    try:
+        dev = S.openat2(root, "/dev", O_PATH | os.O_DIRECTORY, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)
+    finally:
+        os.close(root)
+    try:
+        try:
+            os.close(os.open("console", os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                             0o600, dir_fd=dev))
+        except FileExistsError:
+            pass
+        target = S.openat2(dev, "console", O_PATH, S.RESOLVE_BENEATH | S.RESOLVE_NO_SYMLINKS)
+    except OSError as e:
+        os.close(dev)
+        raise Error(f"/dev/console: {e.strerror} (a symlink there is refused)") from None
+    try:
+        if stat.S_ISDIR(os.fstat(target).st_mode):
+            raise Error("/dev/console is a directory")
+        S.mount(fdpath(slave), fdpath(target), None, S.MS_BIND)
+    finally:
+        os.close(target)
+        os.close(dev)
 
 
 def write_proc(path, value):

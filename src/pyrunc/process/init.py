@@ -129,7 +129,7 @@ def setup_container(plan, chan):
         rootfs.remount_readonly(m["dest"])
     p = plan["process"]
     if p and p["terminal"]:
-        setup_console(p, plan["fds"]["console"])
+        setup_console(p, plan["fds"]["console"], bind_console=plan["dev_setup"])
     if plan["root_readonly"]:
         rootfs.readonly_root()
     if plan["hostname"] is not None:
@@ -162,12 +162,14 @@ def setup_exec(plan):
     return prepare_process(plan, p, in_user_namespace(plan["ns"]), make_cwd=False, listener_view=view)
 
 
-def setup_console(p, sock_fd):
+def setup_console(p, sock_fd, bind_console=False):
     master, slave = terminal.open_pty()
     if p["console_size"]:
         terminal.set_size(master, *p["console_size"])
     terminal.send_master(sock_fd, master)
     os.close(master)
+    if bind_console:
+        rootfs.bind_console(slave)
     terminal.become_stdio(slave)
 
 
