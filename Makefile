@@ -14,7 +14,7 @@ DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev
 	python3 python3-dev python3-cffi python3-setuptools python3-pip python3-pytest \
 	python3-hypothesis python3-pyroute2 util-linux iproute2 procps runc crun
 
-.PHONY: all deps build install demo test unit integration bench bundles clean
+.PHONY: all deps build install demo test unit integration bench bundles fuzz clean
 
 all: build
 
@@ -69,6 +69,15 @@ unit: build
 test: deps build
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
 	PYRUNC=$(PYRUNC_TEST) bash tests/support/sandbox.sh $(PYTHON) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+	@$(MAKE) -s fuzz
+
+# A bounded coverage-guided run of the config loader, validator and planner (atheris, from PyPI).
+FUZZ_SECONDS ?= 60
+fuzz: build
+	@test -d $(BUILD)/atheris/atheris || $(PYTHON) -m pip install -q --target $(BUILD)/atheris atheris 2>&1 | grep -v "as the 'root' user" || true
+	@rm -rf $(BUILD)/fuzz-corpus && cp -r tests/fuzz/corpus $(BUILD)/fuzz-corpus
+	set -o pipefail; PYTHONPATH=$(BUILD)/atheris:src $(PYTHON) tests/fuzz/fuzz_config.py -max_total_time=$(FUZZ_SECONDS) \
+		-print_final_stats=1 $(BUILD)/fuzz-corpus 2>&1 | tail -12
 
 # crun 1.8 refuses hybrid hosts whose cgroup2 has controllers: the sandbox hides it for all three
 bench: deps build
