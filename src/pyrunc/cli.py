@@ -191,9 +191,20 @@ def _runtime(g):
     rootless = g.get("rootless", "auto")
     if rootless not in ("true", "false", "auto"):
         raise Usage(f"invalid --rootless value {rootless!r}: use true, false or auto")
-    if rootless == "true" or (rootless == "auto" and os.geteuid() != 0):
-        raise Error("rootless mode is not supported yet: run pyrunc as root")
-    return Runtime(g.get("root", DEFAULT_ROOT), systemd_cgroup=g.get("systemd-cgroup", False))
+    rootless = rootless == "true" or (rootless == "auto" and os.geteuid() != 0)
+    return Runtime(state_root(g, rootless), systemd_cgroup=g.get("systemd-cgroup", False), rootless=rootless)
+
+
+def state_root(g, rootless):
+    """--root, else /run/pyrunc, or $XDG_RUNTIME_DIR/pyrunc for a rootless caller (as runc)."""
+    if g.get("root"):
+        return g["root"]
+    if not rootless:
+        return DEFAULT_ROOT
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if not xdg:
+        raise Error("rootless: set XDG_RUNTIME_DIR (or pass --root) for the state directory")
+    return os.path.join(xdg, "pyrunc")
 
 
 def do_create(g, o, pos):

@@ -63,12 +63,13 @@ class Runtime:
         from pyrunc import config, exeseal
         from pyrunc.cgroups import base as cgroups
         from pyrunc.cgroups import detect
-        from pyrunc.process.parent import Stages, run_runtime_hooks, write_id_maps
+        from pyrunc.linux.userns import write_maps
+        from pyrunc.process.parent import Stages, run_runtime_hooks
 
         bundle = os.path.abspath(bundle or ".")
         if console_fd is not None:
             console_socket = f"fd {console_fd}"
-        doc = _checked_config(bundle, console_socket, detach, preserve_fds)
+        doc = _checked_config(bundle, console_socket, detach, preserve_fds, self.rootless)
         from pyrunc.linux import seccomp
         filter_entry, bpf = seccomp.prepare(doc.get("linux", {}).get("seccomp"), self.root)
         if filter_entry:
@@ -79,7 +80,8 @@ class Runtime:
         stages = manager = None
         fds = []
         try:
-            layout = detect.host_layout()
+            # rootless: no cgroup of our own to manage (runc ignores them on v1 too)
+            layout = (detect.NONE, []) if self.rootless else detect.host_layout()
             manager = cgroups.new(doc.get("linux", {}).get("cgroupsPath", ""), cid, layout,
                                   systemd=self.systemd_cgroup)
             plan = config.build(doc, bundle, cid, manager, layout, no_pivot, no_new_keyring)
@@ -113,7 +115,8 @@ class Runtime:
                 start = state.proc_start_time(pid)
                 c.save(dict(base, pid=pid, pid_start=start[0] if start else 0, creating=True))
 
-            pid = stages.wait_ready(on_userns=lambda p: write_id_maps(p, plan["uid_map"], plan["gid_map"]),
+            pid = stages.wait_ready(on_userns=lambda p: write_maps(p, plan["uid_map"], plan["gid_map"],
+                                                                   deny_setgroups=self.rootless),
                                     on_setup=on_setup, on_pid=on_pid)
             start = state.proc_start_time(pid)
             if start is None:
@@ -320,12 +323,14 @@ def _prepare_idmaps(mounts):
     return list(made.values())
 
 
-def _checked_config(bundle, console_socket, detach, preserve_fds):
+def _checked_config(bundle, console_socket, detach, preserve_fds, rootless=False):
     """config.json, typed and checked; every problem at once."""
     from pyrunc import spec, validate
     doc = spec.load(bundle)
     trace.mark("load config")
     problems = validate.check(doc, bundle)
+    if rootless:
+        problems += validate.check_rootless(doc)
     p = doc.get("process", {})
     if p.get("terminal") and detach and not console_socket:
         problems.append("/process/terminal: cannot allocate a tty for a detached container without --console-socket")

@@ -58,6 +58,18 @@ def check_process(p, problems, where="/process"):
         problems.append(f"{where}/oomScoreAdj: {adj} is outside -1000..1000")
 
 
+def check_rootless(doc):
+    """Without privileges the container needs a user namespace of its own (runc's rule)."""
+    linux = doc.get("linux", {})
+    if not any(ns.get("type") == "user" and not ns.get("path") for ns in linux.get("namespaces", ())):
+        return ["/linux/namespaces: rootless containers need a new user namespace (see `spec --rootless`)"]
+    problems = []
+    if any(v for k, v in linux.get("resources", {}).items() if k != "devices"):
+        from pyrunc import log
+        log.warning("rootless: linux.resources are ignored (no cgroup of our own to manage)")
+    return problems
+
+
 def check(doc, bundle):
     """A list of 'pointer: problem' strings; empty when the config can run."""
     problems = []

@@ -94,9 +94,16 @@ def enter_namespaces(ns, chan):
         if user_fd is not None:
             S.setns(user_fd, S.CLONE_NEWUSER)
         elif "user" in ns["new"]:
+            # An unprivileged parent can only open our /proc/PID/*_map while we are
+            # dumpable: open that window for the mapping only (as runc's nsexec).
+            unprivileged = os.geteuid() != 0
             S.unshare(S.CLONE_NEWUSER)
+            if unprivileged:
+                S.prctl(S.PR_SET_DUMPABLE, 1)
             chan.send(M.USERNS)
             msg, _ = chan.recv()
+            if unprivileged:
+                S.prctl(S.PR_SET_DUMPABLE, 0)
             if msg["type"] != M.USERNS_MAPPED:
                 raise Error("the parent did not map the user namespace")
         if user_fd is not None or "user" in ns["new"]:

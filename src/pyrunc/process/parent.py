@@ -122,19 +122,6 @@ def _describe(status):
     return f"exit status {os.WEXITSTATUS(status)}"
 
 
-def write_id_maps(pid, uid_map, gid_map):
-    """The parent writes the maps of a new user namespace while its creator waits (runc's order)."""
-    for name, entries in (("uid_map", uid_map), ("gid_map", gid_map)):
-        text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in entries)
-        fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, text.encode())
-        except OSError as e:
-            raise Error(f"writing {name} {text.strip()!r}: {e.strerror}") from None
-        finally:
-            os.close(fd)
-
-
 def run_runtime_hooks(kinds, hook_table, state_json):
     for kind in kinds:
         hooks.run_all(kind, hook_table.get(kind, ()), state_json)
