@@ -19,7 +19,7 @@ def parse_signal(text):
     t = text.upper()
     if t.isdigit():
         n = int(t)
-        if 0 < n <= 64:
+        if 0 <= n <= 64:    # 0 checks that the init exists, as kill(2) does
             return n
     else:
         if t.startswith("SIG"):
