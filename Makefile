@@ -12,9 +12,13 @@ PYRUNC_TEST := $(TEST_PREFIX)/bin/pyrunc
 # Debian packages: build deps, the bundles' busybox, test peers (runc, crun)
 DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev \
 	python3 python3-dev python3-cffi python3-setuptools python3-pip python3-pytest \
-	python3-hypothesis python3-pyroute2 util-linux iproute2 procps runc crun
+	python3-hypothesis python3-pyroute2 python3-jsonschema util-linux iproute2 procps runc crun
 
-.PHONY: all deps build install demo test unit integration bench bundles fuzz clean
+.PHONY: all deps build install demo test unit integration bench bundles fuzz schema clean
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+# runtime-spec's JSON schema for `pyrunc check`, from its Go module (never copied into git)
+SPEC_VERSION := v1.2.1
+SCHEMA := $(BUILD)/runtime-spec-$(SPEC_VERSION)/schema
 
 all: build
 
@@ -41,6 +45,8 @@ install:
 	$$py -m pip install -q --no-deps --no-build-isolation --no-compile --target "$$lib" . 2>&1 | grep -v "as the 'root' user" || true; \
 	test -x "$$lib/pyrunc/pyrunc-init" && test -f "$$lib/pyrunc/_native.abi3.so" && test -f "$$lib/pyrunc/_seccomp.abi3.so"; \
 	rm -rf "$$lib/bin"; \
+	if $(MAKE) -s schema; then cp -r $(SCHEMA) "$$lib/pyrunc/schema"; \
+	else echo "warning: runtime-spec schema unavailable: pyrunc check will skip schema validation"; fi; \
 	$$py -m compileall -q "$$lib/pyrunc"; \
 	cffi=$$($$py -c 'import _cffi_backend, os; print(os.path.dirname(_cffi_backend.__file__))'); \
 	printf '%s\n' "#!$$py -IS" \
@@ -52,6 +58,13 @@ install:
 		'sys.exit(main())' > "$(PREFIX)/bin/pyrunc.tmp"; \
 	chmod 755 "$(PREFIX)/bin/pyrunc.tmp"; mv "$(PREFIX)/bin/pyrunc.tmp" "$(PREFIX)/bin/pyrunc"; \
 	echo "installed $(PREFIX)/bin/pyrunc"
+
+schema: $(SCHEMA)/config-schema.json
+$(SCHEMA)/config-schema.json:
+	@mkdir -p $(BUILD)/gomod
+	@set -e; dir=$$(GOFLAGS=-mod=mod GOMODCACHE=$(BUILD)/gomod GOTOOLCHAIN=local $(GO) mod download -json \
+		github.com/opencontainers/runtime-spec@$(SPEC_VERSION) | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'); \
+	mkdir -p $(SCHEMA); cp "$$dir"/schema/*.json $(SCHEMA)/; chmod -R u+w $(BUILD)/gomod $(SCHEMA)
 
 bundles:
 	$(PYTHON) bundles/mkbundle.py bundles/build/demo demo >/dev/null

@@ -58,6 +58,8 @@ COMMANDS = {c.name: c for c in (
     Command("list", "", {"format": "str", "quiet": "bool"}, {"f": "format", "q": "quiet"},
             summary="list the containers under --root"),
     Command("features", "", summary="print what this runtime supports (runtime-spec features.md)"),
+    Command("check", "", {"bundle": "str", "format": "str"}, {"b": "bundle", "f": "format"},
+            summary="preflight a bundle on this host, creating nothing (exit 1 if it will not run)"),
     Command("spec", "", {"bundle": "str", "rootless": "bool"}, {"b": "bundle"},
             summary="write an example config.json"),
 )}
@@ -263,6 +265,20 @@ def do_list(g, o, pos):
             sys.stdout.write("".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + r[-1] + "\n")
 
 
+def do_check(g, o, pos):
+    from pyrunc.preflight import check
+    fmt = o.get("format", "text")
+    if fmt not in ("text", "json"):
+        raise Usage(f"invalid format {fmt!r}: use text or json")
+    report = check(o.get("bundle", "."))
+    if fmt == "json":
+        from pyrunc import jsonlite
+        sys.stdout.write(jsonlite.pretty(report.to_dict()) + "\n")
+    else:
+        sys.stdout.write(report.text())
+    return 0 if report.ok else 1
+
+
 def do_features(g, o, pos):
     import json
     from pyrunc.features import features
@@ -276,4 +292,4 @@ def do_spec(g, o, pos):
 
 HANDLERS = {"create": do_create, "start": do_start, "state": do_state, "kill": do_kill,
             "delete": do_delete, "run": do_run, "exec": do_exec, "list": do_list, "spec": do_spec,
-            "features": do_features}
+            "features": do_features, "check": do_check}

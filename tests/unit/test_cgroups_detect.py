@@ -18,7 +18,7 @@ def test_hybrid_layout():
 
 
 def test_hidden_unified_is_ignored():
-    hidden = HYBRID + "99 31 0:99 / /sys/fs/cgroup/unified rw - tmpfs hide rw\n"
+    hidden = HYBRID + "99 41 0:99 / /sys/fs/cgroup/unified rw - tmpfs hide rw\n"   # stacked on cgroup2
     mode, hs = detect.layout(hidden, PROC)
     assert mode == detect.LEGACY and "" not in [h[0] for h in hs]
 
@@ -54,3 +54,13 @@ def test_remounted_hierarchies_under_a_new_tmpfs():
     mode, hs = detect.layout(mi, PROC)
     assert mode == detect.LEGACY
     assert hs == [("memory", "/sys/fs/cgroup/memory", "/", "/sup/x")]
+
+
+def test_mountinfo_order_is_not_mount_order():
+    """On a real host children may be listed before their parent (here: / last)."""
+    mi = ("22 27 0:21 / /proc rw - proc proc rw\n"
+          "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+          "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+          "23 27 0:22 / /sys rw - sysfs sysfs rw\n"
+          "27 1 8:1 / / rw - ext4 /dev/vda rw\n")
+    assert detect.layout(mi, PROC)[0] == detect.LEGACY
