@@ -81,9 +81,11 @@ class Runtime:
         fds = []
         try:
             layout = detect.host_layout()
-            manager = cgroups.new(doc.get("linux", {}).get("cgroupsPath", ""), cid, layout,
-                                  systemd=self.systemd_cgroup)
-            manager.create()
+            linux = doc.get("linux", {})
+            manager = cgroups.new(linux.get("cgroupsPath", ""), cid, layout, systemd=self.systemd_cgroup,
+                                  resources=linux.get("resources", {}),
+                                  cgroupns=any(n.get("type") == "cgroup" for n in linux.get("namespaces", ())))
+            manager.create(linux.get("devices", ()))
             trace.mark("create cgroup")
             plan = config.build(doc, bundle, cid, manager, layout, no_pivot, no_new_keyring)
             fifo = os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC)

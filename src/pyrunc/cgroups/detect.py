@@ -32,10 +32,17 @@ def mounts(mountinfo_text):
     ids = {e[0]: e for e in entries}
 
     def visible(e, depth=0):
-        if top.get(e[2]) != e[0] or depth > 64:
-            return False
+        return top.get(e[2]) == e[0] and reachable(e, depth)
+
+    def reachable(e, depth):
         parent = ids.get(e[1])
-        return parent is None or parent is e or visible(parent, depth + 1)
+        if parent is None or parent is e or depth > 64:
+            return depth <= 64
+        if parent[2] == e[2]:
+            # stacked on a mount at the same place (a tmpfs over /sys/fs/cgroup):
+            # it hides its parent and takes the parent's place in the tree
+            return reachable(parent, depth + 1)
+        return visible(parent, depth + 1)
 
     out = []
     for e in entries:
