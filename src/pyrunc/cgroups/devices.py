@@ -163,6 +163,7 @@ MOV32_K = 0xB4        # BPF_ALU | BPF_MOV | BPF_K
 MOV32_X = 0xBC        # BPF_ALU | BPF_MOV | BPF_X
 JNE_K = 0x55          # BPF_JMP | BPF_JNE | BPF_K
 JNE_X = 0x5D          # BPF_JMP | BPF_JNE | BPF_X
+JEQ_K = 0x15          # BPF_JMP | BPF_JEQ | BPF_K
 EXIT = 0x95           # BPF_JMP | BPF_EXIT
 NEXT = "next"         # jump target: the start of the next block
 
@@ -181,9 +182,13 @@ def program(rule_list):
     for (t, major, minor), perms in emu.ordered():
         block = [(JNE_K, 2, 0, NEXT, BPF_DEVCG_DEV[t])]
         access = sum(BPF_DEVCG_ACC[ch] for ch in perms)
-        if access != 7:
-            # (R3 & access) != R3: the request asks for more than the rule covers
+        if access != 7 and not emu.default_allow:
+            # an allow exception covers a request only if it grants every bit asked: (R3 & access) == R3
             block += [(MOV32_X, 1, 3, 0, 0), (AND32_K, 1, 0, 0, access), (JNE_X, 1, 3, NEXT, 0)]
+        elif access != 7:
+            # a deny exception refuses a request asking for any of its bits, as v1 does
+            # (runc's program only refuses requests it covers completely: "rw" passes a "w" deny)
+            block += [(MOV32_X, 1, 3, 0, 0), (AND32_K, 1, 0, 0, access), (JEQ_K, 1, 0, NEXT, 0)]
         if major != WILDCARD:
             block.append((JNE_K, 4, 0, NEXT, major))
         if minor != WILDCARD:

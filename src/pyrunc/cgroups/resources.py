@@ -64,7 +64,7 @@ def probes(res, driver, skip_devices=False):
     mem, io = res.get("memory", {}), res.get("blockIO", {})
     out = []
     if driver == "fs1":
-        if mem.get("limit", 0) and mem.get("swap", 0):
+        if mem.get("limit", 0) and mem.get("swap", 0) not in (0, -1):
             out.append(("memory", "memory.limit_in_bytes"))
         if mem.get("limit", 0) == -1 and not mem.get("swap", 0):
             out.append(("memory", "memory.memsw.limit_in_bytes"))
@@ -163,10 +163,8 @@ def _v1(p, res, facts, skip_devices, linux_devices, where):
     if limit == -1 and swap == 0 and facts.get(("memory", "memory.memsw.limit_in_bytes")) is not None:
         swap = -1
     order = ("limit", "swap")
-    if limit and swap:
-        current = int(facts[("memory", "memory.limit_in_bytes")])
-        if swap == -1 or current < swap:
-            order = ("swap", "limit")
+    if limit and swap and (swap == -1 or int(facts[("memory", "memory.limit_in_bytes")]) < swap):
+        order = ("swap", "limit")
     for what in order:
         if what == "limit" and limit:
             p.w("memory", "memory.limit_in_bytes", limit)
