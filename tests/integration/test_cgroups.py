@@ -47,8 +47,13 @@ def test_limits_are_written_to_the_cgroup_files(rt, bundle, version, is_pyrunc):
            "pids": {"limit": 40}}
     if version == "v2" and os.path.exists("/sys/kernel/mm/hugepages/hugepages-2048kB"):
         res["hugepageLimits"] = [{"pageSize": "2MB", "limit": 4 * MIB}]
+    res["blockIO"] = {"weight": 500}
+    if version == "v1":
+        res["memory"]["kernel"] = 32 * MIB       # ignored, with runc's warning
+    if version == "v2":
+        res["unified"] = {"memory.high": str(48 * MIB), "cgroup.max.descendants": "5"}
     if version == "v2" and os.path.exists("/sys/dev/block/254:0"):
-        res["blockIO"] = {"throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": MIB}]}
+        res["blockIO"]["throttleReadBpsDevice"] = [{"major": 254, "minor": 0, "rate": MIB}]
     limited(bundle, "lim1", res, ["sleep", "100"])
     _, pid = start(rt, bundle, "lim1")
     cg = Cgroup(version, pid)
@@ -61,6 +66,11 @@ def test_limits_are_written_to_the_cgroup_files(rt, bundle, version, is_pyrunc):
         assert cg.read("memory", "memory.memsw.limit_in_bytes") == str(96 * MIB)
         assert cg.read("cpu", "cpu.shares") == "1024"
         assert cg.read("cpu", "cpu.cfs_quota_us") == "50000"
+        # kernels with BFQ and without CFQ only have blkio.bfq.weight
+        weight = "blkio.weight" if os.path.exists(os.path.join(cg.dir("blkio"), "blkio.weight")) else \
+            "blkio.bfq.weight"
+        assert cg.read("blkio", weight).split()[-1] == "500"
+        assert cg.read("memory", "memory.kmem.limit_in_bytes") != str(32 * MIB)
     else:
         assert cg.read("", "memory.swap.max") == str(32 * MIB)   # v2 swap excludes memory
         assert cg.read("", "cpu.max") == "50000 100000"
@@ -68,8 +78,14 @@ def test_limits_are_written_to_the_cgroup_files(rt, bundle, version, is_pyrunc):
         assert cg.read("", "cpu.weight") == ("100" if is_pyrunc else "39")
         if "hugepageLimits" in res:
             assert cg.read("", "hugetlb.2MB.max") == str(4 * MIB)
-        if "blockIO" in res:
+        if os.path.exists(os.path.join(cg.dir(), "io.bfq.weight")):
+            assert cg.read("", "io.bfq.weight").split()[-1] == "500"
+        else:
+            assert cg.read("", "io.weight") == "default 4950"
+        if "throttleReadBpsDevice" in res["blockIO"]:
             assert cg.read("", "io.max").startswith("254:0 rbps=1048576 ")
+        assert cg.read("", "memory.high") == str(48 * MIB)
+        assert cg.read("", "cgroup.max.descendants") == "5"
     rt.run("delete", "-f", "lim1")
     assert not any(os.path.exists(d) for d in cg.dirs())
 
@@ -87,8 +103,8 @@ def test_memory_hog_is_oom_killed_and_reported(rt, bundle, version, tmp_path):
         first = json.loads(events.stdout.readline())   # the OOM watch is armed before the first tick
         assert first["type"] == "stats" and first["id"] == "oom1"
         (out / "go").write_text("")
-        wait_for(lambda: (out / "rc").exists(), what="the hog to be killed")
-        assert read(out / "rc").strip() == "dd=137"      # SIGKILL from the OOM killer
+        wait_for(lambda: (out / "rc").exists() and read(out / "rc").endswith("\n"), what="the hog to be killed")
+        assert read(out / "rc") == "dd=137\n"      # SIGKILL from the OOM killer
         if version == "v1":
             oom = cg.read("memory", "memory.oom_control")
         else:

@@ -81,7 +81,7 @@ def ps(root, cid, fmt, ps_args):
         raise Error(f"invalid format option {fmt!r}: use table or json")
     pids = [] if c.status() == "stopped" and not c.data.get("cgroup") else _manager(c).pids()
     if fmt == "json":
-        sys.stdout.write(jsonlite.dumps(pids) + "\n")
+        sys.stdout.write(jsonlite.dumps(pids or None) + "\n")   # runc prints null for none
         return
     import subprocess
     p = subprocess.run(["ps", *(ps_args or ["-ef"])], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
