@@ -1,4 +1,4 @@
-"""pyrunc's own cgroup choices on real kernels: the eBPF device filter, the hybrid cgroup2 join, state kept for update."""
+"""pyrunc's own cgroup choices on real kernels: the eBPF device filter, the hybrid cgroup2 join, update's state."""
 import errno
 import json
 import os
@@ -134,5 +134,11 @@ def test_update_errors_are_one_line(rt, bundle, tmp_path):
                   r"^events ue1: duration interval must be greater than 0$")
     check_failure(rt, tmp_path, ["ps", "--format", "yaml", "ue1"], r"^ps ue1: invalid format option")
     check_failure(rt, tmp_path, ["resume", "ue1"], r"^resume ue1: container not paused$")
+    check_failure(rt, tmp_path, ["--systemd-cgroup", "create", "--bundle", bundle.path, "sd2"],
+                  r"^create sd2: the systemd cgroup driver is not supported: run without --systemd-cgroup", "sd2")
+    bundle.config["linux"]["cgroupsPath"] = "/not/slice/form"
+    bundle.save()
+    check_failure(rt, tmp_path, ["--systemd-cgroup", "create", "--bundle", bundle.path, "sd3"],
+                  r'^create sd3: expected cgroupsPath to be of format "slice:prefix:name"', "sd3")
     rt.run("delete", "-f", "ue1")
     check_failure(rt, tmp_path, ["pause", "ue1"], r"^pause ue1: container ue1 does not exist$")

@@ -106,7 +106,7 @@ class Manager:
         ctrl, file, value, flags, hint = op
         path = os.path.join(self.dir_of(ctrl), file)
         try:
-            for chunk in (value.split("\n") if flags & BY_LINE else [value]):
+            for chunk in ([x for x in value.split("\n") if x] or [value] if flags & BY_LINE else [value]):
                 _write(path, chunk)
         except OSError as e:
             if e.errno == errno.ENOENT and flags & MISSING_OK:

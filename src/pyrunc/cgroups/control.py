@@ -28,14 +28,14 @@ def resume(root, cid):
 
 
 # ------------------------------------------------------------ update
-def update(root, cid, opts, stdin=None):
+def update(root, cid, opts):
     """runc update: merge the request into the saved resources, write them, keep them in state.json."""
     from pyrunc.cgroups import resources
-    req = _request(opts, stdin)
-    if any(opts.get(f) for f in ("l3-cache-schema", "mem-bw-schema")):
-        raise Error("Intel RDT is not supported: --l3-cache-schema and --mem-bw-schema cannot be set")
     with state.Container(root, cid).lock() as c:
         c.load()
+        req = _request(opts)
+        if any(opts.get(f) for f in ("l3-cache-schema", "mem-bw-schema")):
+            raise Error("Intel RDT is not supported: --l3-cache-schema and --mem-bw-schema cannot be set")
         if c.status() == "stopped":
             raise WrongState("container not running")
         mgr = _manager(c)
@@ -55,7 +55,7 @@ def update(root, cid, opts, stdin=None):
         c.save(dict(c.data, cgroup=mgr.to_state()))
 
 
-def _request(opts, stdin):
+def _request(opts):
     from pyrunc import spec
     from pyrunc.cgroups import resources
     src = opts.get("resources")
@@ -63,7 +63,7 @@ def _request(opts, stdin):
         return resources.request_from_flags(opts)
     # as with runc, a resources document makes every other flag ignored
     if src == "-":
-        text = (stdin or sys.stdin.buffer).read()
+        text = sys.stdin.buffer.read()
     else:
         try:
             with open(src, "rb") as f:
@@ -84,7 +84,10 @@ def ps(root, cid, fmt, ps_args):
         sys.stdout.write(jsonlite.dumps(pids or None) + "\n")   # runc prints null for none
         return
     import subprocess
-    p = subprocess.run(["ps", *(ps_args or ["-ef"])], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        p = subprocess.run(["ps", *(ps_args or ["-ef"])], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except OSError as e:
+        raise Error(f"cannot run ps: {e.strerror}") from None
     out = p.stdout.decode(errors="replace")
     if p.returncode != 0:
         raise Error(f"ps {' '.join(ps_args or ['-ef'])}: exit status {p.returncode}: {out.strip()}")

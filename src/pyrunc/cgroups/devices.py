@@ -1,4 +1,4 @@
-"""Device access rules (CLI process, pure): spec rules + runc's defaults, the v1 emulator and transitions, the v2 eBPF program.
+"""Device rules (CLI process, pure): the config + runc's defaults, the v1 emulator, the v2 eBPF program.
 
 One emulator serves both drivers, as in runc: it reduces a rule list to an
 allow-list or deny-list with exceptions, refusing the rules cgroup v1 cannot
