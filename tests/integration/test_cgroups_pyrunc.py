@@ -134,11 +134,11 @@ def test_update_errors_are_one_line(rt, bundle, tmp_path):
                   r"^events ue1: duration interval must be greater than 0$")
     check_failure(rt, tmp_path, ["ps", "--format", "yaml", "ue1"], r"^ps ue1: invalid format option")
     check_failure(rt, tmp_path, ["resume", "ue1"], r"^resume ue1: container not paused$")
-    check_failure(rt, tmp_path, ["--systemd-cgroup", "create", "--bundle", bundle.path, "sd2"],
-                  r"^create sd2: the systemd cgroup driver is not supported: run without --systemd-cgroup", "sd2")
-    bundle.config["linux"]["cgroupsPath"] = "/not/slice/form"
-    bundle.save()
     check_failure(rt, tmp_path, ["--systemd-cgroup", "create", "--bundle", bundle.path, "sd3"],
                   r'^create sd3: expected cgroupsPath to be of format "slice:prefix:name"', "sd3")
+    bundle.config["linux"]["cgroupsPath"] = "system.slice:pyrunc:sd2"
+    bundle.save()
+    check_failure(rt, tmp_path, ["--systemd-cgroup", "create", "--bundle", bundle.path, "sd2"],
+                  r"^create sd2: the systemd cgroup driver is not supported: run without --systemd-cgroup", "sd2")
     rt.run("delete", "-f", "ue1")
     check_failure(rt, tmp_path, ["pause", "ue1"], r"^pause ue1: container ue1 does not exist$")
