@@ -228,6 +228,11 @@ def test_update_keeps_what_is_not_given():
     assert SAVED["memory"] == {"limit": 100, "swap": 200}      # not modified in place
 
 
+def test_update_drops_kernel_memory():
+    new = R.update({"memory": {"limit": 1, "kernel": 5}}, {"memory": {"kernelTCP": 7}})
+    assert new["memory"] == {"limit": 1, "checkBeforeUpdate": False}
+
+
 def test_update_quota_and_period_pairing():
     assert R.update(SAVED, {"cpu": {"quota": 2000}})["cpu"]["period"] == 10000
     assert R.update(SAVED, {"cpu": {"period": 20000}})["cpu"]["quota"] == 1000

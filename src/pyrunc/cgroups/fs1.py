@@ -11,17 +11,17 @@ class V1Manager(Manager):
 
     runc also moves the init into the hybrid host's cgroup2 hierarchy.  That
     write ("0" into cgroup.procs) takes the global cgroup_threadgroup_rwsem
-    for writing, which waits for an RCU grace period: measured here 9.8 ms
-    on average (max 17.6) per create, while "0" into the v1 `tasks` files of
-    all nine hierarchies costs 0.40 ms, and a pid written from outside 9.2 ms
-    (max 47).  clone3(CLONE_INTO_CGROUP) costs 0.23 ms, but only a C child
-    that execs can use it, and stage 2 must run Python (a second interpreter
-    start costs 12-15 ms plus imports).  So the init joins cgroup2 only when
-    that is observable: with a cgroup namespace, whose root is taken from
-    the cgroups the init is in.  Hybrid hosts keep only hugetlb (here) or
-    nothing in cgroup2, and pyrunc applies no limit there, so nothing else
-    depends on it; the directory is still created (and bind-mounted when the
-    container mounts its cgroups).
+    for writing, which waits for an RCU grace period: measured here 8.8-9.8
+    ms on average (max 17-41) per create, while "0" into the v1 `tasks` files
+    of all nine hierarchies costs 0.40-0.44 ms, and a pid written from
+    outside 9.2-12.7 ms (max 40-47).  clone3(CLONE_INTO_CGROUP) costs 0.23 ms
+    with the fork, but only a C child that execs can use it, and stage 2 must
+    run Python (a second interpreter start costs 12-15 ms plus imports).  So
+    the init joins cgroup2 only when that is observable: with a cgroup
+    namespace, whose root is taken from the cgroups the init is in.  Hybrid
+    hosts keep only hugetlb (here) or nothing in cgroup2, and pyrunc applies
+    no limit there, so nothing else depends on it; the directory is still
+    created (and bind-mounted when the container mounts its cgroups).
     """
 
     driver = "fs1"

@@ -314,9 +314,9 @@ def update(saved, req):
     mem, cpu, io = req.get("memory", {}), req.get("cpu", {}), req.get("blockIO", {})
     if mem.get("limit") == -1 and "swap" not in mem:
         mem = dict(mem, swap=0)      # unlimited memory: avoid "swap limit without memory limit"
-    if "kernel" in mem or "kernelTCP" in mem:
-        mem = {k: v for k, v in mem.items() if k not in ("kernel", "kernelTCP")}
     nmem = new.setdefault("memory", {})
+    for k in ("kernel", "kernelTCP"):     # ignored by runc, so never kept (or warned about again)
+        nmem.pop(k, None)
     for k in ("limit", "reservation", "swap"):
         if k in mem:
             nmem[k] = mem[k]
