@@ -23,6 +23,12 @@ GLOBAL_ALIASES = {"h": "help", "v": "version"}
 CREATE_FLAGS = {"bundle": "str", "pid-file": "str", "console-socket": "str", "no-pivot": "bool",
                 "no-new-keyring": "bool", "preserve-fds": "int"}
 
+# runc update's flags (all values as text: sizes, "-1" and empty strings are parsed by cgroups.resources)
+UPDATE_FLAGS = {k: "str" for k in (
+    "resources", "blkio-weight", "cpu-period", "cpu-quota", "cpu-share", "cpu-burst", "cpu-idle",
+    "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "kernel-memory", "kernel-memory-tcp",
+    "memory", "memory-reservation", "memory-swap", "pids-limit", "l3-cache-schema", "mem-bw-schema")}
+
 
 class Command:
     def __init__(self, name, usage, flags=None, aliases=None, args=(), reorder=True, summary=""):
@@ -62,6 +68,14 @@ COMMANDS = {c.name: c for c in (
             summary="preflight a bundle on this host, creating nothing (exit 1 if it will not run)"),
     Command("spec", "", {"bundle": "str", "rootless": "bool"}, {"b": "bundle"},
             summary="write an example config.json"),
+    Command("pause", "<container-id>", args=("id",), summary="suspend all processes of a container"),
+    Command("resume", "<container-id>", args=("id",), summary="resume all processes of a paused container"),
+    Command("update", "<container-id>", UPDATE_FLAGS, {"r": "resources", "cpu-shares": "cpu-share"}, ("id",),
+            summary="update a container's resource limits"),
+    Command("ps", "<container-id> [ps options]", {"format": "str"}, {"f": "format"}, ("id",), reorder=False,
+            summary="list the processes of a container"),
+    Command("events", "<container-id>", {"interval": "str", "stats": "bool"}, args=("id",),
+            summary="print a container's resource usage and OOM events"),
 )}
 
 
@@ -290,6 +304,32 @@ def do_spec(g, o, pos):
     write_example(o.get("bundle", "."), o.get("rootless", False))
 
 
+def do_pause(g, o, pos):
+    from pyrunc.cgroups import control
+    control.pause(_runtime(g).root, pos[0])
+
+
+def do_resume(g, o, pos):
+    from pyrunc.cgroups import control
+    control.resume(_runtime(g).root, pos[0])
+
+
+def do_update(g, o, pos):
+    from pyrunc.cgroups import control
+    control.update(_runtime(g).root, pos[0], o)
+
+
+def do_ps(g, o, pos):
+    from pyrunc.cgroups import control
+    control.ps(_runtime(g).root, pos[0], o.get("format", "table"), pos[1:])
+
+
+def do_events(g, o, pos):
+    from pyrunc.cgroups import control
+    control.events(_runtime(g).root, pos[0], o.get("interval", "5s"), o.get("stats", False))
+
+
 HANDLERS = {"create": do_create, "start": do_start, "state": do_state, "kill": do_kill,
             "delete": do_delete, "run": do_run, "exec": do_exec, "list": do_list, "spec": do_spec,
-            "features": do_features, "check": do_check}
+            "features": do_features, "check": do_check,
+            "pause": do_pause, "resume": do_resume, "update": do_update, "ps": do_ps, "events": do_events}

@@ -82,14 +82,16 @@ class Runtime:
         try:
             # rootless: no cgroup of our own to manage (runc ignores them on v1 too)
             layout = (detect.NONE, []) if self.rootless else detect.host_layout()
-            manager = cgroups.new(doc.get("linux", {}).get("cgroupsPath", ""), cid, layout,
-                                  systemd=self.systemd_cgroup)
+            linux = doc.get("linux", {})
+            manager = cgroups.new(linux.get("cgroupsPath", ""), cid, layout, systemd=self.systemd_cgroup,
+                                  resources=linux.get("resources", {}),
+                                  cgroupns=any(n.get("type") == "cgroup" for n in linux.get("namespaces", ())))
             plan = config.build(doc, bundle, cid, manager, layout, no_pivot, no_new_keyring)
             base = {"id": cid, "bundle": bundle, "rootfs": plan["rootfs"],
                     "created": state.now_rfc3339nano(), "annotations": doc.get("annotations", {}),
                     "cgroup": manager.to_state(), "config": _saved_config(doc)}
             c.save(dict(base, creating=True))
-            manager.create()
+            manager.create(linux.get("devices", ()))
             trace.mark("create cgroup")
             fds.append(os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC))
             plan["fds"] = {"fifo": fds[0], "console": None, "preserve": preserve_fds}

@@ -164,10 +164,10 @@ class Container:
             return "creating" if d and alive(d.get("pid"), d.get("pid_start")) else "stopped"
         if not alive(d["pid"], d["pid_start"]):
             return "stopped"
+        if self.frozen():
+            return "paused"   # runc: a paused container is paused even before `start`
         if os.path.exists(self.fifo):
             return "created"
-        if self.frozen():
-            return "paused"
         return "running"
 
     def frozen(self):

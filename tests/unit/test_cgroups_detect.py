@@ -23,6 +23,17 @@ def test_hidden_unified_is_ignored():
     assert mode == detect.LEGACY and "" not in [h[0] for h in hs]
 
 
+def test_mounts_stacked_over_a_hidden_tmpfs_are_visible():
+    # what the test sandbox does: a new tmpfs over /sys/fs/cgroup, the hierarchies mounted again on it
+    stacked = HYBRID + (
+        "50 31 0:50 / /sys/fs/cgroup rw - tmpfs sandbox rw\n"
+        "51 50 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
+        "52 50 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n")
+    mode, hs = detect.layout(stacked, PROC)
+    assert mode == detect.HYBRID
+    assert [h[0] for h in hs] == ["cpu", ""]
+
+
 def test_pure_v2():
     mi = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"
     mode, hs = detect.layout(mi, "0::/user.slice\n")
