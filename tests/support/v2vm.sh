@@ -47,6 +47,7 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ $PREPARE == 1 || $# -gt 0 ]] || die "usage: v2vm.sh [--timeout S] [--cpus N] [--mem MIB] [-v] [--] PROGRAM [ARGS...]"
+for n in "$TIMEOUT" "$CPUS" "$MEM" "$BOOT_TIMEOUT"; do [[ $n =~ ^[0-9]+$ ]] || die "not a number: $n"; done
 [[ $(id -u) == 0 ]] || die "must run as root (the 9p shares keep the host's owners)"
 
 apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 -o APT::Sandbox::User=root "$@"; }
@@ -205,12 +206,13 @@ exec 9>&-
 [[ $PREPARE == 0 ]] || { echo "v2vm: ready: $KERNEL" >&2; exit 0; }
 
 # -- one run ---------------------------------------------------------------------
-RUN=$(mktemp -d "${TMPDIR:-/tmp}/pyrunc-v2vm.XXXXXX")
+RUN=$(mktemp -d -t pyrunc-v2vm.XXXXXX)
 QPID= WATCH= READERS=()
 cleanup() {   # our own qemu, watchdog and stream readers, and the run directory
 	local p
 	[[ -z $WATCH ]] || kill "$WATCH" 2>/dev/null || true   # TERM: it stops its own sleep
 	for p in $QPID "${READERS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	wait $WATCH $QPID "${READERS[@]}" 2>/dev/null || true   # reap them, quietly
 	rm -rf "$RUN"
 }
 trap cleanup EXIT
