@@ -224,8 +224,9 @@ def state_root(g, rootless):
 
 
 def do_create(g, o, pos):
-    _runtime(g).create(pos[0], o.get("bundle", "."), o.get("pid-file"), o.get("console-socket"),
-                       o.get("no-pivot", False), o.get("no-new-keyring", False), o.get("preserve-fds", 0))
+    _runtime(g).create(pos[0], o.get("bundle", "."), pid_file=o.get("pid-file"),
+                       console_socket=o.get("console-socket"), no_pivot=o.get("no-pivot", False),
+                       no_new_keyring=o.get("no-new-keyring", False), preserve_fds=o.get("preserve-fds", 0))
 
 
 def do_start(g, o, pos):

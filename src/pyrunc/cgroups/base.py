@@ -179,13 +179,17 @@ class Manager:
 
     # -- removal ---------------------------------------------------------
     def destroy(self, timeout=5.0):
-        """Thaw, kill what is left, then remove every directory bottom-up."""
+        """Remove every directory; if some still hold processes or children: thaw, kill, remove bottom-up."""
+        # the usual case, a stopped container: empty leaves that one rmdir each removes
+        left = [d for d in self.dirs.values() if _rmdir(d)]
+        if not left:
+            return
         self.thaw()
         deadline = time.monotonic() + timeout
         while True:
             self.signal_all(9)
             busy = []
-            for d in self.dirs.values():
+            for d in left:
                 for root, dirs, _files in os.walk(d, topdown=False):
                     if _rmdir(root) == errno.EBUSY:
                         busy.append(root)

@@ -11,6 +11,23 @@ from pyrunc.process import messages as M
 from pyrunc.process.channel import Channel, ChannelClosed
 
 
+def receive_plan(chan):
+    """BOOTSTRAP: the plan, with the fds that came along put where their slots say."""
+    msg, fds = chan.recv()
+    if msg["type"] != M.BOOTSTRAP:
+        raise Error(f"unexpected message {msg['type']}")
+    plan = msg["plan"]
+    if len(fds) != len(msg["slots"]):
+        raise Error("the plan's fds did not all arrive")
+    for slot, fd in zip(msg["slots"], fds):
+        *path, last = slot.split("/")
+        cur = plan
+        for k in path:
+            cur = cur[int(k)] if isinstance(cur, list) else cur[k]
+        cur[last] = fd
+    return plan
+
+
 def main(chan, plan):
     try:
         run(plan, chan)

@@ -28,19 +28,24 @@ class Stages:
         self.init_pidfd = None
         self.chan = None
 
-    def spawn(self, plan, keep_fds):
-        """Fork stage 1 with the plan; it keeps only stdio, preserved fds and keep_fds."""
+    def spawn(self, preserve_fds):
+        """Fork stage 1 now: it imports what it needs while we load and check the config."""
         mine, theirs = Channel.pair()
         pid = os.fork()
         if pid == 0:
             mine.close()
             from pyrunc.process.entry import child_main
-            child_main(theirs, keep_fds, plan)   # never returns
+            child_main(theirs, preserve_fds)   # never returns
         theirs.close()
         self.stage1 = pid
         self.chan = mine
         trace.mark("fork stage1")
         return self
+
+    def bootstrap(self, plan, fd_slots):
+        """Send the plan; fd_slots: {"fds/fifo": fd, "mounts/3/userns_fd": fd, ...} land in it over there."""
+        slots = list(fd_slots)
+        self.chan.send(M.BOOTSTRAP, fds=[fd_slots[s] for s in slots], plan=plan, slots=slots)
 
     def wait_ready(self, on_userns=None, on_setup=None, on_pid=None):
         """Serve the stages until the init (or exec'd process) reports READY; returns its pid."""
