@@ -6,7 +6,7 @@ rules: `-flag` and `--flag`, `--flag=value` or `--flag value`, booleans take
 only `=true|false`, and flags may follow the container id except for
 `exec`, whose arguments after the id belong to the process.
 """
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 import sys
 
 from pyrunc import __version__, OCI_VERSION, log, trace

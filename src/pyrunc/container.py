@@ -1,6 +1,6 @@
 """Parent-side lifecycle (CLI process): create, start, state, kill, delete, list, run."""
 import errno
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, jsonlite, log, state
 from pyrunc.errors import Error, NotExist, WrongState

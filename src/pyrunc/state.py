@@ -4,7 +4,7 @@ The status is never stored: it is derived from live facts each time
 (the init's pid and start time, the exec fifo, the freezer).
 """
 import fcntl
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 import time
 
 from pyrunc import OCI_VERSION, jsonlite

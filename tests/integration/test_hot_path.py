@@ -9,7 +9,7 @@ from tests.support.helpers import create, wait_for
 # modules no hot-path command may pull in: each costs milliseconds per call
 FORBIDDEN = {"json", "re", "enum", "argparse", "subprocess", "signal", "socket", "threading",
              "typing", "selectors", "_cffi_backend", "pyrunc._native", "pyrunc._seccomp", "pyroute2",
-             "jsonschema", "hashlib", "shutil", "tempfile", "traceback", "resource"}
+             "jsonschema", "hashlib", "shutil", "tempfile", "traceback", "resource", "os"}
 
 
 def imported(rt, *args):

@@ -1,6 +1,6 @@
 """The cgroup Manager interface and the driver choice (CLI process); drivers live in fs1/fs2/null."""
 import errno
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 import time
 
 from pyrunc import log

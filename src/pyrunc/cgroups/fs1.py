@@ -1,5 +1,5 @@
 """cgroup v1 driver, for legacy and hybrid hosts (CLI process)."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 import time
 
 from pyrunc.cgroups.base import Manager, _read, _write
