@@ -309,8 +309,8 @@ def _mount_cgroup(root_fd, m, plan):
                 fstype = "cgroup2" if h["v2"] else "cgroup"
                 S.mount(fstype, fdpath(sub), fstype, flags, None if h["v2"] else h["options"])
             else:
+                # made read-only (and nosuid...) together with the tmpfs, below
                 S.mount(h["dir"], fdpath(sub), None, S.MS_BIND | S.MS_REC)
-                _remount_bind(root_fd, f"{m['dest']}/{h['name']}", flags, h["dir"])
         finally:
             os.close(sub)
         for link in h["links"]:
@@ -321,13 +321,36 @@ def _mount_cgroup(root_fd, m, plan):
                 pass
             finally:
                 os.close(dirfd)
-    if flags & S.MS_RDONLY:
-        fd = resolve(root_fd, m["dest"])
-        try:
-            S.mount("", fdpath(fd), None, S.MS_REMOUNT | S.MS_BIND | S.MS_RDONLY | S.MS_NOSUID
-                    | S.MS_NODEV | S.MS_NOEXEC)
-        finally:
-            os.close(fd)
+    # one recursive mount_setattr for the tmpfs and every hierarchy bound below it,
+    # instead of a remount each (the binds keep their flags otherwise)
+    attr_set, attr_clr = mount_attrs(flags | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC)
+    fd = resolve(root_fd, m["dest"])
+    try:
+        S.mount_setattr(fd, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, attr_set, attr_clr)
+    finally:
+        os.close(fd)
+
+
+# mount(2) flags -> mount_setattr(2) attributes; the atime ones replace the whole atime field
+_MS_TO_ATTR = ((S.MS_RDONLY, S.MOUNT_ATTR_RDONLY), (S.MS_NOSUID, S.MOUNT_ATTR_NOSUID),
+               (S.MS_NODEV, S.MOUNT_ATTR_NODEV), (S.MS_NOEXEC, S.MOUNT_ATTR_NOEXEC),
+               (S.MS_NODIRATIME, S.MOUNT_ATTR_NODIRATIME), (S.MS_NOSYMFOLLOW, S.MOUNT_ATTR_NOSYMFOLLOW))
+_MS_ATIME = ((S.MS_NOATIME, S.MOUNT_ATTR_NOATIME), (S.MS_STRICTATIME, S.MOUNT_ATTR_STRICTATIME),
+             (S.MS_RELATIME, S.MOUNT_ATTR_RELATIME))
+
+
+def mount_attrs(flags):
+    """(attr_set, attr_clr) that give a mount tree these mount(2) flags."""
+    attr_set = attr_clr = 0
+    for ms, attr in _MS_TO_ATTR:
+        if flags & ms:
+            attr_set |= attr
+    for ms, attr in _MS_ATIME:
+        if flags & ms:
+            attr_set |= attr
+            attr_clr |= S.MOUNT_ATTR__ATIME
+            break
+    return attr_set, attr_clr
 
 
 def create_devices(root_fd, devices, in_userns):
