@@ -202,12 +202,22 @@ def _log_trace(verb):
 
 
 # ---------------------------------------------------------------- handlers
+def _rootless(g):
+    value = g.get("rootless", "auto")
+    if value not in ("true", "false", "auto"):
+        raise Usage(f"invalid --rootless value {value!r}: use true, false or auto")
+    return value == "true" or (value == "auto" and os.geteuid() != 0)
+
+
+def _container(g, cid):
+    """The API's Container for the global flags: every command below is a call on it."""
+    from pyrunc.api import Container
+    return Container(cid, root=g.get("root"), rootless=_rootless(g), systemd_cgroup=g.get("systemd-cgroup", False))
+
+
 def _runtime(g):
     from pyrunc.container import Runtime
-    rootless = g.get("rootless", "auto")
-    if rootless not in ("true", "false", "auto"):
-        raise Usage(f"invalid --rootless value {rootless!r}: use true, false or auto")
-    rootless = rootless == "true" or (rootless == "auto" and os.geteuid() != 0)
+    rootless = _rootless(g)
     return Runtime(state_root(g, rootless), systemd_cgroup=g.get("systemd-cgroup", False), rootless=rootless)
 
 
@@ -224,28 +234,27 @@ def state_root(g, rootless):
 
 
 def do_create(g, o, pos):
-    _runtime(g).create(pos[0], o.get("bundle", "."), pid_file=o.get("pid-file"),
-                       console_socket=o.get("console-socket"), no_pivot=o.get("no-pivot", False),
-                       no_new_keyring=o.get("no-new-keyring", False), preserve_fds=o.get("preserve-fds", 0))
+    _container(g, pos[0]).create(o.get("bundle", "."), pid_file=o.get("pid-file"),
+                                 console_socket=o.get("console-socket"), no_pivot=o.get("no-pivot", False),
+                                 no_new_keyring=o.get("no-new-keyring", False),
+                                 preserve_fds=o.get("preserve-fds", 0))
 
 
 def do_start(g, o, pos):
-    _runtime(g).start(pos[0])
+    _container(g, pos[0]).start()
 
 
 def do_state(g, o, pos):
     from pyrunc import jsonlite
-    sys.stdout.write(jsonlite.pretty(_runtime(g).state(pos[0])) + "\n")
+    sys.stdout.write(jsonlite.pretty(_container(g, pos[0]).state()) + "\n")
 
 
 def do_kill(g, o, pos):
-    from pyrunc.container import parse_signal
-    sig = parse_signal(pos[1] if len(pos) > 1 else "TERM")
-    _runtime(g).kill(pos[0], sig, o.get("all", False))
+    _container(g, pos[0]).kill(pos[1] if len(pos) > 1 else "TERM", o.get("all", False))
 
 
 def do_delete(g, o, pos):
-    _runtime(g).delete(pos[0], o.get("force", False))
+    _container(g, pos[0]).delete(o.get("force", False))
 
 
 def do_run(g, o, pos):
@@ -254,12 +263,16 @@ def do_run(g, o, pos):
 
 
 def do_exec(g, o, pos):
-    from pyrunc.execproc import run
     if o.get("apparmor") or o.get("process-label") or o.get("cgroup"):
         raise Usage("--apparmor, --process-label and --cgroup are not supported yet")
     if not o.get("process") and len(pos) < 2:
         raise Usage("a command is required unless --process is given")
-    return run(_runtime(g), pos[0], o, pos[1:])
+    return _container(g, pos[0]).exec(
+        pos[1:], process=o.get("process"), detach=o.get("detach", False), tty=o.get("tty", False),
+        console_socket=o.get("console-socket"), cwd=o.get("cwd"), env=o.get("env", ()), user=o.get("user"),
+        additional_gids=o.get("additional-gids", ()), caps=o.get("cap", ()), no_new_privs=o.get("no-new-privs"),
+        pid_file=o.get("pid-file"), preserve_fds=o.get("preserve-fds", 0),
+        ignore_paused=o.get("ignore-paused", False))
 
 
 def do_list(g, o, pos):
@@ -306,28 +319,28 @@ def do_spec(g, o, pos):
 
 
 def do_pause(g, o, pos):
-    from pyrunc.cgroups import control
-    control.pause(_runtime(g).root, pos[0])
+    _container(g, pos[0]).pause()
 
 
 def do_resume(g, o, pos):
-    from pyrunc.cgroups import control
-    control.resume(_runtime(g).root, pos[0])
+    _container(g, pos[0]).resume()
 
 
 def do_update(g, o, pos):
     from pyrunc.cgroups import control
-    control.update(_runtime(g).root, pos[0], o)
+    c = _container(g, pos[0])
+    c.state()        # an unknown id is reported before stdin is read
+    c.update(control.request(o))
 
 
 def do_ps(g, o, pos):
     from pyrunc.cgroups import control
-    control.ps(_runtime(g).root, pos[0], o.get("format", "table"), pos[1:])
+    control.ps(_container(g, pos[0]).root, pos[0], o.get("format", "table"), pos[1:])
 
 
 def do_events(g, o, pos):
     from pyrunc.cgroups import control
-    control.events(_runtime(g).root, pos[0], o.get("interval", "5s"), o.get("stats", False))
+    control.events(_container(g, pos[0]).root, pos[0], o.get("interval", "5s"), o.get("stats", False))
 
 
 HANDLERS = {"create": do_create, "start": do_start, "state": do_state, "kill": do_kill,

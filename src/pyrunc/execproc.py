@@ -12,7 +12,10 @@ from pyrunc.process.parent import Stages
 
 def process_spec(saved, o, args):
     """The runtime-spec process: --process, or the container's own with runc's overrides."""
-    if o.get("process"):
+    if isinstance(o.get("process"), dict):      # the Python API
+        from pyrunc import jsonlite
+        p = spec.parse(jsonlite.dumps(o["process"]), what="process", schema=spec.PROCESS)
+    elif o.get("process"):
         path = o["process"]
         try:
             with open(path, "rb") as f:

@@ -28,14 +28,11 @@ def resume(root, cid):
 
 
 # ------------------------------------------------------------ update
-def update(root, cid, opts):
-    """runc update: merge the request into the saved resources, write them, keep them in state.json."""
+def update(root, cid, req):
+    """runc update: merge the request (LinuxResources) into the saved resources, write them, keep them."""
     from pyrunc.cgroups import resources
     with state.Container(root, cid).lock() as c:
         c.load()
-        req = _request(opts)
-        if any(opts.get(f) for f in ("l3-cache-schema", "mem-bw-schema")):
-            raise Error("Intel RDT is not supported: --l3-cache-schema and --mem-bw-schema cannot be set")
         if c.status() == "stopped":
             raise WrongState("container not running")
         mgr = _manager(c)
@@ -55,9 +52,12 @@ def update(root, cid, opts):
         c.save(dict(c.data, cgroup=mgr.to_state()))
 
 
-def _request(opts):
+def request(opts):
+    """The LinuxResources `update`'s flags (or its --resources document) ask for."""
     from pyrunc import spec
     from pyrunc.cgroups import resources
+    if any(opts.get(f) for f in ("l3-cache-schema", "mem-bw-schema")):
+        raise Error("Intel RDT is not supported: --l3-cache-schema and --mem-bw-schema cannot be set")
     src = opts.get("resources")
     if not src:
         return resources.request_from_flags(opts)
@@ -74,14 +74,28 @@ def _request(opts):
 
 
 # ------------------------------------------------------------ ps
-def ps(root, cid, fmt, ps_args):
+def pids(root, cid):
+    """Host pids of the container's processes."""
     c = state.Container(root, cid)
     c.load()
+    return [] if c.status() == "stopped" and not c.data.get("cgroup") else _manager(c).pids()
+
+
+def stats(root, cid):
+    """runc's stats object: cpu, memory, pids, blkio, hugetlb."""
+    c = state.Container(root, cid)
+    c.load()
+    if c.status() == "stopped":
+        raise WrongState(f"container with id {cid} is not running")
+    return _manager(c).stats()
+
+
+def ps(root, cid, fmt, ps_args):
     if fmt not in ("table", "json"):
         raise Error(f"invalid format option {fmt!r}: use table or json")
-    pids = [] if c.status() == "stopped" and not c.data.get("cgroup") else _manager(c).pids()
+    found = pids(root, cid)
     if fmt == "json":
-        sys.stdout.write(jsonlite.dumps(pids or None) + "\n")   # runc prints null for none
+        sys.stdout.write(jsonlite.dumps(found or None) + "\n")   # runc prints null for none
         return
     import subprocess
     try:
@@ -96,7 +110,7 @@ def ps(root, cid, fmt, ps_args):
     if "PID" not in titles:
         raise Error("couldn't find PID field in ps output")
     col = titles.index("PID")
-    keep = set(pids)
+    keep = set(found)
     sys.stdout.write(lines[0] + "\n")
     for line in lines[1:]:
         f = line.split()
