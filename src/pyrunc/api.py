@@ -48,6 +48,14 @@ class Container:
         """The runtime-spec state: ociVersion, id, status, pid, bundle, rootfs, created, owner, annotations."""
         return self._rt.state(self.id)
 
+    def saved_trace(self):
+        """{"create": [(stage, monotonic ns)...], "start": [...]}: what `pyrunc trace` prints."""
+        c = self._rt.container(self.id)
+        if not c.exists():
+            from pyrunc.errors import NotExist
+            raise NotExist(self.id)
+        return c.load().get("trace", {})
+
     @property
     def status(self):
         return self.state()["status"]

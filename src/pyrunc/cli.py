@@ -64,6 +64,8 @@ COMMANDS = {c.name: c for c in (
     Command("list", "", {"format": "str", "quiet": "bool"}, {"f": "format", "q": "quiet"},
             summary="list the containers under --root"),
     Command("features", "", summary="print what this runtime supports (runtime-spec features.md)"),
+    Command("trace", "<container-id>", args=("id",),
+            summary="print the timeline of a container's create and start"),
     Command("check", "", {"bundle": "str", "format": "str"}, {"b": "bundle", "f": "format"},
             summary="preflight a bundle on this host, creating nothing (exit 1 if it will not run)"),
     Command("spec", "", {"bundle": "str", "rootless": "bool"}, {"b": "bundle"},
@@ -307,6 +309,11 @@ def do_check(g, o, pos):
     return 0 if report.ok else 1
 
 
+def do_trace(g, o, pos):
+    c = _container(g, pos[0])
+    sys.stdout.write(trace.report(c.saved_trace()))
+
+
 def do_features(g, o, pos):
     import json
     from pyrunc.features import features
@@ -345,5 +352,5 @@ def do_events(g, o, pos):
 
 HANDLERS = {"create": do_create, "start": do_start, "state": do_state, "kill": do_kill,
             "delete": do_delete, "run": do_run, "exec": do_exec, "list": do_list, "spec": do_spec,
-            "features": do_features, "check": do_check,
+            "features": do_features, "check": do_check, "trace": do_trace,
             "pause": do_pause, "resume": do_resume, "update": do_update, "ps": do_ps, "events": do_events}

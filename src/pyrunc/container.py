@@ -2,7 +2,7 @@
 import errno
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
-from pyrunc import OCI_VERSION, jsonlite, log, state
+from pyrunc import OCI_VERSION, jsonlite, log, state, trace
 from pyrunc.errors import Error, NotExist, WrongState
 
 SIGNALS = {
@@ -79,6 +79,9 @@ class Runtime:
                 os.write(fd, b"0")
             finally:
                 os.close(fd)
+            trace.mark("exec")     # pyrunc-init now execs the program
+            t = dict(c.data.get("trace", {}), start=trace.marks())
+            c.save(dict(c.data, trace=t))
             hooks = c.data["config"].get("hooks", {}).get("poststart")
             if hooks:
                 self._poststart(c, hooks)

@@ -48,7 +48,7 @@ def create(rt, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
                 "cgroup": manager.to_state(), "config": _saved_config(doc)}
         c.save(dict(base, creating=True))
         manager.create(linux.get("devices", ()))
-        trace.mark("create cgroup")
+        trace.mark("cgroup")
         fds.append(os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC))
         plan["fds"] = {"fifo": fds[0], "console": None, "preserve": preserve_fds}
         fds.extend(_prepare_idmaps(plan["mounts"]))
@@ -151,7 +151,7 @@ def _checked_config(bundle, console_socket, detach, preserve_fds, rootless=False
     """config.json, typed and checked; every problem at once."""
     from pyrunc import spec, validate
     doc = spec.load(bundle)
-    trace.mark("load config")
+    trace.mark("parse")
     problems = validate.check(doc, bundle)
     if rootless:
         problems += validate.check_rootless(doc)

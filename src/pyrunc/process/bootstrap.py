@@ -41,7 +41,7 @@ def main(chan, plan):
             init.main(plan, child_end)   # never returns
         child_end.close()
         parent_end.send(M.HOST_PID, pid=pid)
-        trace.mark("stage1 fork")
+        trace.mark("fork init")
         chan.send(M.INIT_PID, fds=[parent_end.fileno()], pid=pid, marks=trace.marks())
         parent_end.close()
     except ChannelClosed:
@@ -79,9 +79,9 @@ def run(plan, chan):
             write_file("/proc/self/oom_score_adj", str(plan["oom_score_adj"]))
         except OSError as e:
             raise Error(f"failed to update /proc/self/oom_score_adj: {e.strerror}") from None
-    trace.mark("stage1 cgroup")
+    trace.mark("join cgroup")
     enter_namespaces(plan["ns"], chan)
-    trace.mark("stage1 namespaces")
+    trace.mark("namespaces")
 
 
 def enter_namespaces(ns, chan):

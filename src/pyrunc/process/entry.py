@@ -20,7 +20,7 @@ def child_main(chan, preserve_fds):
             raise RuntimeError("stage 1 is not single-threaded")
         from pyrunc.process import bootstrap, guard, init  # noqa: F401  (everything, before the rails go up)
         guard.block_imports()
-        trace.mark("stage1 imports")
+        trace.mark("init imports")
         plan = bootstrap.receive_plan(chan)
         bootstrap.main(chan, plan)
         os._exit(0)

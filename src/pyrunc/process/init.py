@@ -41,7 +41,7 @@ def main(plan, chan):
             handover = setup_exec(plan)
         else:
             handover = setup_container(plan, chan)
-        trace.mark("stage2 ready")
+        trace.mark("process checked")
         chan.send(M.READY, marks=trace.marks())
         msg, _ = chan.recv()
         if msg["type"] != M.COMMIT:
@@ -107,11 +107,11 @@ def setup_container(plan, chan):
         loopback.up()
     root_fd = rootfs.prepare_root(plan["rootfs"], plan["rootfs_propagation"])
     deferred_ro = rootfs.mount_all(root_fd, plan["mounts"], plan["cgroup_mounts"], in_userns)
-    trace.mark("stage2 mounts")
+    trace.mark("mounts")
     rootfs.create_devices(root_fd, plan["devices"], in_userns)
     if plan["dev_setup"]:
         rootfs.create_dev_links(root_fd, DEV_LINKS + tuple(plan["extra_dev_links"]))
-    trace.mark("stage2 devices")
+    trace.mark("devices")
     if plan["runtime_setup"]:
         # the parent's turn, in the runtime namespace: netDevices, prestart and createRuntime hooks
         chan.send(M.RUNTIME_SETUP, kinds=plan["runtime_hooks"])
@@ -119,12 +119,14 @@ def setup_container(plan, chan):
         if msg["type"] != M.SETUP_DONE:
             raise Error(f"unexpected message {msg['type']}")
     hooks.run_all("createContainer", plan["hooks"].get("createContainer", ()), hook_state(plan, "creating"))
+    if plan["runtime_setup"] or plan["hooks"].get("createContainer"):
+        trace.mark("hooks")
     if plan["no_pivot"]:
         rootfs.move_root(plan["rootfs"])
     else:
         rootfs.pivot(root_fd)
     os.close(root_fd)
-    trace.mark("stage2 pivot_root")
+    trace.mark("pivot_root")
     for m in deferred_ro:
         rootfs.remount_readonly(m["dest"])
     p = plan["process"]
@@ -143,7 +145,7 @@ def setup_container(plan, chan):
             raise Error(f"sysctl {key}={value}: {e.strerror}") from None
     rootfs.readonly_paths(plan["readonly_paths"])
     rootfs.masked_paths(plan["masked_paths"])
-    trace.mark("stage2 paths")
+    trace.mark("masked and read-only paths")
     if plan["personality"] is not None:
         S.personality(plan["personality"])
     if p is None:

@@ -39,7 +39,7 @@ class Stages:
         theirs.close()
         self.stage1 = pid
         self.chan = mine
-        trace.mark("fork stage1")
+        trace.mark("fork bootstrap")
         return self
 
     def bootstrap(self, plan, fd_slots):
