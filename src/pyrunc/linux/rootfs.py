@@ -403,6 +403,14 @@ def pivot(root_fd):
     os.chdir("/")
 
 
+def chroot_into(root_fd):
+    """No mount namespace of its own: chroot, as runc does.  pivot_root would swap the root of
+    every process in the caller's namespace, and detaching the old root would take it from them."""
+    os.fchdir(root_fd)
+    os.chroot(".")
+    os.chdir("/")
+
+
 def move_root(rootfs):
     """--no-pivot: move the rootfs over / and chroot into it (for ramfs roots, where pivot_root fails)."""
     _detach_outside(rootfs)

@@ -94,6 +94,10 @@ def in_user_namespace(ns):
     return "user" in ns["new"] or any(t == "user" for t, _ in ns["join"])
 
 
+def own_mount_namespace(ns):
+    return "mount" in ns["new"] or any(t == "mount" for t, _ in ns["join"])
+
+
 def setup_container(plan, chan):
     os.setsid()
     ns = plan["ns"]
@@ -119,7 +123,9 @@ def setup_container(plan, chan):
         if msg["type"] != M.SETUP_DONE:
             raise Error(f"unexpected message {msg['type']}")
     hooks.run_all("createContainer", plan["hooks"].get("createContainer", ()), hook_state(plan, "creating"))
-    if plan["no_pivot"]:
+    if not own_mount_namespace(ns):
+        rootfs.chroot_into(root_fd)
+    elif plan["no_pivot"]:
         rootfs.move_root(plan["rootfs"])
     else:
         rootfs.pivot(root_fd)
