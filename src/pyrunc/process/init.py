@@ -130,6 +130,7 @@ def setup_container(plan, chan):
     else:
         rootfs.pivot(root_fd)
     os.close(root_fd)
+    rootfs.set_root_propagation(plan["rootfs_propagation"])
     trace.mark("stage2 pivot_root")
     for m in deferred_ro:
         rootfs.remount_readonly(m["dest"])
