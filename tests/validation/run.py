@@ -157,12 +157,16 @@ def run_one(name, suite_dir, work, wrapper, out, timeout):
             rc = p.wait(timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            os.killpg(p.pid, signal.SIGKILL)
-            rc = p.wait()
-        try:
-            os.killpg(p.pid, signal.SIGKILL)    # whatever it left in its session's group
-        except ProcessLookupError:
-            pass
+            rc = None
+        finally:   # also when interrupted: the cleanup must not race a live test
+            try:
+                os.killpg(p.pid, signal.SIGKILL)    # the test, or what it left in its group
+            except ProcessLookupError:
+                pass
+            if p.returncode is None:
+                p.wait()
+        if rc is None:
+            rc = p.returncode
     seconds = time.monotonic() - start
     with open(os.path.join(out, name + ".tap"), errors="replace") as f:
         report = tap.parse(f.read())
@@ -203,6 +207,8 @@ def main(argv=None):
     runtime = shutil.which(a.runtime) or a.runtime
     out = os.path.abspath(a.out or os.path.join("build", "conformance", os.path.basename(runtime)))
     work = wrapper = None
+    for sig in (signal.SIGTERM, signal.SIGHUP):    # unwind through the cleanup below
+        signal.signal(sig, lambda signum, _: sys.exit(f"conformance: interrupted by signal {signum}"))
     try:
         if not (os.path.isfile(runtime) and os.access(runtime, os.X_OK)):
             raise CannotRun(f"runtime {a.runtime} not found or not executable")
@@ -247,11 +253,17 @@ def main(argv=None):
     except CannotRun as e:
         print(f"conformance: cannot run: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("conformance: interrupted", file=sys.stderr)
+        return 130
     finally:
         if work:
             cleanup(work, wrapper)
             remove_contents(work)
-            os.rmdir(work)
+            try:
+                os.rmdir(work)
+            except OSError as e:   # on the sandbox's private /run: gone with it anyway
+                print(f"conformance: warning: cannot remove {work}: {e.strerror}", file=sys.stderr)
 
 
 if __name__ == "__main__":
