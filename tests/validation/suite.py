@@ -34,7 +34,7 @@ PSEUDO_VERSION = "v0.9.1-0.20251205004911-" + COMMIT[:12]
 MODULE_VERSION_FILE = "0.9.0"    # the VERSION file at COMMIT, for runtimetest --version
 GO = os.environ.get("GO", "/usr/local/go/bin/go")
 GO_MIN = (1, 21)                 # COMMIT's go.mod; its dependencies use the "slices" package
-FORMAT = 1                       # bump when the layout or the rootfs changes: cached suites are remade
+FORMAT = 2                       # bump when the layout or the rootfs changes: cached suites are remade
 CACHE = os.environ.get("PYRUNC_CONFORMANCE_CACHE", "/var/cache/pyrunc-conformance")
 SUITE = os.path.join(CACHE, f"suite-{COMMIT[:12]}-v{FORMAT}")
 BUSYBOX = "/bin/busybox"
@@ -162,7 +162,8 @@ def build(dest, log):
     if not tests or not os.path.isdir(os.path.join(moddir, "cmd", "runtimetest")):
         raise SuiteError(f"{MODULE} {version} has no validation tests or no cmd/runtimetest")
     log(f"building runtimetest and {len(tests)} tests with {goversion}")
-    ld = f"-X main.version={MODULE_VERSION_FILE} -X main.gitCommit={COMMIT[:12]}"
+    # -s -w: no symbol tables or DWARF; linking 59 programs is most of the build
+    ld = f"-s -w -X main.version={MODULE_VERSION_FILE} -X main.gitCommit={COMMIT[:12]}"
     go(["build", "-trimpath", "-tags", "netgo osusergo", "-ldflags", ld,
         "-o", os.path.join(dest, "runtimetest"), MODULE + "/cmd/runtimetest"], mod, env, "go build runtimetest")
     os.makedirs(os.path.join(dest, "bin"))
