@@ -36,7 +36,8 @@ def test_plan_mismatch_fails_and_two_streams_add_up():
 
 
 def test_exit_status_timeout_and_bail_out():
-    assert judge("ok 1\n1..1\n", rc=1, stderr="failed\nexit status 1\n") == ("FAIL", "exit 1: exit status 1")
+    assert judge("ok 1\n1..1\n", rc=1, stderr="failed\nexit status 1\n") == ("FAIL", "exit 1: failed")
+    assert judge("", rc=1, stderr="exit status 1\n") == ("FAIL", "exit 1: exit status 1")
     assert judge("", rc=-9, timed_out=True) == ("FAIL", "timed out")
     assert judge("Bail out! no runtime\n") == ("FAIL", "bail out: no runtime")
 

@@ -94,8 +94,10 @@ def verdict(report, rc, timed_out=False, stderr=""):
     if timed_out:
         return "FAIL", "timed out"
     if rc != 0:
-        last = [ln for ln in stderr.splitlines() if ln.strip()]
-        return "FAIL", _short(f"exit {rc}" + (f": {last[-1]}" if last else ""))
+        # util.Fatal ends with the Go error ("exit status 1"); the runtime's message is above it
+        lines = [ln for ln in stderr.splitlines() if ln.strip()]
+        told = [ln for ln in lines if not re.fullmatch(r"exit status \d+", ln.strip())] or lines
+        return "FAIL", _short(f"exit {rc}" + (f": {told[-1]}" if told else ""))
     if report.bail:
         return "FAIL", _short("bail out: " + report.bail)
     if report.not_ok:
