@@ -183,10 +183,9 @@ class Runtime:
         c.remove()
         if hooks_list and not d.get("creating"):
             from pyrunc import hooks
-            try:
-                hooks.run_all("poststop", hooks_list, _hook_state(d, "stopped", 0))
-            except Error as e:
-                log.warning(str(e))
+            # runtime-spec: a failing poststop hook is a warning and the remaining hooks still run
+            hooks.run_all("poststop", hooks_list, _hook_state(d, "stopped", 0),
+                          on_failure=lambda e: log.warning(str(e)))
 
     # ------------------------------------------------------------ list
     def list(self):

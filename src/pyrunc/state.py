@@ -113,6 +113,8 @@ class Container:
         for name in os.listdir(self.root):
             if not name.startswith(prefix) or not name[len(prefix):].isdigit():
                 continue
+            if os.path.exists(f"/proc/{name[len(prefix):]}"):
+                continue    # its creator may be between mkdir and flock: never sweep a live pid's
             path = os.path.join(self.root, name)
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

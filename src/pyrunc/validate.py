@@ -132,4 +132,7 @@ def check(doc, bundle):
         for i, p in enumerate(linux.get(name, ())):
             if not p.startswith("/"):
                 problems.append(f"/linux/{name}/{i}: {p!r} is not an absolute path")
+        if linux.get(name) and "mount" not in types:
+            # their mounts would land in the caller's mount namespace (runc refuses them too)
+            problems.append(f"/linux/{name}: unable to restrict paths without a private mount namespace")
     return problems

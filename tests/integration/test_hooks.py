@@ -120,3 +120,22 @@ def test_failing_poststop_is_only_a_warning(rt, bundle, tmp_path):
     assert rt.run("delete", "pp", check=False).returncode == 0
     assert "pp" not in rt.ids()
     assert stat.S_ISDIR(os.stat(bundle.path).st_mode)
+
+
+@pytest.mark.skipif_reference("runc 1.1 stops at the first failing poststop hook")
+def test_failing_poststop_hook_is_a_warning_and_the_rest_still_run(rt, bundle, tmp_path):
+    bad = str(tmp_path / "bad.sh")
+    write_script(bad, "#!/bin/sh\nexit 1\n")
+    good = str(tmp_path / "hook.sh")
+    write_script(good, HOOK)
+    log = str(tmp_path / "hooks.log")
+    bundle.config["hooks"] = {"poststop": [{"path": bad}, hook(good, "poststop", log)]}
+    bundle.set_args("true")
+    create(rt, bundle, "pp2")
+    rt.run("start", "pp2")
+    wait_for(lambda: rt.status("pp2") == "stopped", what="exit")
+    p = rt.run("delete", "pp2", check=False)
+    assert p.returncode == 0
+    assert "level=warning" in p.stderr and "poststop hook #0" in p.stderr
+    assert [r["kind"] for r in records(log)] == ["poststop"]
+    assert "pp2" not in rt.ids()

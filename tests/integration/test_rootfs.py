@@ -145,11 +145,25 @@ def test_sysctl(rt, bundle):
         assert f.read().strip() != "1234"
 
 
+def root_mount_tags(rt, bundle, cid):
+    """The optional fields (shared:N, master:N, unbindable) of the container's / mount."""
+    bundle.set_args("awk", "$5 == \"/\"", "/proc/self/mountinfo")
+    line = run_to_completion(rt, bundle, cid).splitlines()[-1]   # the topmost mount on /
+    return line.split(" - ")[0].split()[6:]
+
+
 def test_rootfs_propagation_private(rt, bundle):
     bundle.config["linux"]["rootfsPropagation"] = "private"
-    bundle.set_args("sh", "-c", "grep ' / / ' /proc/self/mountinfo")
-    line = run_to_completion(rt, bundle, "pr1")
-    assert "shared:" not in line and "master:" not in line
+    assert root_mount_tags(rt, bundle, "pr1") == []
+
+
+@pytest.mark.skipif_reference("runc < 1.4 and crun 1.8 leave the new root private")
+@pytest.mark.parametrize("propagation, tag", [("shared", "shared:"), ("rshared", "shared:"),
+                                              ("unbindable", "unbindable")])
+def test_rootfs_propagation_on_the_new_root(rt, bundle, propagation, tag):
+    bundle.config["linux"]["rootfsPropagation"] = propagation
+    tags = root_mount_tags(rt, bundle, "pr2")
+    assert any(t.startswith(tag) for t in tags), tags
 
 
 def test_dev_null_stays_roots(rt, bundle):

@@ -104,14 +104,16 @@ def prepare_root(rootfs, propagation):
 
 
 def _make_parent_private(rootfs):
-    # pivot_root refuses a shared parent mount; find the mount holding rootfs
+    # pivot_root refuses a shared parent mount, and an unbindable one (rootfsPropagation
+    # unbindable) cannot be bound from; find the mount holding rootfs
     best = ""
     with open("/proc/self/mountinfo") as f:
         for line in f:
             mp = line.split()[4]
             if (rootfs == mp or rootfs.startswith(mp.rstrip("/") + "/")) and len(mp) > len(best):
                 best = mp
-                shared = "shared:" in line.split(" - ")[0]
+                tags = line.split(" - ")[0].split()[6:]
+                shared = any(t.startswith("shared:") or t == "unbindable" for t in tags)
     if best and shared:
         S.mount("", best, None, S.MS_PRIVATE)
 
@@ -423,6 +425,22 @@ def pivot(root_fd):
         S.umount2(".", S.MNT_DETACH)
     finally:
         os.close(old)
+    os.chdir("/")
+
+
+def set_root_propagation(propagation):
+    """rootfsPropagation shared/unbindable, on the new / (runc 1.4).  Before the switch the
+    rootfs is bound below a parent made private (pivot_root needs that), so it is private;
+    private and slave need nothing more."""
+    if propagation & (S.MS_SHARED | S.MS_UNBINDABLE):
+        S.mount("", "/", None, propagation)
+
+
+def chroot_into(root_fd):
+    """No mount namespace of its own: chroot, as runc does.  pivot_root would swap the root of
+    every process in the caller's namespace, and detaching the old root would take it from them."""
+    os.fchdir(root_fd)
+    os.chroot(".")
     os.chdir("/")
 
 

@@ -94,6 +94,10 @@ def in_user_namespace(ns):
     return "user" in ns["new"] or any(t == "user" for t, _ in ns["join"])
 
 
+def own_mount_namespace(ns):
+    return "mount" in ns["new"] or any(t == "mount" for t, _ in ns["join"])
+
+
 def setup_container(plan, chan):
     os.setsid()
     ns = plan["ns"]
@@ -121,11 +125,14 @@ def setup_container(plan, chan):
     hooks.run_all("createContainer", plan["hooks"].get("createContainer", ()), hook_state(plan, "creating"))
     if plan["runtime_setup"] or plan["hooks"].get("createContainer"):
         trace.mark("hooks")
-    if plan["no_pivot"]:
+    if not own_mount_namespace(ns):
+        rootfs.chroot_into(root_fd)
+    elif plan["no_pivot"]:
         rootfs.move_root(plan["rootfs"])
     else:
         rootfs.pivot(root_fd)
     os.close(root_fd)
+    rootfs.set_root_propagation(plan["rootfs_propagation"])
     trace.mark("pivot_root")
     for m in deferred_ro:
         rootfs.remount_readonly(m["dest"])
