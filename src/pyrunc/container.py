@@ -72,17 +72,21 @@ class Runtime:
                 if e.errno == errno.ENXIO:
                     raise WrongState("the container init is not waiting for start (it exited)") from None
                 raise
+            hooks = c.data["config"].get("hooks", {}).get("poststart")
             try:
                 # unlink first: a `start` killed half-way leaves "running" (which delete --force
                 # cleans up), never a "created" container that has in fact started
                 os.unlink(c.fifo)
                 os.write(fd, b"0")
+                if hooks:
+                    # runtime-spec: poststart runs once the program is executed; the init
+                    # holds the fifo until its execve, then we are its last user (POLLERR)
+                    _wait_fifo_orphaned(fd)
             finally:
                 os.close(fd)
             trace.mark("exec")     # pyrunc-init now execs the program
             t = dict(c.data.get("trace", {}), start=trace.marks())
             c.save(dict(c.data, trace=t))
-            hooks = c.data["config"].get("hooks", {}).get("poststart")
             if hooks:
                 self._poststart(c, hooks)
 
@@ -224,6 +228,13 @@ def _owner(uid):
         return pwd.getpwuid(uid).pw_name
     except (KeyError, ImportError):
         return str(uid)
+
+
+def _wait_fifo_orphaned(fd, timeout=10.0):
+    import select
+    p = select.poll()
+    p.register(fd, select.POLLERR)
+    p.poll(int(timeout * 1000))
 
 
 def _wait_exit(pidfd, timeout=5.0):

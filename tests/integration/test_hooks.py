@@ -139,3 +139,18 @@ def test_failing_poststop_hook_is_a_warning_and_the_rest_still_run(rt, bundle, t
     assert "level=warning" in p.stderr and "poststop hook #0" in p.stderr
     assert [r["kind"] for r in records(log)] == ["poststop"]
     assert "pp2" not in rt.ids()
+
+@pytest.mark.skipif_reference("runc 1.1 runs poststart hooks at create")
+def test_poststart_runs_after_the_program_is_executed(rt, bundle, tmp_path):
+    """runtime-spec: poststart hooks run once the user's process is executed, before start returns."""
+    seen = tmp_path / "seen"
+    hook = tmp_path / "post.py"
+    write_script(str(hook), "#!/usr/bin/python3\nimport json, sys\n"
+                 "s = json.load(sys.stdin)\n"
+                 f"open({str(seen)!r}, 'w').write(open(f'/proc/{{s[\"pid\"]}}/cmdline').read())\n")
+    bundle.config["hooks"] = {"poststart": [{"path": str(hook)}]}
+    bundle.set_args("sleep", "30")
+    create(rt, bundle, "ps2")
+    rt.run("start", "ps2")
+    assert seen.read_text().split("\0")[:2] == ["sleep", "30"]
+    rt.run("delete", "--force", "ps2")

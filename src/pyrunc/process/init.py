@@ -61,9 +61,11 @@ def main(plan, chan):
         wait_for_start(fifo)
         try:
             hooks.run_all("startContainer", plan["hooks"]["startContainer"], hook_state(plan, "created"))
+            # re-arm the fifo (we hold it read-write): pyrunc-init reads this byte at once and
+            # keeps the fifo open until its execve, which is what `start` waits for
+            os.write(fifo, b"0")
         except BaseException as e:
             _die(f"pyrunc: {e}", 1)
-        fifo = -1
     if plan["kind"] == "exec":
         fifo = -1
         try:
@@ -223,7 +225,6 @@ def wait_for_start(fifo_fd):
         data = b""
     if not data:
         os._exit(1)
-    os.close(fifo_fd)
 
 
 def _exit_on_signal(sig, _frame):
