@@ -202,6 +202,8 @@ def main(argv=None):
     ap.add_argument("--runtime", required=True, help="the runtime binary (pyrunc, runc, crun)")
     ap.add_argument("--out", help="where the TAP and stderr of each test go (default build/conformance/NAME)")
     ap.add_argument("--timeout", type=int, default=60, help="per-test timeout in seconds (default 60)")
+    ap.add_argument("--min-passed", type=int, default=0,
+                    help="exit 1 when fewer tests pass (a regression gate for CI)")
     ap.add_argument("tests", nargs="*", help="test names (default: all)")
     a = ap.parse_args(argv)
     runtime = shutil.which(a.runtime) or a.runtime
@@ -249,6 +251,9 @@ def main(argv=None):
                           f"{'' if report.plan is None else report.plan}\t{reason}\n")
         print(f"conformance: {counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped "
               f"of {len(tests)} tests ({ok} of {total} assertions ok) in {time.monotonic() - t0:.0f}s")
+        if counts["PASS"] < a.min_passed:
+            print(f"conformance: fewer than the {a.min_passed} tests expected to pass", file=sys.stderr)
+            return 1
         return 0
     except CannotRun as e:
         print(f"conformance: cannot run: {e}", file=sys.stderr)
