@@ -1,8 +1,11 @@
 # pyrunc: build, install, demo, tests, benchmarks.
 #   make demo      system packages, build, a busybox bundle, one container that prints
 #   make test      everything the tests need, then the whole test suite (as root)
+#   make test-v2   only the tests marked cgroupv2, in the pure cgroup v2 VM
 #   make peers     the clients the tests drive: containerd 1.6, podman (Debian), containerd 2.x, crictl (Go)
 #   make install PREFIX=/usr/local
+#   make conformance [RUNTIME=/usr/bin/runc] [TESTS="kill state"] [TIMEOUT=60]
+#                  the runtime-tools validation suite against pyrunc (or RUNTIME)
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 PREFIX ?= /usr/local
@@ -14,14 +17,24 @@ PYRUNC_TEST := $(TEST_PREFIX)/bin/pyrunc
 # clients tests/clients drives (containerd 1.6 with ctr and its runc shim; podman, conmon)
 DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev \
 	python3 python3-dev python3-cffi python3-setuptools python3-pip python3-pytest \
-	python3-hypothesis python3-pyroute2 util-linux iproute2 procps runc crun \
+	python3-hypothesis python3-pyroute2 python3-jsonschema util-linux iproute2 procps runc crun \
 	containerd podman conmon
 
 # containerd 2.x and crictl, built once from the Go module proxy at the versions pinned in
 # tests/peers/versions.env; cached here, outside the tree, so later runs need no network
 PEERS_CACHE ?= /var/cache/pyrunc-peers
 
-.PHONY: all deps build install demo test unit integration bench bundles peers clean
+# Tests marked cgroupv2 need a pure cgroup v2 host; they all run in one boot of a
+# QEMU guest (tests/support/v2vm.sh) inside the same sandbox.  The VM part may
+# take V2VM_TIMEOUT seconds before the guest is stopped (exit 124).
+V2VM := tests/support/v2vm.sh
+V2VM_TIMEOUT ?= 1200
+
+.PHONY: all deps deps-v2vm build install demo test test-v2 v2-tests unit integration bench bundles peers fuzz schema conformance clean
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+# runtime-spec's JSON schema for `pyrunc check`, from its Go module (never copied into git)
+SPEC_VERSION := v1.2.1
+SCHEMA := $(BUILD)/runtime-spec-$(SPEC_VERSION)/schema
 
 all: build
 
@@ -33,6 +46,10 @@ deps:
 		apt-get install -y --no-install-recommends $$missing >/dev/null || \
 		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends $$missing >/dev/null; }; \
 	fi
+
+# qemu-system-x86 and kmod when missing, and the guest kernel + initramfs in its cache
+deps-v2vm:
+	@bash $(V2VM) --prepare
 
 build:
 	$(PYTHON) setup.py -q build_ext --inplace
@@ -48,6 +65,8 @@ install:
 	$$py -m pip install -q --no-deps --no-build-isolation --no-compile --target "$$lib" . 2>&1 | grep -v "as the 'root' user" || true; \
 	test -x "$$lib/pyrunc/pyrunc-init" && test -f "$$lib/pyrunc/_native.abi3.so" && test -f "$$lib/pyrunc/_seccomp.abi3.so"; \
 	rm -rf "$$lib/bin"; \
+	if $(MAKE) -s schema; then cp -r $(SCHEMA) "$$lib/pyrunc/schema"; \
+	else echo "warning: runtime-spec schema unavailable: pyrunc check will skip schema validation"; fi; \
 	$$py -m compileall -q "$$lib/pyrunc"; \
 	cffi=$$($$py -c 'import _cffi_backend, os; print(os.path.dirname(_cffi_backend.__file__))'); \
 	printf '%s\n' "#!$$py -IS" \
@@ -61,7 +80,14 @@ install:
 	echo "installed $(PREFIX)/bin/pyrunc"
 
 peers: deps
-	@bash tests/peers/build.sh $(PEERS_CACHE)
+	@GO=$(GO) bash tests/peers/build.sh $(PEERS_CACHE)
+
+schema: $(SCHEMA)/config-schema.json
+$(SCHEMA)/config-schema.json:
+	@mkdir -p $(BUILD)/gomod
+	@set -e; dir=$$(GOFLAGS=-mod=mod GOMODCACHE=$(BUILD)/gomod GOTOOLCHAIN=local $(GO) mod download -json \
+		github.com/opencontainers/runtime-spec@$(SPEC_VERSION) | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'); \
+	mkdir -p $(SCHEMA); cp "$$dir"/schema/*.json $(SCHEMA)/; chmod -R u+w $(BUILD)/gomod $(SCHEMA)
 
 bundles:
 	$(PYTHON) bundles/mkbundle.py bundles/build/demo demo >/dev/null
@@ -75,15 +101,60 @@ unit: build
 	$(PYTHON) -m pytest -q tests/unit
 
 # The whole suite runs as root inside a private cgroup+mount namespace whose
-# cgroup mounts are rooted at a fresh cgroup of ours (tests/support/sandbox.sh).
-# PYRUNC_REQUIRE_PEERS: a missing client is a failure here, not a skip.
-test: deps build peers
+# cgroup mounts are rooted at a fresh cgroup of ours (tests/support/sandbox.sh):
+# first on this host, then the cgroupv2 tests in the VM, even when the first part failed.
+# PYRUNC_REQUIRE_PEERS: a client missing from make peers is a failure here, not a skip.
+test: deps deps-v2vm build peers
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
-	PYRUNC=$(PYRUNC_TEST) PYRUNC_PEERS_CACHE=$(PEERS_CACHE) PYRUNC_REQUIRE_PEERS=1 bash tests/support/sandbox.sh $(PYTHON) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+	PYRUNC=$(PYRUNC_TEST) PYRUNC_PEERS_CACHE=$(PEERS_CACHE) PYRUNC_REQUIRE_PEERS=1 \
+		bash tests/support/sandbox.sh $(PYTHON) -m pytest -q -p no:cacheprovider -m "not cgroupv2" tests $(PYTEST_ARGS); \
+	rc=$$?; $(MAKE) -s v2-tests || rc=1; $(MAKE) -s fuzz || rc=1; \
+	$(MAKE) -s conformance CONFORMANCE_MIN=33 || rc=1; exit $$rc
 
+test-v2: deps deps-v2vm build
+	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
+	@$(MAKE) -s v2-tests
+
+# Only the files holding cgroupv2 tests go to the guest: under emulation,
+# importing the other test modules there would cost seconds each.
+v2-tests:
+	@start=$$(date +%s); \
+	out=$$($(PYTHON) -m pytest -q -p no:cacheprovider --collect-only -m cgroupv2 tests $(PYTEST_ARGS)); rc=$$?; \
+	if [ $$rc = 5 ]; then echo "no cgroupv2 test selected"; exit 0; fi; \
+	if [ $$rc != 0 ]; then echo "$$out"; echo "collecting the cgroupv2 tests failed"; exit 1; fi; \
+	files=$$(sed -n 's/::.*//p' <<<"$$out" | sort -u); \
+	echo "cgroupv2 tests in the pure cgroup v2 VM (emulated unless /dev/kvm is hardware KVM):" $$files; \
+	bash $(V2VM) --timeout $(V2VM_TIMEOUT) env PYRUNC=$(PYRUNC_TEST) bash tests/support/sandbox.sh \
+		$(PYTHON) -m pytest -q -p no:cacheprovider -m cgroupv2 $$files $(PYTEST_ARGS); rc=$$?; \
+	echo "cgroup v2 VM part: $$(( $$(date +%s) - start )) s, exit $$rc"; \
+	case $$rc in 124) echo "the cgroup v2 VM timed out (V2VM_TIMEOUT=$(V2VM_TIMEOUT))";; \
+		125) echo "the cgroup v2 VM did not boot or died: see the v2vm lines above";; esac; \
+	exit $$rc
+
+# A bounded coverage-guided run of the config loader, validator and planner (atheris, from PyPI).
+FUZZ_SECONDS ?= 60
+fuzz: build
+	@test -d $(BUILD)/atheris/atheris || $(PYTHON) -m pip install -q --target $(BUILD)/atheris atheris 2>&1 | grep -v "as the 'root' user" || true
+	@rm -rf $(BUILD)/fuzz-corpus && cp -r tests/fuzz/corpus $(BUILD)/fuzz-corpus
+	set -o pipefail; PYTHONPATH=$(BUILD)/atheris:src $(PYTHON) tests/fuzz/fuzz_config.py -max_total_time=$(FUZZ_SECONDS) \
+		-print_final_stats=1 $(BUILD)/fuzz-corpus 2>&1 | tail -12
+
+# runtime-tools' validation suite, built once per pinned commit (Go module proxy,
+# /usr/local/go) into /var/cache/pyrunc-conformance, run in the sandbox.  Without
+# RUNTIME it tests the pyrunc installed into build/prefix.  crun 1.8 needs
+# SANDBOX_HIDE_UNIFIED=1 on a hybrid host (and refuses this suite's ociVersion 1.3.0).
+TIMEOUT ?= 60
+CONFORMANCE_MIN ?= 0
+conformance: deps
+	@if [ -z "$(RUNTIME)" ]; then $(MAKE) -s build >/dev/null 2>&1 && $(MAKE) -s install PREFIX=$(TEST_PREFIX); fi
+	@$(PYTHON) -m tests.validation.suite >/dev/null
+	@bash tests/support/sandbox.sh $(PYTHON) -m tests.validation.run --timeout $(TIMEOUT) \
+		--min-passed $(CONFORMANCE_MIN) --runtime $(or $(RUNTIME),$(PYRUNC_TEST)) $(TESTS)
+
+# crun 1.8 refuses hybrid hosts whose cgroup2 has controllers: the sandbox hides it for all three
 bench: deps build
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
-	bash tests/bench/bench.sh $(PYRUNC_TEST)
+	SANDBOX_HIDE_UNIFIED=1 bash tests/support/sandbox.sh $(PYTHON) tests/bench/bench.py $(PYRUNC_TEST) $(BENCH_ARGS)
 
 clean:
 	rm -rf build bundles/build src/pyrunc/_native*.so src/pyrunc/pyrunc-init src/*.egg-info

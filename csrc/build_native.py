@@ -43,6 +43,13 @@ long pr_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *n
                   unsigned int flags);
 long pr_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags);
 long pr_fstatfs_type(int fd);
+long pr_bpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt,
+                      const char *license, char *log_buf, uint32_t log_size);
+long pr_bpf_prog_attach(int target_fd, int prog_fd, uint32_t attach_type, uint32_t flags,
+                        int replace_fd);
+long pr_bpf_prog_detach(int target_fd, int prog_fd, uint32_t attach_type);
+long pr_bpf_prog_query(int target_fd, uint32_t attach_type, uint32_t *ids, uint32_t *count);
+long pr_bpf_prog_get_fd_by_id(uint32_t id);
 """
 
 ffibuilder = FFI()

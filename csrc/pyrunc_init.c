@@ -10,7 +10,8 @@
  *
  *   1. PR_SET_DUMPABLE 0 (before anything else), comm "pyrunc-init";
  *   2. with a fifo fd: die on the usual deadly signals, block until `start`
- *      writes one byte (EOF: exit 1);
+ *      writes one byte (EOF: exit 1); the fifo then stays open, close-on-exec,
+ *      so that its closing tells `start` that the program has been exec'd;
  *   3. every signal disposition to SIG_DFL and an empty mask (ignored
  *      dispositions would survive execve);
  *   4. fds >= first_cloexec marked close-on-exec (CVE-2024-21626);
@@ -42,6 +43,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -115,7 +117,10 @@ static void wait_for_start(int fifo)
     while (n < 0 && errno == EINTR);
     if (n != 1)
         _exit(1);
-    close(fifo);
+    /* Held until execve: `start` sees the fifo lose its last reader (POLLERR)
+     * when the program runs, and only then runs the poststart hooks. */
+    if (fcntl(fifo, F_SETFD, FD_CLOEXEC) < 0)
+        die("fcntl", errno, 1);
 }
 
 static void load_seccomp(const void *bpf, size_t len, unsigned int flags, int notify_sock,

@@ -161,3 +161,67 @@ long pr_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *n
 {
     RET(syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags));
 }
+
+/* bpf(2) for the cgroup v2 device filter: one command per function. */
+#include <linux/bpf.h>
+
+long pr_bpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt,
+                      const char *license, char *log_buf, uint32_t log_size)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = prog_type;
+    attr.insns = (uint64_t)(uintptr_t)insns;
+    attr.insn_cnt = insn_cnt;
+    attr.license = (uint64_t)(uintptr_t)license;
+    attr.log_buf = (uint64_t)(uintptr_t)log_buf;
+    attr.log_size = log_size;
+    attr.log_level = log_size ? 1 : 0;
+    RET(syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr)));
+}
+
+long pr_bpf_prog_attach(int target_fd, int prog_fd, uint32_t attach_type, uint32_t flags,
+                        int replace_fd)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = target_fd;
+    attr.attach_bpf_fd = prog_fd;
+    attr.attach_type = attach_type;
+    attr.attach_flags = flags;
+    attr.replace_bpf_fd = replace_fd;
+    RET(syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)));
+}
+
+long pr_bpf_prog_detach(int target_fd, int prog_fd, uint32_t attach_type)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = target_fd;
+    attr.attach_bpf_fd = prog_fd;
+    attr.attach_type = attach_type;
+    RET(syscall(SYS_bpf, BPF_PROG_DETACH, &attr, sizeof(attr)));
+}
+
+/* The ids of the programs attached to target_fd; *count: room in, attached out. */
+long pr_bpf_prog_query(int target_fd, uint32_t attach_type, uint32_t *ids, uint32_t *count)
+{
+    union bpf_attr attr;
+    long r;
+    memset(&attr, 0, sizeof(attr));
+    attr.query.target_fd = target_fd;
+    attr.query.attach_type = attach_type;
+    attr.query.prog_ids = (uint64_t)(uintptr_t)ids;
+    attr.query.prog_cnt = *count;
+    r = syscall(SYS_bpf, BPF_PROG_QUERY, &attr, sizeof(attr));
+    *count = attr.query.prog_cnt;
+    return r < 0 ? -errno : r;
+}
+
+long pr_bpf_prog_get_fd_by_id(uint32_t id)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_id = id;
+    RET(syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &attr, sizeof(attr)));
+}

@@ -1,3 +1,15 @@
-"""pyrunc: a low-level OCI container runtime; package root, kept import-free for the CLI's start-up."""
+"""pyrunc: a low-level OCI container runtime; package root, import-free so the CLI starts fast.
+
+The Python API (pyrunc.Container, pyrunc.containers, pyrunc.check, pyrunc.Error)
+is loaded on first use.
+"""
 __version__ = "0.1.0"
 OCI_VERSION = "1.2.0"
+_API = {"Container": "pyrunc.api", "containers": "pyrunc.api", "check": "pyrunc.api", "Error": "pyrunc.errors"}
+
+
+def __getattr__(name):
+    if name in _API:
+        import importlib
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'pyrunc' has no attribute {name!r}")

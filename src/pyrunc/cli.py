@@ -6,7 +6,7 @@ rules: `-flag` and `--flag`, `--flag=value` or `--flag value`, booleans take
 only `=true|false`, and flags may follow the container id except for
 `exec`, whose arguments after the id belong to the process.
 """
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 import sys
 
 from pyrunc import __version__, OCI_VERSION, log, trace
@@ -22,6 +22,12 @@ GLOBAL_ALIASES = {"h": "help", "v": "version"}
 
 CREATE_FLAGS = {"bundle": "str", "pid-file": "str", "console-socket": "str", "no-pivot": "bool",
                 "no-new-keyring": "bool", "preserve-fds": "int"}
+
+# runc update's flags (all values as text: sizes, "-1" and empty strings are parsed by cgroups.resources)
+UPDATE_FLAGS = {k: "str" for k in (
+    "resources", "blkio-weight", "cpu-period", "cpu-quota", "cpu-share", "cpu-burst", "cpu-idle",
+    "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "kernel-memory", "kernel-memory-tcp",
+    "memory", "memory-reservation", "memory-swap", "pids-limit", "l3-cache-schema", "mem-bw-schema")}
 
 
 class Command:
@@ -58,8 +64,20 @@ COMMANDS = {c.name: c for c in (
     Command("list", "", {"format": "str", "quiet": "bool"}, {"f": "format", "q": "quiet"},
             summary="list the containers under --root"),
     Command("features", "", summary="print what this runtime supports (runtime-spec features.md)"),
+    Command("trace", "<container-id>", args=("id",),
+            summary="print the timeline of a container's create and start"),
+    Command("check", "", {"bundle": "str", "format": "str"}, {"b": "bundle", "f": "format"},
+            summary="preflight a bundle on this host, creating nothing (exit 1 if it will not run)"),
     Command("spec", "", {"bundle": "str", "rootless": "bool"}, {"b": "bundle"},
             summary="write an example config.json"),
+    Command("pause", "<container-id>", args=("id",), summary="suspend all processes of a container"),
+    Command("resume", "<container-id>", args=("id",), summary="resume all processes of a paused container"),
+    Command("update", "<container-id>", UPDATE_FLAGS, {"r": "resources", "cpu-shares": "cpu-share"}, ("id",),
+            summary="update a container's resource limits"),
+    Command("ps", "<container-id> [ps options]", {"format": "str"}, {"f": "format"}, ("id",), reorder=False,
+            summary="list the processes of a container"),
+    Command("events", "<container-id>", {"interval": "str", "stats": "bool"}, args=("id",),
+            summary="print a container's resource usage and OOM events"),
 )}
 
 
@@ -186,38 +204,59 @@ def _log_trace(verb):
 
 
 # ---------------------------------------------------------------- handlers
+def _rootless(g):
+    value = g.get("rootless", "auto")
+    if value not in ("true", "false", "auto"):
+        raise Usage(f"invalid --rootless value {value!r}: use true, false or auto")
+    return value == "true" or (value == "auto" and os.geteuid() != 0)
+
+
+def _container(g, cid):
+    """The API's Container for the global flags: every command below is a call on it."""
+    from pyrunc.api import Container
+    return Container(cid, root=g.get("root"), rootless=_rootless(g), systemd_cgroup=g.get("systemd-cgroup", False))
+
+
 def _runtime(g):
     from pyrunc.container import Runtime
-    rootless = g.get("rootless", "auto")
-    if rootless not in ("true", "false", "auto"):
-        raise Usage(f"invalid --rootless value {rootless!r}: use true, false or auto")
-    if rootless == "true" or (rootless == "auto" and os.geteuid() != 0):
-        raise Error("rootless mode is not supported yet: run pyrunc as root")
-    return Runtime(g.get("root", DEFAULT_ROOT), systemd_cgroup=g.get("systemd-cgroup", False))
+    rootless = _rootless(g)
+    return Runtime(state_root(g, rootless), systemd_cgroup=g.get("systemd-cgroup", False), rootless=rootless)
+
+
+def state_root(g, rootless):
+    """--root, else /run/pyrunc, or $XDG_RUNTIME_DIR/pyrunc for a rootless caller (as runc)."""
+    if g.get("root"):
+        return g["root"]
+    if not rootless:
+        return DEFAULT_ROOT
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if not xdg:
+        raise Error("rootless: set XDG_RUNTIME_DIR (or pass --root) for the state directory")
+    return os.path.join(xdg, "pyrunc")
 
 
 def do_create(g, o, pos):
-    _runtime(g).create(pos[0], o.get("bundle", "."), o.get("pid-file"), o.get("console-socket"),
-                       o.get("no-pivot", False), o.get("no-new-keyring", False), o.get("preserve-fds", 0))
+    _container(g, pos[0]).create(o.get("bundle", "."), pid_file=o.get("pid-file"),
+                                 console_socket=o.get("console-socket"), no_pivot=o.get("no-pivot", False),
+                                 no_new_keyring=o.get("no-new-keyring", False),
+                                 preserve_fds=o.get("preserve-fds", 0))
 
 
 def do_start(g, o, pos):
-    _runtime(g).start(pos[0])
+    _container(g, pos[0]).start()
 
 
 def do_state(g, o, pos):
     from pyrunc import jsonlite
-    sys.stdout.write(jsonlite.pretty(_runtime(g).state(pos[0])) + "\n")
+    sys.stdout.write(jsonlite.pretty(_container(g, pos[0]).state()) + "\n")
 
 
 def do_kill(g, o, pos):
-    from pyrunc.container import parse_signal
-    sig = parse_signal(pos[1] if len(pos) > 1 else "TERM")
-    _runtime(g).kill(pos[0], sig, o.get("all", False))
+    _container(g, pos[0]).kill(pos[1] if len(pos) > 1 else "TERM", o.get("all", False))
 
 
 def do_delete(g, o, pos):
-    _runtime(g).delete(pos[0], o.get("force", False))
+    _container(g, pos[0]).delete(o.get("force", False))
 
 
 def do_run(g, o, pos):
@@ -226,12 +265,16 @@ def do_run(g, o, pos):
 
 
 def do_exec(g, o, pos):
-    from pyrunc.execproc import run
     if o.get("apparmor") or o.get("process-label") or o.get("cgroup"):
         raise Usage("--apparmor, --process-label and --cgroup are not supported yet")
     if not o.get("process") and len(pos) < 2:
         raise Usage("a command is required unless --process is given")
-    return run(_runtime(g), pos[0], o, pos[1:])
+    return _container(g, pos[0]).exec(
+        pos[1:], process=o.get("process"), detach=o.get("detach", False), tty=o.get("tty", False),
+        console_socket=o.get("console-socket"), cwd=o.get("cwd"), env=o.get("env", ()), user=o.get("user"),
+        additional_gids=o.get("additional-gids", ()), caps=o.get("cap", ()), no_new_privs=o.get("no-new-privs"),
+        pid_file=o.get("pid-file"), preserve_fds=o.get("preserve-fds", 0),
+        ignore_paused=o.get("ignore-paused", False))
 
 
 def do_list(g, o, pos):
@@ -252,6 +295,25 @@ def do_list(g, o, pos):
             sys.stdout.write("".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + r[-1] + "\n")
 
 
+def do_check(g, o, pos):
+    from pyrunc.preflight import check
+    fmt = o.get("format", "text")
+    if fmt not in ("text", "json"):
+        raise Usage(f"invalid format {fmt!r}: use text or json")
+    report = check(o.get("bundle", "."))
+    if fmt == "json":
+        from pyrunc import jsonlite
+        sys.stdout.write(jsonlite.pretty(report.to_dict()) + "\n")
+    else:
+        sys.stdout.write(report.text())
+    return 0 if report.ok else 1
+
+
+def do_trace(g, o, pos):
+    c = _container(g, pos[0])
+    sys.stdout.write(trace.report(c.saved_trace()))
+
+
 def do_features(g, o, pos):
     import json
     from pyrunc.features import features
@@ -263,6 +325,32 @@ def do_spec(g, o, pos):
     write_example(o.get("bundle", "."), o.get("rootless", False))
 
 
+def do_pause(g, o, pos):
+    _container(g, pos[0]).pause()
+
+
+def do_resume(g, o, pos):
+    _container(g, pos[0]).resume()
+
+
+def do_update(g, o, pos):
+    from pyrunc.cgroups import control
+    c = _container(g, pos[0])
+    c.state()        # an unknown id is reported before stdin is read
+    c.update(control.request(o))
+
+
+def do_ps(g, o, pos):
+    from pyrunc.cgroups import control
+    control.ps(_container(g, pos[0]).root, pos[0], o.get("format", "table"), pos[1:])
+
+
+def do_events(g, o, pos):
+    from pyrunc.cgroups import control
+    control.events(_container(g, pos[0]).root, pos[0], o.get("interval", "5s"), o.get("stats", False))
+
+
 HANDLERS = {"create": do_create, "start": do_start, "state": do_state, "kill": do_kill,
             "delete": do_delete, "run": do_run, "exec": do_exec, "list": do_list, "spec": do_spec,
-            "features": do_features}
+            "features": do_features, "check": do_check, "trace": do_trace,
+            "pause": do_pause, "resume": do_resume, "update": do_update, "ps": do_ps, "events": do_events}

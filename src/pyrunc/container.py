@@ -1,9 +1,9 @@
 """Parent-side lifecycle (CLI process): create, start, state, kill, delete, list, run."""
 import errno
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, jsonlite, log, state, trace
-from pyrunc.errors import BadConfig, Error, NotExist, WrongState
+from pyrunc.errors import Error, NotExist, WrongState
 
 SIGNALS = {
     "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
@@ -19,7 +19,7 @@ def parse_signal(text):
     t = text.upper()
     if t.isdigit():
         n = int(t)
-        if 0 < n <= 64:
+        if 0 <= n <= 64:    # 0 checks that the init exists, as kill(2) does
             return n
     else:
         if t.startswith("SIG"):
@@ -52,114 +52,10 @@ class Runtime:
         return state.Container(self.root, cid)
 
     # ------------------------------------------------------------ create
-    def create(self, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
-               no_new_keyring=False, preserve_fds=0, detach=True, subreaper=False, console_fd=None):
-        """Set the container up until its init waits for `start`; returns the init's pid.
-
-        Crash consistency: state.json (marked "creating", with the cgroup
-        paths) exists before anything else does, so a `delete --force` or a
-        new `create` of the id cleans up after a create that was killed.
-        """
-        from pyrunc import config, exeseal
-        from pyrunc.cgroups import base as cgroups
-        from pyrunc.cgroups import detect
-        from pyrunc.process.parent import Stages, run_runtime_hooks, write_id_maps
-
-        bundle = os.path.abspath(bundle or ".")
-        if console_fd is not None:
-            console_socket = f"fd {console_fd}"
-        doc = _checked_config(bundle, console_socket, detach, preserve_fds)
-        from pyrunc.linux import seccomp
-        filter_entry, bpf = seccomp.prepare(doc.get("linux", {}).get("seccomp"), self.root)
-        if filter_entry:
-            log.debug(f"seccomp filter flags: {filter_entry['flags']}")   # runc's words
-        trace.mark("seccomp")
-        c = self._claim(cid)
-        trace.mark("reserve id")
-        stages = manager = None
-        fds = []
-        try:
-            layout = detect.host_layout()
-            manager = cgroups.new(doc.get("linux", {}).get("cgroupsPath", ""), cid, layout,
-                                  systemd=self.systemd_cgroup)
-            plan = config.build(doc, bundle, cid, manager, layout, no_pivot, no_new_keyring)
-            base = {"id": cid, "bundle": bundle, "rootfs": plan["rootfs"],
-                    "created": state.now_rfc3339nano(), "annotations": doc.get("annotations", {}),
-                    "cgroup": manager.to_state(), "config": _saved_config(doc)}
-            c.save(dict(base, creating=True))
-            manager.create()
-            trace.mark("create cgroup")
-            fds.append(os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC))
-            plan["fds"] = {"fifo": fds[0], "console": None, "preserve": preserve_fds}
-            fds.extend(_prepare_idmaps(plan["mounts"]))
-            fds.append(exeseal.sealed_init())
-            plan["fds"]["init"] = fds[-1]
-            if console_socket:
-                fds.append(os.dup(console_fd) if console_fd is not None else _connect(console_socket))
-                plan["fds"]["console"] = fds[-1]
-            seccomp.attach(plan, filter_entry, bpf, fds)
-            if subreaper:
-                from pyrunc.linux import syscalls as S
-                S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
-            stages = Stages().spawn(plan, keep_fds=fds)
-
-            def on_setup(kinds, pid):
-                if doc.get("linux", {}).get("netDevices"):
-                    from pyrunc.linux import netdev
-                    netdev.move(doc["linux"]["netDevices"], pid)
-                run_runtime_hooks(kinds, doc.get("hooks", {}), _hook_state(base, "creating", pid))
-
-            def on_pid(pid):
-                start = state.proc_start_time(pid)
-                c.save(dict(base, pid=pid, pid_start=start[0] if start else 0, creating=True))
-
-            pid = stages.wait_ready(on_userns=lambda p: write_id_maps(p, plan["uid_map"], plan["gid_map"]),
-                                    on_setup=on_setup, on_pid=on_pid)
-            start = state.proc_start_time(pid)
-            if start is None:
-                raise Error("container init exited before it was ready")
-            trace.mark("init ready")
-            c.save(dict(base, pid=pid, pid_start=start[0], trace={"create": trace.marks()}))
-            if pid_file:
-                write_pid_file(pid_file, pid)
-            stages.commit()
-            trace.mark("state saved")
-        except BaseException:
-            if stages is not None:
-                stages.kill()
-            if manager is not None:
-                _quiet(manager.destroy)
-            _quiet(c.remove)
-            raise
-        finally:
-            for fd in fds:
-                os.close(fd)
-            c.unlock()
-        log.debug(f"created container {cid}", pid=pid)
-        return pid
-
-    def _claim(self, cid):
-        """Reserve the id; an earlier create of it that was killed half-way is cleaned up first."""
-        c = self.container(cid)
-        try:
-            return c.reserve()
-        except Error:
-            if not c.exists():
-                raise
-        old = self.container(cid)
-        try:
-            old.lock(blocking=False)
-        except Error:
-            raise Error(f"container with id {cid} already exists") from None
-        with old:
-            old.load()
-            if old.data and not old.data.get("creating"):
-                raise Error(f"container with id {cid} already exists")
-            # unlocked and never finished: its creator is gone
-            log.warning(f"cleaning up an interrupted create of {cid}")
-            self._kill_init(old, 9)
-            self._destroy(old)
-        return self.container(cid).reserve()
+    def create(self, cid, bundle, **opts):
+        """Set the container up until its init waits for `start` (pyrunc/create.py); the init's pid."""
+        from pyrunc import create
+        return create.create(self, cid, bundle, **opts)
 
     # ------------------------------------------------------------ start
     def start(self, cid):
@@ -176,14 +72,21 @@ class Runtime:
                 if e.errno == errno.ENXIO:
                     raise WrongState("the container init is not waiting for start (it exited)") from None
                 raise
+            hooks = c.data["config"].get("hooks", {}).get("poststart")
             try:
                 # unlink first: a `start` killed half-way leaves "running" (which delete --force
                 # cleans up), never a "created" container that has in fact started
                 os.unlink(c.fifo)
                 os.write(fd, b"0")
+                if hooks:
+                    # runtime-spec: poststart runs once the program is executed; the init
+                    # holds the fifo until its execve, then we are its last user (POLLERR)
+                    _wait_fifo_orphaned(fd)
             finally:
                 os.close(fd)
-            hooks = c.data["config"].get("hooks", {}).get("poststart")
+            trace.mark("exec")     # pyrunc-init now execs the program
+            t = dict(c.data.get("trace", {}), start=trace.marks())
+            c.save(dict(c.data, trace=t))
             if hooks:
                 self._poststart(c, hooks)
 
@@ -284,10 +187,9 @@ class Runtime:
         c.remove()
         if hooks_list and not d.get("creating"):
             from pyrunc import hooks
-            try:
-                hooks.run_all("poststop", hooks_list, _hook_state(d, "stopped", 0))
-            except Error as e:
-                log.warning(str(e))
+            # runtime-spec: a failing poststop hook is a warning and the remaining hooks still run
+            hooks.run_all("poststop", hooks_list, _hook_state(d, "stopped", 0),
+                          on_failure=lambda e: log.warning(str(e)))
 
     # ------------------------------------------------------------ list
     def list(self):
@@ -305,56 +207,6 @@ class Runtime:
                 continue
             out.append(s)
         return out
-
-
-def _prepare_idmaps(mounts):
-    """One user namespace fd per distinct mapping of the idmapped mounts (the init uses them)."""
-    from pyrunc.linux.idmap import userns_fd
-    made = {}
-    for m in mounts:
-        if m["uid_mappings"] and ("idmap" in m["extensions"] or "ridmap" in m["extensions"]):
-            key = jsonlite.dumps([m["uid_mappings"], m["gid_mappings"]])
-            if key not in made:
-                made[key] = userns_fd(m["uid_mappings"], m["gid_mappings"])
-            m["userns_fd"] = made[key]
-    return list(made.values())
-
-
-def _checked_config(bundle, console_socket, detach, preserve_fds):
-    """config.json, typed and checked; every problem at once."""
-    from pyrunc import spec, validate
-    doc = spec.load(bundle)
-    trace.mark("load config")
-    problems = validate.check(doc, bundle)
-    p = doc.get("process", {})
-    if p.get("terminal") and detach and not console_socket:
-        problems.append("/process/terminal: cannot allocate a tty for a detached container without --console-socket")
-    if console_socket and not p.get("terminal"):
-        problems.append("--console-socket: the process has no terminal (process.terminal is false)")
-    problems += _check_preserved(preserve_fds)
-    if problems:
-        raise BadConfig("config.json: " + "; ".join(problems))
-    trace.mark("validate")
-    return doc
-
-
-def _check_preserved(n):
-    """--preserve-fds N passes fds 3..N+2: each must be open, or one of ours could take its number."""
-    missing = []
-    for fd in range(3, 3 + n):
-        try:
-            os.fstat(fd)
-        except OSError:
-            missing.append(f"--preserve-fds {n}: fd {fd} is not open")
-    return missing
-
-
-def _saved_config(doc):
-    """What later commands need from config.json, kept in state.json (the bundle may change)."""
-    keep = {"process": doc.get("process"), "hooks": doc.get("hooks", {}),
-            "namespaces": [ns["type"] for ns in doc.get("linux", {}).get("namespaces", ())],
-            "seccomp": doc.get("linux", {}).get("seccomp")}   # exec'd processes get the same filter
-    return {k: v for k, v in keep.items() if v}
 
 
 def _hook_state(base, status, pid):
@@ -378,27 +230,11 @@ def _owner(uid):
         return str(uid)
 
 
-def _connect(path):
-    import _socket
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    try:
-        s.connect(path)
-    except OSError as e:
-        s.close()
-        raise Error(f"cannot connect to console socket {path}: {e.strerror}") from None
-    return s.detach()
-
-
-def write_pid_file(path, pid):
-    """Decimal, no newline, atomically (the shim reads it with strconv.Atoi right after create)."""
-    path = os.path.abspath(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, str(pid).encode())
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+def _wait_fifo_orphaned(fd, timeout=10.0):
+    import select
+    p = select.poll()
+    p.register(fd, select.POLLERR)
+    p.poll(int(timeout * 1000))
 
 
 def _wait_exit(pidfd, timeout=5.0):

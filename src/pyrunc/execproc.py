@@ -4,7 +4,7 @@ import os
 
 from pyrunc import OCI_VERSION, config, console, exeseal, log, spec, trace, validate
 from pyrunc.cgroups import base as cgroups
-from pyrunc.container import _connect, write_pid_file
+from pyrunc.create import connect_console, fd_slots, write_pid_file
 from pyrunc.errors import BadConfig, Error, WrongState
 from pyrunc.linux.namespaces import PROC_NAME
 from pyrunc.process.parent import Stages
@@ -12,7 +12,10 @@ from pyrunc.process.parent import Stages
 
 def process_spec(saved, o, args):
     """The runtime-spec process: --process, or the container's own with runc's overrides."""
-    if o.get("process"):
+    if isinstance(o.get("process"), dict):      # the Python API
+        from pyrunc import jsonlite
+        p = spec.parse(jsonlite.dumps(o["process"]), what="process", schema=spec.PROCESS)
+    elif o.get("process"):
         path = o["process"]
         try:
             with open(path, "rb") as f:
@@ -64,6 +67,43 @@ def _parse_user(text):
 
 def run(rt, cid, o, args):
     """Start the process; detached, return 0 once it runs; else wait and return its exit code."""
+    # forked first: stage 1 imports while we read the state and build the plan
+    stages = Stages().spawn(o.get("preserve-fds", 0))
+    fds = []
+    ours = None
+    try:
+        plan, fds, ours = _plan(rt, cid, o, args)
+        detach = o.get("detach", False)
+        if not detach:
+            from pyrunc.linux import syscalls as S
+            S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
+        stages.bootstrap(plan, fd_slots(plan))
+        xpid = stages.wait_ready()
+        if o.get("pid-file"):
+            write_pid_file(o["pid-file"], xpid)
+        stages.commit()
+    except BaseException:
+        stages.kill()
+        if ours is not None:
+            ours.close()
+        raise
+    finally:
+        for fd in fds:
+            os.close(fd)
+    trace.mark("exec started")
+    log.debug(f"exec in {cid}", pid=xpid)
+    if detach:
+        return 0
+    try:
+        master = console.recv_master(ours) if ours is not None else None
+        return console.wait_foreground(xpid, master)
+    finally:
+        if ours is not None:
+            ours.close()
+
+
+def _plan(rt, cid, o, args):
+    """(the plan of stage 1 and 2, the fds it holds, our end of a local console or None)."""
     with rt.container(cid).lock() as c:
         c.load()
         status = c.status()
@@ -104,40 +144,19 @@ def run(rt, cid, o, args):
     fds = [exeseal.sealed_init()]
     plan["fds"]["init"] = fds[0]
     ours = None
-    local_tty = p.get("terminal") and not detach and not o.get("console-socket")
-    if local_tty:
-        ours, theirs = console.local_pair()
-        fds.append(theirs)
-        plan["fds"]["console"] = theirs
-    elif o.get("console-socket"):
-        fds.append(_connect(o["console-socket"]))
-        plan["fds"]["console"] = fds[-1]
-    seccomp.attach(plan, entry, bpf, fds)
-    if not detach:
-        from pyrunc.linux import syscalls as S
-        S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
-    stages = Stages()
     try:
-        stages.spawn(plan, keep_fds=fds)
-        xpid = stages.wait_ready()
-        if o.get("pid-file"):
-            write_pid_file(o["pid-file"], xpid)
-        stages.commit()
+        if p.get("terminal") and not detach and not o.get("console-socket"):
+            ours, theirs = console.local_pair()
+            fds.append(theirs)
+            plan["fds"]["console"] = theirs
+        elif o.get("console-socket"):
+            fds.append(connect_console(o["console-socket"]))
+            plan["fds"]["console"] = fds[-1]
+        seccomp.attach(plan, entry, bpf, fds)
     except BaseException:
-        stages.kill()
+        for fd in fds:
+            os.close(fd)
         if ours is not None:
             ours.close()
         raise
-    finally:
-        for fd in fds:
-            os.close(fd)
-    trace.mark("exec started")
-    log.debug(f"exec in {cid}", pid=xpid)
-    if detach:
-        return 0
-    try:
-        master = console.recv_master(ours) if ours is not None else None
-        return console.wait_foreground(xpid, master)
-    finally:
-        if ours is not None:
-            ours.close()
+    return plan, fds, ours

@@ -8,10 +8,16 @@ from pyrunc.errors import Error
 MAX_OUTPUT = 16 << 10
 
 
-def run_all(kind, hooks, state_json):
-    """Run the hooks of one kind in order; the first failure raises Error."""
+def run_all(kind, hooks, state_json, on_failure=None):
+    """Run the hooks of one kind in order.  A failure raises Error; given on_failure instead
+    (poststop, whose failures are only warnings), it gets the Error and the rest still run."""
     for i, hook in enumerate(hooks):
-        run(hook, state_json, f"{kind} hook #{i} ({hook['path']})")
+        try:
+            run(hook, state_json, f"{kind} hook #{i} ({hook['path']})")
+        except Error as e:
+            if on_failure is None:
+                raise
+            on_failure(e)
 
 
 def run(hook, state_json, what):

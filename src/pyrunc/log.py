@@ -1,5 +1,5 @@
 """The runtime's log (CLI process): logrus-style text or JSON lines in --log, errors mirrored to stderr."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 import time
 
 from _json import encode_basestring

@@ -13,8 +13,9 @@ def run(rt, cid, o):
     if local_tty:
         ours, theirs = console.local_pair()
     try:
-        pid = rt.create(cid, bundle, o.get("pid-file"), o.get("console-socket"), o.get("no-pivot", False),
-                        o.get("no-new-keyring", False), o.get("preserve-fds", 0), detach=detach,
+        pid = rt.create(cid, bundle, pid_file=o.get("pid-file"), console_socket=o.get("console-socket"),
+                        no_pivot=o.get("no-pivot", False), no_new_keyring=o.get("no-new-keyring", False),
+                        preserve_fds=o.get("preserve-fds", 0), detach=detach,
                         subreaper=not detach and not o.get("no-subreaper", False), console_fd=theirs)
     finally:
         if theirs is not None:

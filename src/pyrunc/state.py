@@ -4,7 +4,7 @@ The status is never stored: it is derived from live facts each time
 (the init's pid and start time, the exec fifo, the freezer).
 """
 import fcntl
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 import time
 
 from pyrunc import OCI_VERSION, jsonlite
@@ -113,6 +113,8 @@ class Container:
         for name in os.listdir(self.root):
             if not name.startswith(prefix) or not name[len(prefix):].isdigit():
                 continue
+            if os.path.exists(f"/proc/{name[len(prefix):]}"):
+                continue    # its creator may be between mkdir and flock: never sweep a live pid's
             path = os.path.join(self.root, name)
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -164,10 +166,10 @@ class Container:
             return "creating" if d and alive(d.get("pid"), d.get("pid_start")) else "stopped"
         if not alive(d["pid"], d["pid_start"]):
             return "stopped"
+        if self.frozen():
+            return "paused"   # runc: a paused container is paused even before `start`
         if os.path.exists(self.fifo):
             return "created"
-        if self.frozen():
-            return "paused"
         return "running"
 
     def frozen(self):

@@ -30,3 +30,21 @@ def timeline(start_ns):
         out.append((stage, (t - prev) / 1e6, (t - start_ns) / 1e6))
         prev = t
     return out
+
+
+def report(saved):
+    """`pyrunc trace`: the timeline of a container's create and start, from the marks kept in its state."""
+    lines = []
+    create, start = saved.get("create", []), saved.get("start", [])
+    for title, marks in (("create", create), ("start", start)):
+        if not marks:
+            continue
+        lines.append(f"{title}:")
+        t0 = prev = marks[0][1]
+        for stage, t in marks:
+            lines.append(f"  {(t - t0) / 1e6:9.3f} ms  (+{(t - prev) / 1e6:8.3f})  {stage}")
+            prev = t
+    if create and start:
+        lines.append(f"waiting for start: {(start[0][1] - create[-1][1]) / 1e6:.3f} ms "
+                     "(from the end of create to the start of start)")
+    return "\n".join(lines) + "\n" if lines else "no trace recorded\n"

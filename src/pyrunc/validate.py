@@ -27,6 +27,14 @@ def sysctl_namespace(key):
     return None
 
 
+def _lsm_enabled(name):
+    try:
+        with open("/sys/kernel/security/lsm") as f:
+            return name in f.read().split(",")
+    except OSError:
+        return False
+
+
 def check_process(p, problems, where="/process"):
     """Checks shared by config.json's process and exec's process.json."""
     if not p.get("args"):
@@ -53,9 +61,28 @@ def check_process(p, problems, where="/process"):
         if r.get("soft", 0) > r.get("hard", 0):
             problems.append(f"{where}/rlimits/{i}: soft limit {r.get('soft', 0)} above hard limit {r.get('hard', 0)}")
     procattrs.check(p, where, problems)
+    # Never run a process unconfined that asked for confinement (runc refuses too).
+    if p.get("apparmorProfile"):
+        problems.append(f"{where}/apparmorProfile: AppArmor profiles are not supported by pyrunc yet"
+                        + ("" if _lsm_enabled("apparmor") else " (and AppArmor is not enabled on this host)"))
+    if p.get("selinuxLabel"):
+        problems.append(f"{where}/selinuxLabel: SELinux labels are not supported by pyrunc yet"
+                        + ("" if _lsm_enabled("selinux") else " (and SELinux is not enabled on this host)"))
     adj = p.get("oomScoreAdj")
     if adj is not None and not -1000 <= adj <= 1000:
         problems.append(f"{where}/oomScoreAdj: {adj} is outside -1000..1000")
+
+
+def check_rootless(doc):
+    """Without privileges the container needs a user namespace of its own (runc's rule)."""
+    linux = doc.get("linux", {})
+    if not any(ns.get("type") == "user" and not ns.get("path") for ns in linux.get("namespaces", ())):
+        return ["/linux/namespaces: rootless containers need a new user namespace (see `spec --rootless`)"]
+    problems = []
+    if any(v for k, v in linux.get("resources", {}).items() if k != "devices"):
+        from pyrunc import log
+        log.warning("rootless: linux.resources are ignored (no cgroup of our own to manage)")
+    return problems
 
 
 def check(doc, bundle):
@@ -116,8 +143,14 @@ def check(doc, bundle):
             problems.append(f"/linux/personality: {e}")
     if "seccomp" in linux:
         problems += seccomp.check(linux["seccomp"])
+    if linux.get("mountLabel") and _lsm_enabled("selinux"):
+        # without SELinux a mount label means nothing: ignored, as crun does
+        problems.append("/linux/mountLabel: SELinux mount labels are not supported by pyrunc yet")
     for name in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(name, ())):
             if not p.startswith("/"):
                 problems.append(f"/linux/{name}/{i}: {p!r} is not an absolute path")
+        if linux.get(name) and "mount" not in types:
+            # their mounts would land in the caller's mount namespace (runc refuses them too)
+            problems.append(f"/linux/{name}: unable to restrict paths without a private mount namespace")
     return problems

@@ -8,21 +8,25 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_racing_creates_of_one_id(rt, bundle):
+def test_racing_creates_of_one_id(rt, bundle, tmp_path):
     bundle.set_args("sleep", "60")
 
-    def one(_):
-        return subprocess.run(rt.argv("create", "--bundle", bundle.path, "same"), stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    def one(i):
+        # stderr to a file: the winner's container keeps its stdio open
+        err = tmp_path / f"err{i}"
+        with open(err, "w") as e:
+            rc = subprocess.run(rt.argv("create", "--bundle", bundle.path, "same"), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=e).returncode
+        return rc, err.read_text()
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(one, range(8)))
-    winners = [r for r in results if r.returncode == 0]
-    losers = [r for r in results if r.returncode != 0]
+    winners = [r for r in results if r[0] == 0]
+    losers = [r for r in results if r[0] != 0]
     assert len(winners) == 1
-    for r in losers:
-        assert r.returncode == 1
-        assert r.stderr.strip().endswith("container with id same already exists"), r.stderr
+    for rc, err in losers:
+        assert rc == 1
+        assert err.strip().endswith("container with id same already exists"), err
     assert rt.status("same") == "created"
     rt.run("delete", "--force", "same")
 
@@ -34,10 +38,10 @@ def test_many_concurrent_lifecycles(rt, bundle):
         cid = f"par{i}"
         with open(os.devnull, "w") as null:
             for args in (["run", "--bundle", bundle.path, cid],):
-                r = subprocess.run(rt.argv(*args), stdin=subprocess.DEVNULL, stdout=null, stderr=subprocess.PIPE,
-                                   text=True, timeout=120)
+                r = subprocess.run(rt.argv(*args), stdin=subprocess.DEVNULL, stdout=null, stderr=null,
+                                   timeout=120)
                 if r.returncode != 0:
-                    return f"{cid}: {r.stderr.strip()}"
+                    return f"{cid}: exit {r.returncode}"
         return None
 
     with ThreadPoolExecutor(10) as pool:

@@ -145,3 +145,12 @@ def test_failed_create_leaves_nothing(rt, bundle, tmp_path):
     assert p.returncode == 1
     assert "/does/not/exist" in read(p.out_path)
     # the rt fixture checks that no cgroup, process, mount or state dir is left
+
+
+@pytest.mark.parametrize("field,value", [("apparmorProfile", "myprofile"),
+                                         ("selinuxLabel", "system_u:system_r:container_t:s0")])
+def test_confinement_is_never_silently_dropped(rt, bundle, tmp_path, field, value):
+    """A process that asks for an LSM profile is refused rather than run unconfined (as runc)."""
+    bundle.config["process"][field] = value
+    bundle.save()
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "lsm"], rf"/process/{field}: .*not supported", "lsm")

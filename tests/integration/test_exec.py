@@ -106,7 +106,7 @@ def test_exec_tty_console_socket(rt, running, tmp_path):
 def test_create_console_socket_and_size(rt, bundle, tmp_path):
     bundle.config["process"]["terminal"] = True
     bundle.config["process"]["consoleSize"] = {"height": 33, "width": 111}
-    bundle.set_args("sh", "-c", "tty; stty size; echo end-of-test")
+    bundle.set_args("sh", "-c", "tty; stty size; stat -c %t,%T /dev/console; echo end-of-test")
     cs = ConsoleSocket(tmp_path / "c.sock")
     try:
         create(rt, bundle, "tty1", extra=["--console-socket", cs.path])
@@ -117,6 +117,7 @@ def test_create_console_socket_and_size(rt, bundle, tmp_path):
         os.close(fds[0])
         assert b"/dev/pts/0" in out
         assert b"33 111" in out
+        assert b"88,0" in out      # /dev/console is the pty (major 136 = 0x88)
         wait_for(lambda: rt.status("tty1") == "stopped", what="exit")
         rt.run("delete", "tty1")
     finally:

@@ -120,3 +120,37 @@ def test_failing_poststop_is_only_a_warning(rt, bundle, tmp_path):
     assert rt.run("delete", "pp", check=False).returncode == 0
     assert "pp" not in rt.ids()
     assert stat.S_ISDIR(os.stat(bundle.path).st_mode)
+
+
+@pytest.mark.skipif_reference("runc 1.1 stops at the first failing poststop hook")
+def test_failing_poststop_hook_is_a_warning_and_the_rest_still_run(rt, bundle, tmp_path):
+    bad = str(tmp_path / "bad.sh")
+    write_script(bad, "#!/bin/sh\nexit 1\n")
+    good = str(tmp_path / "hook.sh")
+    write_script(good, HOOK)
+    log = str(tmp_path / "hooks.log")
+    bundle.config["hooks"] = {"poststop": [{"path": bad}, hook(good, "poststop", log)]}
+    bundle.set_args("true")
+    create(rt, bundle, "pp2")
+    rt.run("start", "pp2")
+    wait_for(lambda: rt.status("pp2") == "stopped", what="exit")
+    p = rt.run("delete", "pp2", check=False)
+    assert p.returncode == 0
+    assert "level=warning" in p.stderr and "poststop hook #0" in p.stderr
+    assert [r["kind"] for r in records(log)] == ["poststop"]
+    assert "pp2" not in rt.ids()
+
+@pytest.mark.skipif_reference("runc 1.1 runs poststart hooks at create")
+def test_poststart_runs_after_the_program_is_executed(rt, bundle, tmp_path):
+    """runtime-spec: poststart hooks run once the user's process is executed, before start returns."""
+    seen = tmp_path / "seen"
+    hook = tmp_path / "post.py"
+    write_script(str(hook), "#!/usr/bin/python3\nimport json, sys\n"
+                 "s = json.load(sys.stdin)\n"
+                 f"open({str(seen)!r}, 'w').write(open(f'/proc/{{s[\"pid\"]}}/cmdline').read())\n")
+    bundle.config["hooks"] = {"poststart": [{"path": str(hook)}]}
+    bundle.set_args("sleep", "30")
+    create(rt, bundle, "ps2")
+    rt.run("start", "ps2")
+    assert seen.read_text().split("\0")[:2] == ["sleep", "30"]
+    rt.run("delete", "--force", "ps2")

@@ -1,5 +1,6 @@
 """Namespaces seen from inside and outside: new ones, joined ones, user and time namespaces."""
 import os
+import subprocess
 
 import pytest
 
@@ -128,3 +129,26 @@ def test_net_devices_move_with_rename_and_addresses(rt, bundle):
     assert out.split()[:2] == ["eth7", "lo"]
     assert "10.9.8.7/24" in out
     assert "still-on-host" not in out
+
+
+def test_no_mount_namespace_chroots_and_leaves_the_callers_root(rt, bundle, tmp_path):
+    """Without a mount namespace the container shares the caller's: the runtime must chroot (runc),
+    never pivot_root, which would swap, then detach, the root of every process sharing it."""
+    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"]
+                                            if ns["type"] != "mount"]
+    bundle.config["linux"].pop("maskedPaths", None)
+    bundle.config["linux"].pop("readonlyPaths", None)
+    bundle.set_args("sh", "-c", "readlink /proc/self/ns/mnt; ls /")
+    # The runtime's mounts land in the caller's namespace: give it a throwaway one.
+    script = ('readlink /proc/self/ns/mnt; stat -c %d:%i /; "$@" >"$OUT" 2>&1; echo "rc=$?"; '
+              'stat -c %d:%i /; test -d "$PROBE" && echo probe-ok')
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                        *rt.argv("run", "--bundle", bundle.path, "nomnt")],
+                       env=dict(os.environ, OUT=str(tmp_path / "out"), PROBE=str(tmp_path)),
+                       capture_output=True, text=True, timeout=60)
+    caller_ns, root_before, rc, root_after, *probe = p.stdout.split()
+    container = read(tmp_path / "out").split()
+    assert rc == "rc=0", container
+    assert container[0] == caller_ns, "the container shares the caller's mount namespace"
+    assert "bin" in container[1:] and "config.json" not in container[1:], "its root is the rootfs"
+    assert root_after == root_before and probe == ["probe-ok"], "the caller's root is untouched"

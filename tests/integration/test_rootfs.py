@@ -145,11 +145,25 @@ def test_sysctl(rt, bundle):
         assert f.read().strip() != "1234"
 
 
+def root_mount_tags(rt, bundle, cid):
+    """The optional fields (shared:N, master:N, unbindable) of the container's / mount."""
+    bundle.set_args("awk", "$5 == \"/\"", "/proc/self/mountinfo")
+    line = run_to_completion(rt, bundle, cid).splitlines()[-1]   # the topmost mount on /
+    return line.split(" - ")[0].split()[6:]
+
+
 def test_rootfs_propagation_private(rt, bundle):
     bundle.config["linux"]["rootfsPropagation"] = "private"
-    bundle.set_args("sh", "-c", "grep ' / / ' /proc/self/mountinfo")
-    line = run_to_completion(rt, bundle, "pr1")
-    assert "shared:" not in line and "master:" not in line
+    assert root_mount_tags(rt, bundle, "pr1") == []
+
+
+@pytest.mark.skipif_reference("runc < 1.4 and crun 1.8 leave the new root private")
+@pytest.mark.parametrize("propagation, tag", [("shared", "shared:"), ("rshared", "shared:"),
+                                              ("unbindable", "unbindable")])
+def test_rootfs_propagation_on_the_new_root(rt, bundle, propagation, tag):
+    bundle.config["linux"]["rootfsPropagation"] = propagation
+    tags = root_mount_tags(rt, bundle, "pr2")
+    assert any(t.startswith(tag) for t in tags), tags
 
 
 def test_dev_null_stays_roots(rt, bundle):
@@ -173,3 +187,18 @@ def test_idmapped_bind_mount(rt, bundle, tmp_path):
     # on-disk root is seen through the mount's user namespace as 1000:2000
     assert run_to_completion(rt, bundle, "idm1").split() == ["1000", "2000"]
     assert os.stat(host / "by-root").st_uid == 0
+
+
+@pytest.mark.skipif_reference("Debian's runc 1.1.5 predates the /dev fix and leaks after the /proc refusal")
+@pytest.mark.parametrize("where", ["proc", "dev"])
+def test_symlinked_proc_or_dev_in_the_image_is_refused(rt, bundle, where):
+    """CVE-2019-16884 / CVE-2026-41579 class: the runtime must not trust a /proc or /dev the image redirects."""
+    path = os.path.join(bundle.rootfs, where)
+    os.rmdir(path)
+    os.makedirs(os.path.join(bundle.rootfs, "fake" + where))
+    os.symlink("fake" + where, path)
+    from tests.support.helpers import create, read
+    p = create(rt, bundle, "sl1", check=False)
+    assert p.returncode != 0
+    assert "symlink" in read(p.out_path)
+    assert "sl1" not in rt.ids()

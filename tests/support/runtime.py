@@ -28,8 +28,10 @@ class Runtime:
         self.path = path
         self.root = root
 
-    def argv(self, *args, log=None, log_format=None):
+    def argv(self, *args, log=None, log_format=None, debug=False):
         a = [self.path, "--root", self.root]
+        if debug:
+            a.append("--debug")
         if log:
             a += ["--log", log]
         if log_format:
@@ -37,8 +39,8 @@ class Runtime:
         return a + [str(x) for x in args]
 
     def run(self, *args, check=True, input=None, timeout=60, log=None, log_format=None, stdin=None,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=()):
-        p = subprocess.run(self.argv(*args, log=log, log_format=log_format), input=input, stdin=stdin,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(), debug=False):
+        p = subprocess.run(self.argv(*args, log=log, log_format=log_format, debug=debug), input=input, stdin=stdin,
                            stdout=stdout, stderr=stderr, timeout=timeout, pass_fds=pass_fds,
                            text=True)
         if check and p.returncode != 0:

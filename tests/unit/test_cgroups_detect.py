@@ -18,9 +18,20 @@ def test_hybrid_layout():
 
 
 def test_hidden_unified_is_ignored():
-    hidden = HYBRID + "99 31 0:99 / /sys/fs/cgroup/unified rw - tmpfs hide rw\n"
+    hidden = HYBRID + "99 41 0:99 / /sys/fs/cgroup/unified rw - tmpfs hide rw\n"   # stacked on cgroup2
     mode, hs = detect.layout(hidden, PROC)
     assert mode == detect.LEGACY and "" not in [h[0] for h in hs]
+
+
+def test_mounts_stacked_over_a_hidden_tmpfs_are_visible():
+    # what the test sandbox does: a new tmpfs over /sys/fs/cgroup, the hierarchies mounted again on it
+    stacked = HYBRID + (
+        "50 31 0:50 / /sys/fs/cgroup rw - tmpfs sandbox rw\n"
+        "51 50 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
+        "52 50 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n")
+    mode, hs = detect.layout(stacked, PROC)
+    assert mode == detect.HYBRID
+    assert [h[0] for h in hs] == ["cpu", ""]
 
 
 def test_pure_v2():
@@ -45,3 +56,22 @@ def test_resolve_below_a_mount_root():
     # a cgroupfs bind-mounted from a subtree: its root is stripped from our own path
     h = ("cpu", "/sys/fs/cgroup/cpu", "/kubepods", "/kubepods/pod1")
     assert detect.resolve("c", "id", h) == "/sys/fs/cgroup/cpu/pod1/c"
+
+
+def test_remounted_hierarchies_under_a_new_tmpfs():
+    """The test sandbox: a new tmpfs stacked on /sys/fs/cgroup, hierarchies mounted again on it."""
+    mi = HYBRID + ("50 31 0:50 / /sys/fs/cgroup rw - tmpfs sandbox rw\n"
+                   "51 50 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n")
+    mode, hs = detect.layout(mi, PROC)
+    assert mode == detect.LEGACY
+    assert hs == [("memory", "/sys/fs/cgroup/memory", "/", "/sup/x")]
+
+
+def test_mountinfo_order_is_not_mount_order():
+    """On a real host children may be listed before their parent (here: / last)."""
+    mi = ("22 27 0:21 / /proc rw - proc proc rw\n"
+          "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+          "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+          "23 27 0:22 / /sys rw - sysfs sysfs rw\n"
+          "27 1 8:1 / / rw - ext4 /dev/vda rw\n")
+    assert detect.layout(mi, PROC)[0] == detect.LEGACY

@@ -69,3 +69,17 @@ def test_hook_paths_and_timeouts(tmp_path):
     p = problems({"hooks": {"prestart": [{"path": "rel"}, {"path": "/bin/true", "timeout": 0}]}}, tmp_path)
     text = "\n".join(p)
     assert "/hooks/prestart/0/path" in text and "/hooks/prestart/1/timeout" in text
+
+
+def test_masked_and_readonly_paths_need_a_mount_namespace(tmp_path):
+    nss = [{"type": "pid"}]
+    p = problems({"linux/namespaces": nss, "hostname": None}, tmp_path)
+    text = "\n".join(p)
+    assert "/linux/maskedPaths: unable to restrict paths without a private mount namespace" in text
+    assert "/linux/readonlyPaths: unable to restrict paths without a private mount namespace" in text
+    p = problems({"linux/namespaces": nss, "hostname": None, "linux/maskedPaths": [], "linux/readonlyPaths": []},
+                 tmp_path)
+    assert p == []
+    p = problems({"linux/namespaces": nss + [{"type": "mount", "path": "/proc/1/ns/mnt"}], "hostname": None},
+                 tmp_path)
+    assert p == []

@@ -26,21 +26,11 @@ def mounts(mountinfo_text):
         if len(f) < 5 or len(r) < 3:
             continue
         entries.append((f[0], f[1], _unescape(f[4]), _unescape(f[3]), r[0], r[2]))
-    top = {}
-    for e in entries:
-        top[e[2]] = e[0]
-    ids = {e[0]: e for e in entries}
-
-    def visible(e, depth=0):
-        if top.get(e[2]) != e[0] or depth > 64:
-            return False
-        parent = ids.get(e[1])
-        return parent is None or parent is e or visible(parent, depth + 1)
-
+    visible = _visible_ids(entries)
     out = []
     for e in entries:
         _id, _parent, mp, root, fstype, opts = e
-        if fstype not in ("cgroup", "cgroup2") or not visible(e):
+        if fstype not in ("cgroup", "cgroup2") or _id not in visible:
             continue
         ctrls = []
         if fstype == "cgroup":
@@ -48,6 +38,45 @@ def mounts(mountinfo_text):
                      if o not in _NOT_CONTROLLERS and ("=" not in o or o.startswith("name="))]
         out.append((mp, root, fstype, ctrls))
     return out
+
+
+def _visible_ids(entries):
+    """Ids of the mounts a path lookup can reach (mountinfo is not in mount order).
+
+    A mount is covered when a child is mounted on its own root (same
+    mountpoint); it is reachable when its parent is, the parent is not
+    covered (unless the mount is that cover), and no sibling is mounted on
+    an ancestor of its mountpoint.
+    """
+    by_id = {e[0]: e for e in entries}
+    children = {}
+    for e in entries:
+        children.setdefault(e[1], []).append(e)
+
+    def under(a, b):
+        return b.startswith(a.rstrip("/") + "/")
+
+    def covered(m):
+        return any(c[2] == m[2] for c in children.get(m[0], ()))
+
+    memo = {}
+
+    def reachable(m, depth=0):
+        if m[0] in memo:
+            return memo[m[0]]
+        parent = by_id.get(m[1])
+        if parent is None or parent is m or depth > 100:
+            ok = True
+        elif m[2] == parent[2]:
+            ok = reachable(parent, depth + 1)
+        else:
+            ok = (reachable(parent, depth + 1) and not covered(parent)
+                  and not any(c is not m and c[2] != parent[2] and under(c[2], m[2])
+                              for c in children.get(parent[0], ())))
+        memo[m[0]] = ok
+        return ok
+
+    return {e[0] for e in entries if reachable(e) and not covered(e)}
 
 
 def own_paths(proc_cgroup_text):

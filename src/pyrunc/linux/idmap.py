@@ -3,10 +3,7 @@ import os
 
 from pyrunc.errors import Error
 from pyrunc.linux import syscalls as S
-
-
-def _map_text(entries):
-    return "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in entries)
+from pyrunc.linux.userns import write_maps
 
 
 def userns_fd(uid_map, gid_map):
@@ -28,12 +25,10 @@ def userns_fd(uid_map, gid_map):
     try:
         if os.read(ready_r, 1) != b"1":
             raise Error("cannot create a user namespace for an idmapped mount")
-        for name, entries in (("uid_map", uid_map), ("gid_map", gid_map)):
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write(_map_text(entries))
+        write_maps(pid, uid_map, gid_map, deny_setgroups=os.geteuid() != 0)
         return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as e:
-        raise Error(f"idmapped mount: cannot map a user namespace: {e.strerror}") from None
+    except Error as e:
+        raise Error(f"idmapped mount: {e}") from None
     finally:
         os.close(ready_r)
         os.close(done_w)

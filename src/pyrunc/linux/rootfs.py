@@ -104,14 +104,16 @@ def prepare_root(rootfs, propagation):
 
 
 def _make_parent_private(rootfs):
-    # pivot_root refuses a shared parent mount; find the mount holding rootfs
+    # pivot_root refuses a shared parent mount, and an unbindable one (rootfsPropagation
+    # unbindable) cannot be bound from; find the mount holding rootfs
     best = ""
     with open("/proc/self/mountinfo") as f:
         for line in f:
             mp = line.split()[4]
             if (rootfs == mp or rootfs.startswith(mp.rstrip("/") + "/")) and len(mp) > len(best):
                 best = mp
-                shared = "shared:" in line.split(" - ")[0]
+                tags = line.split(" - ")[0].split()[6:]
+                shared = any(t.startswith("shared:") or t == "unbindable" for t in tags)
     if best and shared:
         S.mount("", best, None, S.MS_PRIVATE)
 
@@ -149,6 +151,7 @@ def _mount_one(root_fd, m, cgroup_plan, in_userns):
         _mount_cgroup(root_fd, m, cgroup_plan)
         ro_later = False
     else:
+        _refuse_symlinked(root_fd, m)
         # /dev stays writable until its devices exist; runc remounts it later
         ro_later = m["dest"] == "/dev" and flags & S.MS_RDONLY
         if ro_later:
@@ -198,6 +201,27 @@ def _apply_propagation_and_attrs(root_fd, m):
             S.mount_setattr(fd, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, m["attr_set"], m["attr_clr"])
     finally:
         os.close(fd)
+
+
+# Destinations whose content the runtime itself trusts afterwards (procfs
+# writes, device nodes, masking): an image must not redirect them with a
+# symlink, even one that stays inside the rootfs (CVE-2019-16884,
+# CVE-2023-27561, CVE-2025-52881; /dev: CVE-2026-41579).
+_NO_SYMLINKS = ("/proc", "/sys", "/dev")
+
+
+def _refuse_symlinked(root_fd, m):
+    if m["type"] not in ("proc", "sysfs") and m["dest"] not in _NO_SYMLINKS:
+        return
+    try:
+        os.close(S.openat2(root_fd, m["dest"], O_PATH, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS))
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise Error(f"mount {m['type']} on {m['dest']}: the destination is a symlink in the image; "
+                        "refused") from None
+        raise
 
 
 def _check_proc_target(m, target):
@@ -287,8 +311,8 @@ def _mount_cgroup(root_fd, m, plan):
                 fstype = "cgroup2" if h["v2"] else "cgroup"
                 S.mount(fstype, fdpath(sub), fstype, flags, None if h["v2"] else h["options"])
             else:
+                # made read-only (and nosuid...) together with the tmpfs, below
                 S.mount(h["dir"], fdpath(sub), None, S.MS_BIND | S.MS_REC)
-                _remount_bind(root_fd, f"{m['dest']}/{h['name']}", flags, h["dir"])
         finally:
             os.close(sub)
         for link in h["links"]:
@@ -299,13 +323,36 @@ def _mount_cgroup(root_fd, m, plan):
                 pass
             finally:
                 os.close(dirfd)
-    if flags & S.MS_RDONLY:
-        fd = resolve(root_fd, m["dest"])
-        try:
-            S.mount("", fdpath(fd), None, S.MS_REMOUNT | S.MS_BIND | S.MS_RDONLY | S.MS_NOSUID
-                    | S.MS_NODEV | S.MS_NOEXEC)
-        finally:
-            os.close(fd)
+    # one recursive mount_setattr for the tmpfs and every hierarchy bound below it,
+    # instead of a remount each (the binds keep their flags otherwise)
+    attr_set, attr_clr = mount_attrs(flags | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC)
+    fd = resolve(root_fd, m["dest"])
+    try:
+        S.mount_setattr(fd, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, attr_set, attr_clr)
+    finally:
+        os.close(fd)
+
+
+# mount(2) flags -> mount_setattr(2) attributes; the atime ones replace the whole atime field
+_MS_TO_ATTR = ((S.MS_RDONLY, S.MOUNT_ATTR_RDONLY), (S.MS_NOSUID, S.MOUNT_ATTR_NOSUID),
+               (S.MS_NODEV, S.MOUNT_ATTR_NODEV), (S.MS_NOEXEC, S.MOUNT_ATTR_NOEXEC),
+               (S.MS_NODIRATIME, S.MOUNT_ATTR_NODIRATIME), (S.MS_NOSYMFOLLOW, S.MOUNT_ATTR_NOSYMFOLLOW))
+_MS_ATIME = ((S.MS_NOATIME, S.MOUNT_ATTR_NOATIME), (S.MS_STRICTATIME, S.MOUNT_ATTR_STRICTATIME),
+             (S.MS_RELATIME, S.MOUNT_ATTR_RELATIME))
+
+
+def mount_attrs(flags):
+    """(attr_set, attr_clr) that give a mount tree these mount(2) flags."""
+    attr_set = attr_clr = 0
+    for ms, attr in _MS_TO_ATTR:
+        if flags & ms:
+            attr_set |= attr
+    for ms, attr in _MS_ATIME:
+        if flags & ms:
+            attr_set |= attr
+            attr_clr |= S.MOUNT_ATTR__ATIME
+            break
+    return attr_set, attr_clr
 
 
 def create_devices(root_fd, devices, in_userns):
@@ -378,6 +425,22 @@ def pivot(root_fd):
         S.umount2(".", S.MNT_DETACH)
     finally:
         os.close(old)
+    os.chdir("/")
+
+
+def set_root_propagation(propagation):
+    """rootfsPropagation shared/unbindable, on the new / (runc 1.4).  Before the switch the
+    rootfs is bound below a parent made private (pivot_root needs that), so it is private;
+    private and slave need nothing more."""
+    if propagation & (S.MS_SHARED | S.MS_UNBINDABLE):
+        S.mount("", "/", None, propagation)
+
+
+def chroot_into(root_fd):
+    """No mount namespace of its own: chroot, as runc does.  pivot_root would swap the root of
+    every process in the caller's namespace, and detaching the old root would take it from them."""
+    os.fchdir(root_fd)
+    os.chroot(".")
     os.chdir("/")
 
 
@@ -486,6 +549,32 @@ def _real_dev_null(root):
         os.close(fd)
         raise Error("/dev/null in the container is not the null device")
     return fd
+
+
+def bind_console(slave):
+    """/dev/console becomes the container's pty (runtime-spec), never through a symlink (CVE-2025-52565)."""
+    root = _root()
+    try:
+        dev = S.openat2(root, "/dev", O_PATH | os.O_DIRECTORY, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)
+    finally:
+        os.close(root)
+    try:
+        try:
+            os.close(os.open("console", os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                             0o600, dir_fd=dev))
+        except FileExistsError:
+            pass
+        target = S.openat2(dev, "console", O_PATH, S.RESOLVE_BENEATH | S.RESOLVE_NO_SYMLINKS)
+    except OSError as e:
+        os.close(dev)
+        raise Error(f"/dev/console: {e.strerror} (a symlink there is refused)") from None
+    try:
+        if stat.S_ISDIR(os.fstat(target).st_mode):
+            raise Error("/dev/console is a directory")
+        S.mount(fdpath(slave), fdpath(target), None, S.MS_BIND)
+    finally:
+        os.close(target)
+        os.close(dev)
 
 
 def write_proc(path, value):

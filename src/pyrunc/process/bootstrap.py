@@ -11,6 +11,23 @@ from pyrunc.process import messages as M
 from pyrunc.process.channel import Channel, ChannelClosed
 
 
+def receive_plan(chan):
+    """BOOTSTRAP: the plan, with the fds that came along put where their slots say."""
+    msg, fds = chan.recv()
+    if msg["type"] != M.BOOTSTRAP:
+        raise Error(f"unexpected message {msg['type']}")
+    plan = msg["plan"]
+    if len(fds) != len(msg["slots"]):
+        raise Error("the plan's fds did not all arrive")
+    for slot, fd in zip(msg["slots"], fds):
+        *path, last = slot.split("/")
+        cur = plan
+        for k in path:
+            cur = cur[int(k)] if isinstance(cur, list) else cur[k]
+        cur[last] = fd
+    return plan
+
+
 def main(chan, plan):
     try:
         run(plan, chan)
@@ -24,7 +41,7 @@ def main(chan, plan):
             init.main(plan, child_end)   # never returns
         child_end.close()
         parent_end.send(M.HOST_PID, pid=pid)
-        trace.mark("stage1 fork")
+        trace.mark("fork init")
         chan.send(M.INIT_PID, fds=[parent_end.fileno()], pid=pid, marks=trace.marks())
         parent_end.close()
     except ChannelClosed:
@@ -62,9 +79,9 @@ def run(plan, chan):
             write_file("/proc/self/oom_score_adj", str(plan["oom_score_adj"]))
         except OSError as e:
             raise Error(f"failed to update /proc/self/oom_score_adj: {e.strerror}") from None
-    trace.mark("stage1 cgroup")
+    trace.mark("join cgroup")
     enter_namespaces(plan["ns"], chan)
-    trace.mark("stage1 namespaces")
+    trace.mark("namespaces")
 
 
 def enter_namespaces(ns, chan):
@@ -94,9 +111,16 @@ def enter_namespaces(ns, chan):
         if user_fd is not None:
             S.setns(user_fd, S.CLONE_NEWUSER)
         elif "user" in ns["new"]:
+            # An unprivileged parent can only open our /proc/PID/*_map while we are
+            # dumpable: open that window for the mapping only (as runc's nsexec).
+            unprivileged = os.geteuid() != 0
             S.unshare(S.CLONE_NEWUSER)
+            if unprivileged:
+                S.prctl(S.PR_SET_DUMPABLE, 1)
             chan.send(M.USERNS)
             msg, _ = chan.recv()
+            if unprivileged:
+                S.prctl(S.PR_SET_DUMPABLE, 0)
             if msg["type"] != M.USERNS_MAPPED:
                 raise Error("the parent did not map the user namespace")
         if user_fd is not None or "user" in ns["new"]:

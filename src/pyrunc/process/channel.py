@@ -5,6 +5,7 @@ from pyrunc import jsonlite
 from pyrunc.errors import Error
 
 MAX_MESSAGE = 1 << 20
+MAX_FDS = 64
 _FD_SIZE = 4
 
 
@@ -40,7 +41,7 @@ class Channel:
         """(message dict, [fds]); raises ChannelClosed on EOF."""
         try:
             data, anc, _flags, _addr = self.sock.recvmsg(
-                MAX_MESSAGE, _socket.CMSG_SPACE(16 * _FD_SIZE), _socket.MSG_CMSG_CLOEXEC)
+                MAX_MESSAGE, _socket.CMSG_SPACE(MAX_FDS * _FD_SIZE), _socket.MSG_CMSG_CLOEXEC)
         except ConnectionResetError:
             data, anc = b"", []
         if not data:

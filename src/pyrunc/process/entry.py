@@ -2,8 +2,8 @@
 import os
 
 
-def child_main(chan, keep_fds, plan):
-    """Runs in the forked child; never returns."""
+def child_main(chan, preserve_fds):
+    """Runs in the forked child; never returns.  The plan arrives later, in BOOTSTRAP."""
     try:
         from pyrunc import trace
         from pyrunc.linux import syscalls as S
@@ -11,16 +11,17 @@ def child_main(chan, keep_fds, plan):
         S.prctl(S.PR_SET_DUMPABLE, 0)
         S.prctl(S.PR_SET_PDEATHSIG, 9)
         trace.reset()
-        # Only stdio, preserved fds and the stage's own fds stay open: the CLI's
-        # state-dir lock (a host directory!) and anything its caller leaked go.
+        # Only stdio, preserved fds and the channel stay open: whatever the CLI's
+        # caller leaked goes; the plan's own fds come with BOOTSTRAP.
         from pyrunc.process.parent import cloexec_ranges
-        for lo, hi in cloexec_ranges(3 + plan["fds"]["preserve"], [chan.fileno(), *keep_fds]):
+        for lo, hi in cloexec_ranges(3 + preserve_fds, [chan.fileno()]):
             S.close_range(lo, hi)
         if len(os.listdir("/proc/self/task")) != 1:
             raise RuntimeError("stage 1 is not single-threaded")
         from pyrunc.process import bootstrap, guard, init  # noqa: F401  (everything, before the rails go up)
         guard.block_imports()
-        trace.mark("stage1 imports")
+        trace.mark("init imports")
+        plan = bootstrap.receive_plan(chan)
         bootstrap.main(chan, plan)
         os._exit(0)
     except BaseException as e:

@@ -41,7 +41,7 @@ def main(plan, chan):
             handover = setup_exec(plan)
         else:
             handover = setup_container(plan, chan)
-        trace.mark("stage2 ready")
+        trace.mark("process checked")
         chan.send(M.READY, marks=trace.marks())
         msg, _ = chan.recv()
         if msg["type"] != M.COMMIT:
@@ -61,9 +61,11 @@ def main(plan, chan):
         wait_for_start(fifo)
         try:
             hooks.run_all("startContainer", plan["hooks"]["startContainer"], hook_state(plan, "created"))
+            # re-arm the fifo (we hold it read-write): pyrunc-init reads this byte at once and
+            # keeps the fifo open until its execve, which is what `start` waits for
+            os.write(fifo, b"0")
         except BaseException as e:
             _die(f"pyrunc: {e}", 1)
-        fifo = -1
     if plan["kind"] == "exec":
         fifo = -1
         try:
@@ -94,6 +96,10 @@ def in_user_namespace(ns):
     return "user" in ns["new"] or any(t == "user" for t, _ in ns["join"])
 
 
+def own_mount_namespace(ns):
+    return "mount" in ns["new"] or any(t == "mount" for t, _ in ns["join"])
+
+
 def setup_container(plan, chan):
     os.setsid()
     ns = plan["ns"]
@@ -107,11 +113,11 @@ def setup_container(plan, chan):
         loopback.up()
     root_fd = rootfs.prepare_root(plan["rootfs"], plan["rootfs_propagation"])
     deferred_ro = rootfs.mount_all(root_fd, plan["mounts"], plan["cgroup_mounts"], in_userns)
-    trace.mark("stage2 mounts")
+    trace.mark("mounts")
     rootfs.create_devices(root_fd, plan["devices"], in_userns)
     if plan["dev_setup"]:
         rootfs.create_dev_links(root_fd, DEV_LINKS + tuple(plan["extra_dev_links"]))
-    trace.mark("stage2 devices")
+    trace.mark("devices")
     if plan["runtime_setup"]:
         # the parent's turn, in the runtime namespace: netDevices, prestart and createRuntime hooks
         chan.send(M.RUNTIME_SETUP, kinds=plan["runtime_hooks"])
@@ -119,17 +125,22 @@ def setup_container(plan, chan):
         if msg["type"] != M.SETUP_DONE:
             raise Error(f"unexpected message {msg['type']}")
     hooks.run_all("createContainer", plan["hooks"].get("createContainer", ()), hook_state(plan, "creating"))
-    if plan["no_pivot"]:
+    if plan["runtime_setup"] or plan["hooks"].get("createContainer"):
+        trace.mark("hooks")
+    if not own_mount_namespace(ns):
+        rootfs.chroot_into(root_fd)
+    elif plan["no_pivot"]:
         rootfs.move_root(plan["rootfs"])
     else:
         rootfs.pivot(root_fd)
     os.close(root_fd)
-    trace.mark("stage2 pivot_root")
+    rootfs.set_root_propagation(plan["rootfs_propagation"])
+    trace.mark("pivot_root")
     for m in deferred_ro:
         rootfs.remount_readonly(m["dest"])
     p = plan["process"]
     if p and p["terminal"]:
-        setup_console(p, plan["fds"]["console"])
+        setup_console(p, plan["fds"]["console"], bind_console=plan["dev_setup"])
     if plan["root_readonly"]:
         rootfs.readonly_root()
     if plan["hostname"] is not None:
@@ -143,7 +154,7 @@ def setup_container(plan, chan):
             raise Error(f"sysctl {key}={value}: {e.strerror}") from None
     rootfs.readonly_paths(plan["readonly_paths"])
     rootfs.masked_paths(plan["masked_paths"])
-    trace.mark("stage2 paths")
+    trace.mark("masked and read-only paths")
     if plan["personality"] is not None:
         S.personality(plan["personality"])
     if p is None:
@@ -162,12 +173,14 @@ def setup_exec(plan):
     return prepare_process(plan, p, in_user_namespace(plan["ns"]), make_cwd=False, listener_view=view)
 
 
-def setup_console(p, sock_fd):
+def setup_console(p, sock_fd, bind_console=False):
     master, slave = terminal.open_pty()
     if p["console_size"]:
         terminal.set_size(master, *p["console_size"])
     terminal.send_master(sock_fd, master)
     os.close(master)
+    if bind_console:
+        rootfs.bind_console(slave)
     terminal.become_stdio(slave)
 
 
@@ -212,7 +225,6 @@ def wait_for_start(fifo_fd):
         data = b""
     if not data:
         os._exit(1)
-    os.close(fifo_fd)
 
 
 def _exit_on_signal(sig, _frame):

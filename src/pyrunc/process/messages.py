@@ -1,11 +1,13 @@
 """The parent/child protocol: one JSON object per SOCK_SEQPACKET packet, fds by SCM_RIGHTS.
 
 Every message is {"type": T, ...payload}.  Stage 1 (bootstrap) is a fork of
-the CLI and gets its plan in memory; stage 2 (the container's init, or the
-process of `exec`) is a fork of stage 1 and ends by exec'ing pyrunc-init.
+the CLI, made as early as possible so that its imports overlap the parent's
+work; stage 2 (the container's init, or the process of `exec`) is a fork of
+stage 1 and ends by exec'ing pyrunc-init.
 
 | type           | direction          | when                                        | payload            | fds              |
 |----------------|--------------------|---------------------------------------------|--------------------|------------------|
+| BOOTSTRAP      | parent -> stage 1  | the plan is ready (stage 1 was forked early, to import while the parent works) | plan, fd slots | the plan's fds |
 | USERNS         | stage 1 -> parent  | stage 1 unshared a user namespace           |                    |                  |
 | USERNS_MAPPED  | parent -> stage 1  | uid_map/gid_map (and setgroups) written     |                    |                  |
 | HOST_PID       | stage 1 -> stage 2 | right after the fork (stage 2 cannot know it inside a pid namespace) | pid |        |
@@ -21,6 +23,7 @@ leaves an init behind; the parent reads EOF before READY as "init exited".
 After COMMIT stage 2 execs pyrunc-init, which waits for `start` (create) or
 goes straight on (exec).
 """
+BOOTSTRAP = "BOOTSTRAP"
 USERNS = "USERNS"
 USERNS_MAPPED = "USERNS_MAPPED"
 HOST_PID = "HOST_PID"

@@ -28,19 +28,24 @@ class Stages:
         self.init_pidfd = None
         self.chan = None
 
-    def spawn(self, plan, keep_fds):
-        """Fork stage 1 with the plan; it keeps only stdio, preserved fds and keep_fds."""
+    def spawn(self, preserve_fds):
+        """Fork stage 1 now: it imports what it needs while we load and check the config."""
         mine, theirs = Channel.pair()
         pid = os.fork()
         if pid == 0:
             mine.close()
             from pyrunc.process.entry import child_main
-            child_main(theirs, keep_fds, plan)   # never returns
+            child_main(theirs, preserve_fds)   # never returns
         theirs.close()
         self.stage1 = pid
         self.chan = mine
-        trace.mark("fork stage1")
+        trace.mark("fork bootstrap")
         return self
+
+    def bootstrap(self, plan, fd_slots):
+        """Send the plan; fd_slots: {"fds/fifo": fd, "mounts/3/userns_fd": fd, ...} land in it over there."""
+        slots = list(fd_slots)
+        self.chan.send(M.BOOTSTRAP, fds=[fd_slots[s] for s in slots], plan=plan, slots=slots)
 
     def wait_ready(self, on_userns=None, on_setup=None, on_pid=None):
         """Serve the stages until the init (or exec'd process) reports READY; returns its pid."""
@@ -120,19 +125,6 @@ def _describe(status):
     if os.WIFSIGNALED(status):
         return f"killed by signal {os.WTERMSIG(status)}"
     return f"exit status {os.WEXITSTATUS(status)}"
-
-
-def write_id_maps(pid, uid_map, gid_map):
-    """The parent writes the maps of a new user namespace while its creator waits (runc's order)."""
-    for name, entries in (("uid_map", uid_map), ("gid_map", gid_map)):
-        text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in entries)
-        fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, text.encode())
-        except OSError as e:
-            raise Error(f"writing {name} {text.strip()!r}: {e.strerror}") from None
-        finally:
-            os.close(fd)
 
 
 def run_runtime_hooks(kinds, hook_table, state_json):

@@ -1,0 +1,209 @@
+"""`create` (CLI process): check the config, claim the id, make the cgroups, drive the stages until READY."""
+import os
+
+from pyrunc import jsonlite, log, state, trace
+from pyrunc.container import _hook_state, _quiet
+from pyrunc.errors import BadConfig, Error
+
+
+def create(rt, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
+           no_new_keyring=False, preserve_fds=0, detach=True, subreaper=False, console_fd=None):
+    """Set the container up until its init waits for `start`; returns the init's pid.
+
+    Crash consistency: state.json (marked "creating", with the cgroup
+    paths) exists before anything else does, so a `delete --force` or a
+    new `create` of the id cleans up after a create that was killed.
+    """
+    from pyrunc.process.parent import Stages, run_runtime_hooks
+    # first of all: stage 1 imports what it needs while we do the rest
+    stages = Stages().spawn(preserve_fds)
+    from pyrunc import config, exeseal
+    from pyrunc.cgroups import base as cgroups
+    from pyrunc.cgroups import detect
+    from pyrunc.linux.userns import write_maps
+
+    bundle = os.path.abspath(bundle or ".")
+    if console_fd is not None:
+        console_socket = f"fd {console_fd}"
+    c = manager = None
+    fds = []
+    try:
+        doc = _checked_config(bundle, console_socket, detach, preserve_fds, rt.rootless)
+        from pyrunc.linux import seccomp
+        filter_entry, bpf = seccomp.prepare(doc.get("linux", {}).get("seccomp"), rt.root)
+        if filter_entry:
+            log.debug(f"seccomp filter flags: {filter_entry['flags']}")   # runc's words
+        trace.mark("seccomp")
+        c = _claim(rt, cid)
+        trace.mark("reserve id")
+        # rootless: no cgroup of our own to manage (runc ignores them on v1 too)
+        layout = (detect.NONE, []) if rt.rootless else detect.host_layout()
+        linux = doc.get("linux", {})
+        manager = cgroups.new(linux.get("cgroupsPath", ""), cid, layout, systemd=rt.systemd_cgroup,
+                              resources=linux.get("resources", {}),
+                              cgroupns=any(n.get("type") == "cgroup" for n in linux.get("namespaces", ())))
+        plan = config.build(doc, bundle, cid, manager, layout, no_pivot, no_new_keyring)
+        base = {"id": cid, "bundle": bundle, "rootfs": plan["rootfs"],
+                "created": state.now_rfc3339nano(), "annotations": doc.get("annotations", {}),
+                "cgroup": manager.to_state(), "config": _saved_config(doc)}
+        c.save(dict(base, creating=True))
+        manager.create(linux.get("devices", ()))
+        trace.mark("cgroup")
+        fds.append(os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC))
+        plan["fds"] = {"fifo": fds[0], "console": None, "preserve": preserve_fds}
+        fds.extend(_prepare_idmaps(plan["mounts"]))
+        fds.append(exeseal.sealed_init())
+        plan["fds"]["init"] = fds[-1]
+        if console_socket:
+            fds.append(os.dup(console_fd) if console_fd is not None else connect_console(console_socket))
+            plan["fds"]["console"] = fds[-1]
+        seccomp.attach(plan, filter_entry, bpf, fds)
+        if subreaper:
+            from pyrunc.linux import syscalls as S
+            S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
+        stages.bootstrap(plan, fd_slots(plan))
+
+        def on_setup(kinds, pid):
+            if doc.get("linux", {}).get("netDevices"):
+                from pyrunc.linux import netdev
+                netdev.move(doc["linux"]["netDevices"], pid)
+            run_runtime_hooks(kinds, doc.get("hooks", {}), _hook_state(base, "creating", pid))
+
+        def on_pid(pid):
+            start = state.proc_start_time(pid)
+            c.save(dict(base, pid=pid, pid_start=start[0] if start else 0, creating=True))
+
+        pid = stages.wait_ready(on_userns=lambda p: write_maps(p, plan["uid_map"], plan["gid_map"],
+                                                               deny_setgroups=rt.rootless),
+                                on_setup=on_setup, on_pid=on_pid)
+        start = state.proc_start_time(pid)
+        if start is None:
+            raise Error("container init exited before it was ready")
+        trace.mark("init ready")
+        c.save(dict(base, pid=pid, pid_start=start[0], trace={"create": trace.marks()}))
+        if pid_file:
+            write_pid_file(pid_file, pid)
+        stages.commit()
+        trace.mark("state saved")
+    except BaseException:
+        stages.kill()
+        if manager is not None:
+            _quiet(manager.destroy)
+        if c is not None:
+            _quiet(c.remove)
+        raise
+    finally:
+        for fd in fds:
+            os.close(fd)
+        if c is not None:
+            c.unlock()
+    log.debug(f"created container {cid}", pid=pid)
+    return pid
+
+
+def _claim(rt, cid):
+    """Reserve the id; an earlier create of it that was killed half-way is cleaned up first."""
+    c = rt.container(cid)
+    try:
+        return c.reserve()
+    except Error:
+        if not c.exists():
+            raise
+    old = rt.container(cid)
+    try:
+        old.lock(blocking=False)
+    except Error:
+        raise Error(f"container with id {cid} already exists") from None
+    with old:
+        old.load()
+        if old.data and not old.data.get("creating"):
+            raise Error(f"container with id {cid} already exists")
+        # unlocked and never finished: its creator is gone
+        log.warning(f"cleaning up an interrupted create of {cid}")
+        rt._kill_init(old, 9)
+        rt._destroy(old)
+    return rt.container(cid).reserve()
+
+
+def fd_slots(plan):
+    """Where in the plan each fd goes ("fds/fifo", "mounts/3/userns_fd"): they travel with BOOTSTRAP."""
+    slots = {f"fds/{k}": v for k, v in plan["fds"].items() if k != "preserve" and v is not None and v >= 0}
+    for i, m in enumerate(plan.get("mounts", ())):
+        if m.get("userns_fd") is not None:
+            slots[f"mounts/{i}/userns_fd"] = m["userns_fd"]
+    return slots
+
+
+def _prepare_idmaps(mounts):
+    """One user namespace fd per distinct mapping of the idmapped mounts (the init uses them)."""
+    from pyrunc.linux.idmap import userns_fd
+    made = {}
+    for m in mounts:
+        if m["uid_mappings"] and ("idmap" in m["extensions"] or "ridmap" in m["extensions"]):
+            key = jsonlite.dumps([m["uid_mappings"], m["gid_mappings"]])
+            if key not in made:
+                made[key] = userns_fd(m["uid_mappings"], m["gid_mappings"])
+            m["userns_fd"] = made[key]
+    return list(made.values())
+
+
+def _checked_config(bundle, console_socket, detach, preserve_fds, rootless=False):
+    """config.json, typed and checked; every problem at once."""
+    from pyrunc import spec, validate
+    doc = spec.load(bundle)
+    trace.mark("parse")
+    problems = validate.check(doc, bundle)
+    if rootless:
+        problems += validate.check_rootless(doc)
+    p = doc.get("process", {})
+    if p.get("terminal") and detach and not console_socket:
+        problems.append("/process/terminal: cannot allocate a tty for a detached container without --console-socket")
+    if console_socket and not p.get("terminal"):
+        problems.append("--console-socket: the process has no terminal (process.terminal is false)")
+    problems += _check_preserved(preserve_fds)
+    if problems:
+        raise BadConfig("config.json: " + "; ".join(problems))
+    trace.mark("validate")
+    return doc
+
+
+def _check_preserved(n):
+    """--preserve-fds N passes fds 3..N+2: each must be open, or one of ours could take its number."""
+    missing = []
+    for fd in range(3, 3 + n):
+        try:
+            os.fstat(fd)
+        except OSError:
+            missing.append(f"--preserve-fds {n}: fd {fd} is not open")
+    return missing
+
+
+def _saved_config(doc):
+    """What later commands need from config.json, kept in state.json (the bundle may change)."""
+    keep = {"process": doc.get("process"), "hooks": doc.get("hooks", {}),
+            "namespaces": [ns["type"] for ns in doc.get("linux", {}).get("namespaces", ())],
+            "seccomp": doc.get("linux", {}).get("seccomp")}   # exec'd processes get the same filter
+    return {k: v for k, v in keep.items() if v}
+
+
+def connect_console(path):
+    import _socket
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise Error(f"cannot connect to console socket {path}: {e.strerror}") from None
+    return s.detach()
+
+
+def write_pid_file(path, pid):
+    """Decimal, no newline, atomically (the shim reads it with strconv.Atoi right after create)."""
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)

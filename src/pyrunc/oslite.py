@@ -1,0 +1,92 @@
+"""`os` for the CLI's hot path (CLI process): posix plus the few os.path helpers pyrunc uses, without os.py.
+
+Importing os costs about 2 ms per call here (os.py runs, and pulls in
+_collections_abc, stat and posixpath); start, state, kill and delete are
+called several times per container, so the modules they import say
+`from pyrunc import oslite as os` and get the same names from posix.
+"""
+from posix import *  # noqa: F401,F403  (open, close, read, write, stat, O_* ... exactly os's)
+from posix import environ as _environ
+from posix import lstat, mkdir, scandir
+from posix import stat as _stat
+
+_S_IFMT, _S_IFDIR, _S_IFLNK = 0o170000, 0o040000, 0o120000
+
+environ = {k.decode(errors="surrogateescape"): v.decode(errors="surrogateescape") for k, v in _environ.items()}
+
+
+class path:
+    """The os.path functions pyrunc uses, with posixpath's semantics."""
+
+    @staticmethod
+    def join(a, *parts):
+        out = a
+        for p in parts:
+            if p.startswith("/"):
+                out = p
+            elif not out or out.endswith("/"):
+                out += p
+            else:
+                out += "/" + p
+        return out
+
+    @staticmethod
+    def dirname(p):
+        i = p.rfind("/") + 1
+        head = p[:i]
+        if head and head != "/" * len(head):
+            head = head.rstrip("/")
+        return head
+
+    @staticmethod
+    def basename(p):
+        return p[p.rfind("/") + 1:]
+
+    @staticmethod
+    def exists(p):
+        try:
+            _stat(p)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    @staticmethod
+    def isdir(p):
+        try:
+            return _stat(p).st_mode & _S_IFMT == _S_IFDIR
+        except (OSError, ValueError):
+            return False
+
+    @staticmethod
+    def islink(p):
+        try:
+            return lstat(p).st_mode & _S_IFMT == _S_IFLNK
+        except (OSError, ValueError):
+            return False
+
+
+def walk(top, topdown=True):
+    """os.walk without error callbacks or symlink following: (dirpath, dirnames, filenames)."""
+    try:
+        entries = list(scandir(top))
+    except OSError:
+        return
+    dirs = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+    files = [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
+    if topdown:
+        yield top, dirs, files
+    for d in dirs:
+        yield from walk(path.join(top, d), topdown)
+    if not topdown:
+        yield top, dirs, files
+
+
+def makedirs(name, mode=0o777, exist_ok=False):
+    parent = path.dirname(name.rstrip("/"))
+    if parent and parent != name and not path.exists(parent):
+        makedirs(parent, mode, exist_ok=True)
+    try:
+        mkdir(name, mode)
+    except FileExistsError:
+        if not exist_ok or not path.isdir(name):
+            raise
