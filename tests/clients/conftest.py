@@ -1,6 +1,5 @@
 """Fixtures for the client tests: the busybox image, private containerd (1.6, 2.x) and podman instances."""
 import os
-import subprocess
 import sys
 
 import pytest
@@ -51,21 +50,6 @@ def cri(ctrd):
     if not ctrd.crictl_path:
         peers.crictl()
     return ctrd
-
-
-def cgroups_branch_missing(runtime):
-    """pause/resume, ps, update and resources come with the cgroups work; probe the runtime for them."""
-    for verb in ("pause", "ps", "update"):
-        if subprocess.run([runtime, verb, "--help"], capture_output=True).returncode != 0:
-            return f"needs `{os.path.basename(runtime)} {verb}` (the cgroups branch: resources, pause/resume, ps, update)"
-    return None
-
-
-@pytest.fixture
-def needs_cgroups(rt):
-    reason = cgroups_branch_missing(rt.path)
-    if reason:
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -178,10 +178,7 @@ def test_ten_containers_in_a_row(ctrd):
     assert ctrd.ctr("container", "ls", "-q").stdout.split() == []
 
 
-# ------------------------------------------------- these need the cgroups branch
-# (inside the test sandbox, whose cgroup mounts are stacked over a tmpfs, pyrunc finds its
-# cgroup hierarchies only with that branch's detection fix)
-def test_cgroups_of_the_init(ctrd, needs_cgroups):
+def test_cgroups_of_the_init(ctrd):
     pid = run_detached(ctrd, "cg", "sleep", "1000")
     # ctr's cgroupsPath is /<namespace>/<id>: the init is in it when create returns (the shim loads
     # its cgroups from /proc/<pid>/cgroup for metrics and OOM events).  On a hybrid host that means
@@ -212,7 +209,7 @@ def test_cleanup_calls_are_idempotent(ctrd):
     ctrd.ctr("container", "delete", "idem")
 
 
-def test_metrics(ctrd, needs_cgroups):
+def test_metrics(ctrd):
     run_detached(ctrd, "met", "sh", "-c", "sleep 1000 & wait")
     m = json.loads(ctrd.ctr("task", "metrics", "--format", "json", "met").stdout)
     # the shim reads them from the cgroups of the pid in the runtime's pid file
@@ -221,7 +218,7 @@ def test_metrics(ctrd, needs_cgroups):
     remove(ctrd, "met")
 
 
-def test_ps(ctrd, needs_cgroups):
+def test_ps(ctrd):
     pid = run_detached(ctrd, "ps1", "sh", "-c", "sleep 1000 & wait")
     rows = ctrd.ctr("task", "ps", "ps1").stdout.splitlines()[1:]
     pids = sorted(int(r.split()[0]) for r in rows)
@@ -229,7 +226,7 @@ def test_ps(ctrd, needs_cgroups):
     remove(ctrd, "ps1")
 
 
-def test_pause_resume(ctrd, needs_cgroups):
+def test_pause_resume(ctrd):
     pid = run_detached(ctrd, "pz", "sh", "-c", LONG)
     freezer = cgroup_file(pid, "freezer", "freezer.state", "cgroup.freeze")
     ctrd.ctr("task", "pause", "pz")
@@ -241,7 +238,7 @@ def test_pause_resume(ctrd, needs_cgroups):
     remove(ctrd, "pz")
 
 
-def test_memory_limit_applied_and_enforced(ctrd, needs_cgroups):
+def test_memory_limit_applied_and_enforced(ctrd):
     limit = 32 * 1024 * 1024
     pid = run_detached(ctrd, "mem", "sleep", "1000", opts=("--memory-limit", limit))
     assert int(read(cgroup_file(pid, "memory", "memory.limit_in_bytes", "memory.max"))) == limit

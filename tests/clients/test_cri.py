@@ -135,7 +135,7 @@ def test_stats(cri, tmp_path):
     pod.remove()
 
 
-def test_update_resources(cri, tmp_path, needs_cgroups):
+def test_update_resources(cri, tmp_path):
     pod = Pod(cri, tmp_path, "upd")
     cid = pod.container("res", "sh", "-c", LONG)
     wait_state(cri, cid, "CONTAINER_RUNNING")
