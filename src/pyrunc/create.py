@@ -1,7 +1,7 @@
 """`create` (CLI process): check the config, claim the id, make the cgroups, drive the stages until READY."""
 import os
 
-from pyrunc import jsonlite, log, state, trace
+from pyrunc import jsonlite, log, state, trace, unixsock
 from pyrunc.container import _hook_state, _quiet
 from pyrunc.errors import BadConfig, Error
 
@@ -55,7 +55,7 @@ def create(rt, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         fds.append(exeseal.sealed_init())
         plan["fds"]["init"] = fds[-1]
         if console_socket:
-            fds.append(os.dup(console_fd) if console_fd is not None else connect_console(console_socket))
+            fds.append(os.dup(console_fd) if console_fd is not None else unixsock.connect(console_socket, "console socket"))
             plan["fds"]["console"] = fds[-1]
         seccomp.attach(plan, filter_entry, bpf, fds)
         if subreaper:
@@ -184,17 +184,6 @@ def _saved_config(doc):
             "namespaces": [ns["type"] for ns in doc.get("linux", {}).get("namespaces", ())],
             "seccomp": doc.get("linux", {}).get("seccomp")}   # exec'd processes get the same filter
     return {k: v for k, v in keep.items() if v}
-
-
-def connect_console(path):
-    import _socket
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    try:
-        s.connect(path)
-    except OSError as e:
-        s.close()
-        raise Error(f"cannot connect to console socket {path}: {e.strerror}") from None
-    return s.detach()
 
 
 def write_pid_file(path, pid):

@@ -2,9 +2,9 @@
 import copy
 import os
 
-from pyrunc import OCI_VERSION, config, console, exeseal, log, spec, trace, validate
+from pyrunc import OCI_VERSION, config, console, exeseal, log, spec, trace, unixsock, validate
 from pyrunc.cgroups import base as cgroups
-from pyrunc.create import connect_console, fd_slots, write_pid_file
+from pyrunc.create import fd_slots, write_pid_file
 from pyrunc.errors import BadConfig, Error, WrongState
 from pyrunc.linux.namespaces import PROC_NAME
 from pyrunc.process.parent import Stages
@@ -150,7 +150,7 @@ def _plan(rt, cid, o, args):
             fds.append(theirs)
             plan["fds"]["console"] = theirs
         elif o.get("console-socket"):
-            fds.append(connect_console(o["console-socket"]))
+            fds.append(unixsock.connect(o["console-socket"], "console socket"))
             plan["fds"]["console"] = fds[-1]
         seccomp.attach(plan, entry, bpf, fds)
     except BaseException:

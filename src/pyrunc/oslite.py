@@ -7,7 +7,8 @@ called several times per container, so the modules they import say
 """
 from posix import *  # noqa: F401,F403  (open, close, read, write, stat, O_* ... exactly os's)
 from posix import environ as _environ
-from posix import lstat, mkdir, scandir
+from posix import O_CLOEXEC, O_WRONLY, close, lstat, mkdir, scandir, write
+from posix import open
 from posix import stat as _stat
 
 _S_IFMT, _S_IFDIR, _S_IFLNK = 0o170000, 0o040000, 0o120000
@@ -79,6 +80,15 @@ def walk(top, topdown=True):
         yield from walk(path.join(top, d), topdown)
     if not topdown:
         yield top, dirs, files
+
+
+def write_file(p, value):
+    """Write a small file (cgroup and /proc knobs) in one write(2)."""
+    fd = open(p, O_WRONLY | O_CLOEXEC)
+    try:
+        write(fd, value.encode())
+    finally:
+        close(fd)
 
 
 def makedirs(name, mode=0o777, exist_ok=False):

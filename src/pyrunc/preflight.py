@@ -11,6 +11,7 @@ import os
 import stat
 
 from pyrunc import jsonlite, spec, validate
+from pyrunc.linux import caps
 from pyrunc.errors import Error
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema")
@@ -193,17 +194,9 @@ def _cgroups(linux, report):
         report.add(WARNING, "/linux/resources/memory/kernel", "kernel memory limits are deprecated and ignored")
 
 
-def _status_mask(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1], 16)
-    return 0
-
 
 def _capabilities(p, report):
-    from pyrunc.linux import caps
-    have = _status_mask("CapBnd")
+    have = caps.status_mask("CapBnd")
     top = caps.last_cap()
     for s, names in p.get("capabilities", {}).items():
         for i, name in enumerate(names):
@@ -219,7 +212,7 @@ def _capabilities(p, report):
 def _rlimits(p, report):
     import resource
     from pyrunc.validate import RLIMITS
-    privileged = _status_mask("CapEff") >> 24 & 1     # CAP_SYS_RESOURCE
+    privileged = caps.status_mask("CapEff") >> 24 & 1     # CAP_SYS_RESOURCE
     for i, r in enumerate(p.get("rlimits", ())):
         num = RLIMITS.get(r.get("type"))
         if num is None:
@@ -235,7 +228,7 @@ def _oom(p, report):
     if adj is None:
         return
     current = _read_int("/proc/self/oom_score_adj") or 0
-    if adj < current and not _status_mask("CapEff") >> 24 & 1:
+    if adj < current and not caps.status_mask("CapEff") >> 24 & 1:
         report.add(ERROR, "/process/oomScoreAdj", f"{adj} is below {current}, which needs CAP_SYS_RESOURCE")
 
 

@@ -2,7 +2,7 @@
 import os
 
 from pyrunc.linux import caps, procattrs, seccomp
-from pyrunc.linux.namespaces import TYPES
+from pyrunc.linux import namespaces
 
 RLIMITS = {
     "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
@@ -98,14 +98,10 @@ def check(doc, bundle):
     if "process" in doc:
         check_process(doc["process"], problems)
     linux = doc.get("linux", {})
+    problems += namespaces.problems(linux.get("namespaces", ()))
     types = {}
-    for i, ns in enumerate(linux.get("namespaces", ())):
-        t = ns.get("type")
-        if t not in TYPES:
-            problems.append(f"/linux/namespaces/{i}/type: unknown namespace type {t!r}")
-        elif t in types:
-            problems.append(f"/linux/namespaces/{i}: duplicate {t} namespace")
-        types.setdefault(t, ns.get("path", ""))
+    for ns in linux.get("namespaces", ()):
+        types.setdefault(ns.get("type"), ns.get("path", ""))
     has_maps = bool(linux.get("uidMappings") or linux.get("gidMappings"))
     if types.get("user", None) == "" and not (linux.get("uidMappings") and linux.get("gidMappings")):
         problems.append("/linux/uidMappings: a new user namespace needs uidMappings and gidMappings")

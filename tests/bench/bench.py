@@ -11,7 +11,8 @@ that all of them see the same machine load; compare the ratios, not the
 absolute times, which move with the load.  Processes are started with
 posix_spawn, so the harness adds the same small cost to every runtime.
 
-Printed: per-phase medians and ratios of `rounds` interleaved lifecycles;
+Printed: per-phase medians and ratios of `rounds` interleaved lifecycles (and
+as many interleaved foreground `run`s, the whole lifecycle in one call);
 containers/s of `sequential` lifecycles in a row; the wall time of
 `concurrent` lifecycles started at once; memory charged to the memory
 cgroup per container in the created state.
@@ -61,6 +62,12 @@ class Runtime:
         rc = spawn([self.path, "--root", self.root, *args])
         if rc != 0:
             raise RuntimeError(f"{self.name} {' '.join(args)}: exit {rc}")
+
+    def run_once(self, cid):
+        """`run` in the foreground: one call for the whole lifecycle; ms."""
+        t0 = time.perf_counter()
+        self.call("run", "--bundle", self.bundle, cid)
+        return (time.perf_counter() - t0) * 1e3
 
     def lifecycle(self, cid):
         """Phase times in ms: create, start, exit-wait, delete."""
@@ -162,6 +169,13 @@ def main():
         header = ["phase (median ms)"] + [rt.name for rt in rts] + [f"pyrunc/{o}" for o in others]
         rows = [[p] + [f"{med[rt.name][p]:.2f}" for rt in rts]
                 + [f"{med['pyrunc'][p] / med[o][p]:.2f}" if med[o][p] else "-" for o in others] for p in phases]
+        runs = {rt.name: [] for rt in rts}
+        for r in range(a.rounds):
+            for rt in (rts if r % 2 == 0 else rts[::-1]):
+                runs[rt.name].append(rt.run_once(f"run{r}"))
+        run_med = {n: statistics.median(v) for n, v in runs.items()}
+        rows.append(["run (one call)"] + [f"{run_med[rt.name]:.2f}" for rt in rts]
+                    + [f"{run_med['pyrunc'] / run_med[o]:.2f}" for o in others])
         table(rows, header)
         print()
         rows = []

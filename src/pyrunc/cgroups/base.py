@@ -200,12 +200,7 @@ class Manager:
             time.sleep(0.005)
 
 
-def _write(path, value):
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, value.encode())
-    finally:
-        os.close(fd)
+_write = os.write_file
 
 
 def _read(path):

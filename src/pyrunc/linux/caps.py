@@ -15,6 +15,15 @@ SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 CAP_SYS_ADMIN = NUMBER["CAP_SYS_ADMIN"]
 
 
+def status_mask(field):
+    """A capability set of this process from /proc/self/status (CapPrm, CapBnd...)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1], 16)
+    return 0
+
+
 def last_cap():
     """The highest capability this kernel knows."""
     try:

@@ -23,13 +23,6 @@ def setgroups_allowed():
         return True
 
 
-def _status_mask(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1], 16)
-    return 0
-
 
 def _mapped(ids, map_path):
     try:
@@ -50,14 +43,14 @@ def check_identity(p, in_userns):
     m = p["caps"]
     if m is None:
         return
-    have = _status_mask("CapPrm")
+    have = caps.status_mask("CapPrm")
     missing = (m["permitted"] | m["effective"]) & ~have
     if missing:
         raise Error(f"capabilities {', '.join(caps.names(missing))} are not available to pyrunc here")
     if m["effective"] & ~m["permitted"]:
         raise Error(f"effective capabilities {', '.join(caps.names(m['effective'] & ~m['permitted']))} "
                     "are not in the permitted set")
-    if m["inheritable"] & ~(m["bounding"] | _status_mask("CapInh")):
+    if m["inheritable"] & ~(m["bounding"] | caps.status_mask("CapInh")):
         raise Error(f"inheritable capabilities {', '.join(caps.names(m['inheritable'] & ~m['bounding']))} "
                     "are not in the bounding set")
 

@@ -16,19 +16,28 @@ TYPES = {
 PROC_NAME = {t: n for t, (_, n) in TYPES.items()}
 
 
-def plan(namespaces):
-    """{"join": [[type, path]...] in runc's order, "new": [types], "flags": clone flags of new ones}."""
-    seen = {}
+def problems(namespaces):
+    """'pointer: problem' for unknown, duplicate or relative-path entries of linux.namespaces."""
+    out, seen = [], set()
     for i, ns in enumerate(namespaces):
         t = ns.get("type")
         if t not in TYPES:
-            raise BadConfig(f"config.json: /linux/namespaces/{i}/type: unknown namespace type {t!r}")
-        if t in seen:
-            raise BadConfig(f"config.json: /linux/namespaces/{i}: duplicate {t} namespace")
+            out.append(f"/linux/namespaces/{i}/type: unknown namespace type {t!r}")
+        elif t in seen:
+            out.append(f"/linux/namespaces/{i}: duplicate {t} namespace")
         path = ns.get("path", "")
         if path and not path.startswith("/"):
-            raise BadConfig(f"config.json: /linux/namespaces/{i}/path: {path!r} is not an absolute path")
-        seen[t] = path
+            out.append(f"/linux/namespaces/{i}/path: {path!r} is not an absolute path")
+        seen.add(t)
+    return out
+
+
+def plan(namespaces):
+    """{"join": [[type, path]...] in runc's order, "new": [types], "flags": clone flags of new ones}."""
+    bad = problems(namespaces)
+    if bad:
+        raise BadConfig("config.json: " + "; ".join(bad))
+    seen = {ns["type"]: ns.get("path", "") for ns in namespaces}
     join = [[t, seen[t]] for t in TYPES if seen.get(t)]
     new = [t for t in TYPES if t in seen and not seen[t]]
     flags = 0

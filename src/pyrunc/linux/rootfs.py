@@ -494,24 +494,30 @@ def _root():
     return os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
+def _existing(root, paths):
+    """An fd of each path that exists inside the container's root (closed once the caller moves on)."""
+    for p in paths:
+        try:
+            fd = resolve(root, p)
+        except FileNotFoundError:
+            continue
+        try:
+            yield p, fd
+        finally:
+            os.close(fd)
+
+
 def readonly_paths(paths):
     root = _root()
     try:
-        for p in paths:
+        for p, fd in _existing(root, paths):
+            S.mount(fdpath(fd), fdpath(fd), None, S.MS_BIND | S.MS_REC)
+            top = resolve(root, p)      # the new bind mount, not the directory under it
             try:
-                fd = resolve(root, p)
-            except FileNotFoundError:
-                continue
-            try:
-                S.mount(fdpath(fd), fdpath(fd), None, S.MS_BIND | S.MS_REC)
+                S.mount("", fdpath(top), None, S.MS_BIND | S.MS_REMOUNT | S.MS_RDONLY | S.MS_REC
+                        | kept_flags(fdpath(top)))
             finally:
-                os.close(fd)
-            fd = resolve(root, p)
-            try:
-                S.mount("", fdpath(fd), None, S.MS_BIND | S.MS_REMOUNT | S.MS_RDONLY | S.MS_REC
-                        | kept_flags(fdpath(fd)))
-            finally:
-                os.close(fd)
+                os.close(top)
     finally:
         os.close(root)
 
@@ -521,20 +527,13 @@ def masked_paths(paths):
     root = _root()
     null = None
     try:
-        for p in paths:
-            try:
-                fd = resolve(root, p)
-            except FileNotFoundError:
-                continue
-            try:
-                if stat.S_ISDIR(os.fstat(fd).st_mode):
-                    S.mount("tmpfs", fdpath(fd), "tmpfs", S.MS_RDONLY, None)
-                else:
-                    if null is None:
-                        null = _real_dev_null(root)
-                    S.mount(fdpath(null), fdpath(fd), None, S.MS_BIND)
-            finally:
-                os.close(fd)
+        for _p, fd in _existing(root, paths):
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                S.mount("tmpfs", fdpath(fd), "tmpfs", S.MS_RDONLY, None)
+            else:
+                if null is None:
+                    null = _real_dev_null(root)
+                S.mount(fdpath(null), fdpath(fd), None, S.MS_BIND)
     finally:
         os.close(root)
         if null is not None:

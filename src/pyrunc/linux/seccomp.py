@@ -12,6 +12,7 @@ import fcntl
 import os
 
 from pyrunc import OCI_VERSION, jsonlite
+from pyrunc import unixsock
 from pyrunc.errors import Error
 
 # libseccomp's action values (seccomp.h); ERRNO and TRACE carry the errno in the low 16 bits
@@ -218,19 +219,8 @@ def attach(proc_plan, entry, bpf, keep_fds):
     fds["seccomp"] = sealed_memfd(bpf)
     keep_fds.append(fds["seccomp"])
     if entry["listener"]:
-        fds["seccomp_notify"] = connect_listener(entry["listener"])
+        fds["seccomp_notify"] = unixsock.connect(entry["listener"], "the seccomp listener")
         keep_fds.append(fds["seccomp_notify"])
-
-
-def connect_listener(path):
-    import _socket
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    try:
-        s.connect(path)
-    except OSError as e:
-        s.close()
-        raise Error(f"cannot connect to the seccomp listener {path}: {e.strerror}") from None
-    return s.detach()
 
 
 # ------------------------------------------------------------------ init process

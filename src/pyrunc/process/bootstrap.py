@@ -2,6 +2,7 @@
 import os
 
 from pyrunc import trace
+from pyrunc.oslite import write_file
 from pyrunc.errors import Error
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.namespaces import TYPES
@@ -49,14 +50,6 @@ def main(chan, plan):
     except BaseException as e:
         report(chan, e)
         os._exit(1)
-
-
-def write_file(path, value):
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, value.encode())
-    finally:
-        os.close(fd)
 
 
 def run(plan, chan):
