@@ -2,6 +2,7 @@
 #   make demo      system packages, build, a busybox bundle, one container that prints
 #   make test      everything the tests need, then the whole test suite (as root)
 #   make test-v2   only the tests marked cgroupv2, in the pure cgroup v2 VM
+#   make peers     the clients the tests drive: containerd 1.6, podman (Debian), containerd 2.x, crictl (Go)
 #   make install PREFIX=/usr/local
 #   make conformance [RUNTIME=/usr/bin/runc] [TESTS="kill state"] [TIMEOUT=60]
 #                  the runtime-tools validation suite against pyrunc (or RUNTIME)
@@ -12,10 +13,16 @@ BUILD := $(CURDIR)/build
 TEST_PREFIX := $(BUILD)/prefix
 PYRUNC_TEST := $(TEST_PREFIX)/bin/pyrunc
 
-# Debian packages: build deps, the bundles' busybox, test peers (runc, crun)
+# Debian packages: build deps, the bundles' busybox, test peers (runc, crun), and the
+# clients tests/clients drives (containerd 1.6 with ctr and its runc shim; podman, conmon)
 DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev \
 	python3 python3-dev python3-cffi python3-setuptools python3-pip python3-pytest \
-	python3-hypothesis python3-pyroute2 python3-jsonschema util-linux iproute2 procps runc crun
+	python3-hypothesis python3-pyroute2 python3-jsonschema util-linux iproute2 procps runc crun \
+	containerd podman conmon
+
+# containerd 2.x and crictl, built once from the Go module proxy at the versions pinned in
+# tests/peers/versions.env; cached here, outside the tree, so later runs need no network
+PEERS_CACHE ?= /var/cache/pyrunc-peers
 
 # Tests marked cgroupv2 need a pure cgroup v2 host; they all run in one boot of a
 # QEMU guest (tests/support/v2vm.sh) inside the same sandbox.  The VM part may
@@ -23,7 +30,7 @@ DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev
 V2VM := tests/support/v2vm.sh
 V2VM_TIMEOUT ?= 1200
 
-.PHONY: all deps deps-v2vm build install demo test test-v2 v2-tests unit integration bench bundles fuzz schema conformance clean
+.PHONY: all deps deps-v2vm build install demo test test-v2 v2-tests unit integration bench bundles peers fuzz schema conformance clean
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 # runtime-spec's JSON schema for `pyrunc check`, from its Go module (never copied into git)
 SPEC_VERSION := v1.2.1
@@ -72,6 +79,9 @@ install:
 	chmod 755 "$(PREFIX)/bin/pyrunc.tmp"; mv "$(PREFIX)/bin/pyrunc.tmp" "$(PREFIX)/bin/pyrunc"; \
 	echo "installed $(PREFIX)/bin/pyrunc"
 
+peers: deps
+	@GO=$(GO) bash tests/peers/build.sh $(PEERS_CACHE)
+
 schema: $(SCHEMA)/config-schema.json
 $(SCHEMA)/config-schema.json:
 	@mkdir -p $(BUILD)/gomod
@@ -93,9 +103,11 @@ unit: build
 # The whole suite runs as root inside a private cgroup+mount namespace whose
 # cgroup mounts are rooted at a fresh cgroup of ours (tests/support/sandbox.sh):
 # first on this host, then the cgroupv2 tests in the VM, even when the first part failed.
-test: deps deps-v2vm build
+# PYRUNC_REQUIRE_PEERS: a client missing from make peers is a failure here, not a skip.
+test: deps deps-v2vm build peers
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
-	PYRUNC=$(PYRUNC_TEST) bash tests/support/sandbox.sh $(PYTHON) -m pytest -q -p no:cacheprovider -m "not cgroupv2" tests $(PYTEST_ARGS); \
+	PYRUNC=$(PYRUNC_TEST) PYRUNC_PEERS_CACHE=$(PEERS_CACHE) PYRUNC_REQUIRE_PEERS=1 \
+		bash tests/support/sandbox.sh $(PYTHON) -m pytest -q -p no:cacheprovider -m "not cgroupv2" tests $(PYTEST_ARGS); \
 	rc=$$?; $(MAKE) -s v2-tests || rc=1; $(MAKE) -s fuzz || rc=1; \
 	$(MAKE) -s conformance CONFORMANCE_MIN=33 || rc=1; exit $$rc
 

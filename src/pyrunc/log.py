@@ -18,7 +18,14 @@ def setup(path=None, fmt="text", debug=False, stderr_ok=True):
     _path, _fmt, _stderr_ok = path, fmt, stderr_ok
     _threshold = LEVELS["debug" if debug else "info"]
     if path:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
+        except OSError as e:
+            # e.g. the shim's --log <bundle>/log.json once the bundle is gone: one line on
+            # stderr and exit 1, as runc does, instead of a traceback from every later write
+            _path = None
+            from pyrunc.errors import Error, oserror_reason
+            raise Error(f"open {oserror_reason(e)}") from None
 
 
 def rfc3339(t=None):

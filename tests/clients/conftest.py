@@ -1,0 +1,75 @@
+"""Fixtures for the client tests: the busybox image, private containerd (1.6, 2.x) and podman instances."""
+import os
+import sys
+
+import pytest
+
+from tests.support import peers
+from tests.support.containerd import Containerd
+from tests.support.runtime import PROJECT, runtime_path
+
+sys.path.insert(0, os.path.join(PROJECT, "bundles"))
+import mkimage  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def busybox_image(tmp_path_factory):
+    """The project's busybox OCI archive (tags latest and pause), built offline."""
+    return mkimage.build(str(tmp_path_factory.mktemp("image") / "busybox-oci.tar"))
+
+
+@pytest.fixture(scope="session", params=sorted(peers.CONTAINERD), ids=lambda v: "containerd-" + v)
+def containerd(request, busybox_image, tmp_path_factory):
+    """One private containerd per version, shared by the tests of that version."""
+    peer = peers.CONTAINERD[request.param].require()
+    crictl = os.path.join(peers.CACHE, "crictl-" + peers.VERSIONS["CRICTL_VERSION"], "crictl")
+    c = Containerd(peer, runtime_path(), busybox_image, tmp_path_factory.mktemp("ctrd"),
+                   crictl if os.access(crictl, os.X_OK) else None)
+    try:
+        c.start()
+    except BaseException:
+        c.stop()
+        raise
+    yield c
+    problems = c.stop()
+    assert not problems, f"containerd {peer.label} teardown: {problems}"
+
+
+@pytest.fixture
+def ctrd(containerd, rt):
+    """The private containerd for one test; afterwards nothing of the test may be left in it."""
+    yield containerd
+    problems = containerd.reset()
+    if problems:
+        pytest.fail(f"the test left things in containerd {containerd.peer.label}: " + "; ".join(problems))
+
+
+@pytest.fixture
+def cri(ctrd):
+    """The same instance driven through CRI by crictl."""
+    if not ctrd.crictl_path:
+        peers.crictl()
+    return ctrd
+
+
+@pytest.fixture(scope="session")
+def podman_instance(busybox_image, tmp_path_factory):
+    from tests.support.podman import Podman
+    pm = Podman(peers.podman(), runtime_path(), busybox_image, tmp_path_factory.mktemp("podman"))
+    try:
+        pm.start()
+    except BaseException:
+        pm.stop()
+        raise
+    yield pm
+    problems = pm.stop()
+    assert not problems, f"podman teardown: {problems}"
+
+
+@pytest.fixture
+def podman(podman_instance, rt):
+    """The private podman for one test; afterwards nothing of the test may be left in it."""
+    yield podman_instance
+    problems = podman_instance.reset()
+    if problems:
+        pytest.fail("the test left things in podman: " + "; ".join(problems))

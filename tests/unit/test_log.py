@@ -1,0 +1,31 @@
+"""The --log file: created at once, and a path that cannot be opened is one clean error."""
+import json
+
+import pytest
+
+from pyrunc import log
+from pyrunc.errors import Error
+
+
+@pytest.fixture(autouse=True)
+def reset_log():
+    yield
+    log.setup()
+
+
+def test_setup_creates_the_file(tmp_path):
+    path = tmp_path / "log.json"
+    log.setup(str(path), "json")
+    assert path.exists() and path.read_text() == ""   # containerd reads it even when nothing failed
+    log.error("create x: boom")
+    line = json.loads(path.read_text())
+    assert (line["level"], line["msg"]) == ("error", "create x: boom")
+
+
+def test_unopenable_path_is_an_error_not_a_traceback(tmp_path, capfd):
+    missing = tmp_path / "gone" / "log.json"
+    with pytest.raises(Error, match=r"^open .*gone/log.json: No such file or directory$"):
+        log.setup(str(missing), "json")
+    log.error("delete x: the final line")          # still reaches stderr, no second failure
+    assert capfd.readouterr().err == "delete x: the final line\n"
+    assert not missing.parent.exists()
