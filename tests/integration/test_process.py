@@ -67,12 +67,12 @@ def test_no_new_privs_off_and_no_capabilities_field(rt, bundle):
 def test_umask_cwd_env_home(rt, bundle):
     p = bundle.config["process"]
     p["user"] = {"uid": 1000, "gid": 1000, "umask": 0o027}
-    p["cwd"] = "/work/here"
+    p["cwd"] = "/opt/here"
     p["env"] = ["PATH=/bin", "A=1", "A=2", "EMPTY="]
     bundle.set_args("sh", "-c", "umask; pwd; echo A=$A; echo HOME=$HOME; cat /proc/1/environ | tr '\\0' '\\n'")
     lines = run_to_completion(rt, bundle, "env1").splitlines()
     assert lines[0] == "0027"
-    assert lines[1] == "/work/here"
+    assert lines[1] == "/opt/here"
     assert lines[2] == "A=2"
     assert lines[3] == "HOME=/home/user"      # from the container's own /etc/passwd
     # as runc sets it: one entry per name, at its first position, with its last value
