@@ -72,6 +72,8 @@ def rt(tmp_path):
     problems = leaks.diff(before, after)
     if problems:
         runtime.cleanup()
+        if not leaks.dev_null_ok():
+            leaks.restore_dev_null()
         pytest.fail("the test left things behind: " + "; ".join(problems))
 
 

@@ -32,6 +32,7 @@ def test_exec_joins_namespaces_and_returns_exit_code(rt, running, tmp_path):
     assert lines[1] == ns(init, "net")
 
 
+@pytest.mark.crun_differs("crun 1.8's exec has no --additional-gids")
 def test_exec_user_cwd_env(rt, running):
     p = rt.run("exec", "-u", "1000:1000", "-g", "5", "--cwd", "/tmp", "-e", "FOO=bar", running,
                "sh", "-c", "id; pwd; echo $FOO")

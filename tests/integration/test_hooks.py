@@ -84,6 +84,7 @@ def test_failing_create_runtime_hook_fails_create(rt, bundle, tmp_path):
     assert "hf" not in rt.ids()
 
 
+@pytest.mark.crun_differs("crun 1.8 leaves a timed-out hook running")
 def test_hook_timeout(rt, bundle, tmp_path):
     slow = str(tmp_path / "slow.sh")
     write_script(slow, "#!/bin/sh\nsleep 20\n")

@@ -125,6 +125,7 @@ def test_no_pivot(rt, bundle):
     assert "bin" in out and "etc" in out
 
 
+@pytest.mark.crun_differs("crun 1.8 refuses a destination through an image symlink whose target is missing; runc creates it inside the rootfs")
 def test_mount_through_symlink_stays_inside(rt, bundle, tmp_path):
     """An image symlink pointing outside cannot redirect a mount to the host (CVE-2021-30465 class)."""
     outside = tmp_path / "outside"
@@ -166,9 +167,19 @@ def test_rootfs_propagation_on_the_new_root(rt, bundle, propagation, tag):
     assert any(t.startswith(tag) for t in tags), tags
 
 
+@pytest.mark.crun_differs("crun 1.8 fchowns its stdio to the container's root: here the host's /dev/null")
 def test_dev_null_stays_roots(rt, bundle):
+    """The container's stdin is the host's /dev/null and its root is an unprivileged host uid:
+    runtimes make the stdio usable by fchown'ing it to that uid, which must skip /dev/null
+    (the fixture puts it back if it does not)."""
+    from tests.integration.test_namespaces import open_path_to
+    open_path_to(bundle.rootfs)
+    os.chown(bundle.rootfs, 100000, 100000)
+    bundle.config["linux"]["namespaces"].append({"type": "user"})
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     bundle.set_args("true")
-    run_to_completion(rt, bundle, "dn1")
+    run_to_completion(rt, bundle, "dn1", stdin=os.devnull)
     st = os.stat("/dev/null")
     assert st.st_uid == 0 and stat.S_ISCHR(st.st_mode)
 

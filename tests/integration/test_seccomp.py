@@ -181,7 +181,6 @@ def assert_logged(rt, bundle, cid, code):
 
 
 @pytest.mark.agnostic
-@pytest.mark.crun_differs("crun 1.8 chowns a /dev/null stdio to the container's user (the host's /dev/null)")
 def test_early_filter_in_a_user_namespace_for_a_non_root_user(rt, bundle):
     """Without NNP the filter is loaded while the init still holds CAP_SYS_ADMIN (in its user namespace)."""
     from tests.integration.test_namespaces import open_path_to

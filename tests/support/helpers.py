@@ -14,11 +14,16 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
-def create(rt, bundle, cid, out=None, extra=(), check=True, **kw):
-    """`create` with the container's stdio on files (a pipe would stay open as long as it lives)."""
+def create(rt, bundle, cid, out=None, extra=(), check=True, stdin=None, **kw):
+    """`create` with the container's stdio on files (a pipe would stay open as long as it lives).
+
+    stdin defaults to an empty file of the test's own, not the host's /dev/null: crun 1.8
+    fchowns the container's stdio to the container's user."""
     out = out or os.path.join(os.path.dirname(bundle.path), f"{cid}.out")
-    with open(out, "w") as o, open(os.devnull) as devnull:
-        p = rt.run("create", "--bundle", bundle.path, *extra, cid, stdin=devnull, stdout=o, stderr=o,
+    empty = os.path.join(os.path.dirname(bundle.path), f"{cid}.in")
+    open(empty, "w").close()
+    with open(out, "w") as o, open(stdin or empty) as i:
+        p = rt.run("create", "--bundle", bundle.path, *extra, cid, stdin=i, stdout=o, stderr=o,
                    check=False, **kw)
     if check and p.returncode != 0:
         with open(out) as f:
@@ -32,9 +37,9 @@ def read(path):
         return f.read()
 
 
-def run_to_completion(rt, bundle, cid, timeout=20):
+def run_to_completion(rt, bundle, cid, timeout=20, stdin=None):
     """create + start, wait until stopped, delete; returns the container's output."""
-    p = create(rt, bundle, cid)
+    p = create(rt, bundle, cid, stdin=stdin)
     pid = rt.state(cid)["pid"]
     rt.run("start", cid)
     wait_for(lambda: rt.status(cid) == "stopped", timeout, what=f"{cid} to stop")

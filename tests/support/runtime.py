@@ -40,6 +40,10 @@ class Runtime:
 
     def run(self, *args, check=True, input=None, timeout=60, log=None, log_format=None, stdin=None,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(), debug=False):
+        if stdin is None and input is None:
+            # an empty pipe, never the caller's stdin: that is often the host's /dev/null, and
+            # crun 1.8 fchowns a process's stdio to its user
+            input = ""
         p = subprocess.run(self.argv(*args, log=log, log_format=log_format, debug=debug), input=input, stdin=stdin,
                            stdout=stdout, stderr=stderr, timeout=timeout, pass_fds=pass_fds,
                            text=True)
