@@ -30,7 +30,7 @@ PEERS_CACHE ?= /var/cache/pyrunc-peers
 V2VM := tests/support/v2vm.sh
 V2VM_TIMEOUT ?= 1200
 
-.PHONY: all deps deps-v2vm build install demo test test-v2 v2-tests unit integration bench bundles peers fuzz schema conformance clean
+.PHONY: all deps deps-v2vm build install demo test test-v2 v2-tests unit bench bundles peers fuzz schema conformance clean
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 # runtime-spec's JSON schema for `pyrunc check`, from its Go module (never copied into git)
 SPEC_VERSION := v1.2.1

@@ -35,6 +35,15 @@ def limited(bundle, cid, resources, args, out_dir=None):
     bundle.save()
 
 
+def start_family(rt, bundle, version, tmp_path, cid, script):
+    """A running container whose shell `script` starts children and then writes /out/up; (pid, Cgroup)."""
+    out = tmp_path / "out"
+    limited(bundle, cid, {}, ["sh", "-c", script], out)
+    _, pid = start(rt, bundle, cid)
+    wait_for(lambda: (out / "up").exists(), what="children")
+    return pid, Cgroup(version, pid)
+
+
 def start(rt, bundle, cid):
     p = create(rt, bundle, cid)
     rt.run("start", cid)
@@ -215,11 +224,7 @@ def test_update_changes_the_files(rt, bundle, version):
 
 @pytest.mark.crun_differs("crun 1.8's ps takes no ps options")
 def test_ps_lists_the_container_processes(rt, bundle, version, tmp_path):
-    out = tmp_path / "out"
-    limited(bundle, "ps1", {}, ["sh", "-c", "sleep 100 & sleep 100 & echo up > /out/up; wait"], out)
-    _, pid = start(rt, bundle, "ps1")
-    wait_for(lambda: (out / "up").exists(), what="children")
-    cg = Cgroup(version, pid)
+    pid, cg = start_family(rt, bundle, version, tmp_path, "ps1", "sleep 100 & sleep 100 & echo up > /out/up; wait")
     main = cg.dir("pids" if version == "v1" else "")
     procs = {int(x) for x in read(os.path.join(main, "cgroup.procs")).split()}
     pids = json.loads(rt.run("ps", "--format", "json", "ps1").stdout)
@@ -255,11 +260,8 @@ def test_events_stats(rt, bundle, version):
 
 
 def test_kill_all_reaches_forks_and_delete_removes_the_cgroups(rt, bundle, version, tmp_path):
-    out = tmp_path / "out"
-    limited(bundle, "ka1", {}, ["sh", "-c", "(sleep 100 & sleep 100 &) ; echo up > /out/up; exec sleep 100"], out)
-    _, pid = start(rt, bundle, "ka1")
-    wait_for(lambda: (out / "up").exists(), what="children")
-    cg = Cgroup(version, pid)
+    pid, cg = start_family(rt, bundle, version, tmp_path, "ka1",
+                           "(sleep 100 & sleep 100 &) ; echo up > /out/up; exec sleep 100")
     pids = json.loads(rt.run("ps", "--format", "json", "ka1").stdout)
     assert len(pids) == 3
     rt.run("kill", "--all", "ka1", "KILL")
