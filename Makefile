@@ -55,15 +55,17 @@ build:
 	$(PYTHON) setup.py -q build_ext --inplace
 	$(PYTHON) -m compileall -q src/pyrunc
 
-# A self-contained install: PREFIX/lib/pyrunc holds the package, PREFIX/bin/pyrunc
+# A self-contained install: PREFIX/lib/pyrunc holds the package and pyrunc-cli, which
 # starts it with the absolute interpreter in isolated mode (-I: no PYTHON*
 # variables, no user site; -S: no site-packages scan), whatever PATH is.
+# PREFIX/bin/pyrunc is the static front end (csrc/pyrunc_front.c): it does `start`
+# and `delete` of ordinary containers itself and hands every other call to pyrunc-cli.
 install:
 	@set -e; lib="$(PREFIX)/lib/pyrunc"; py=$$(readlink -f $(PYTHON)); \
 	mkdir -p "$(PREFIX)/bin" "$$lib"; \
 	rm -rf "$$lib/pyrunc" "$$lib"/pyrunc-*.dist-info; \
 	$$py -m pip install -q --no-deps --no-build-isolation --no-compile --target "$$lib" . 2>&1 | grep -v "as the 'root' user" || true; \
-	test -x "$$lib/pyrunc/pyrunc-init" && test -f "$$lib/pyrunc/_native.abi3.so" && test -f "$$lib/pyrunc/_seccomp.abi3.so"; \
+	test -x "$$lib/pyrunc/pyrunc-init" && test -x "$$lib/pyrunc/pyrunc-front" && test -f "$$lib/pyrunc/_native.abi3.so" && test -f "$$lib/pyrunc/_seccomp.abi3.so"; \
 	rm -rf "$$lib/bin"; \
 	if $(MAKE) -s schema; then cp -r $(SCHEMA) "$$lib/pyrunc/schema"; \
 	else echo "warning: runtime-spec schema unavailable: pyrunc check will skip schema validation"; fi; \
@@ -74,9 +76,10 @@ install:
 		'import sys' \
 		"sys.path.insert(0, \"$$lib\")" \
 		"sys.path.append(\"$$cffi\")" \
-		'from pyrunc.cli import main' \
-		'sys.exit(main())' > "$(PREFIX)/bin/pyrunc.tmp"; \
-	chmod 755 "$(PREFIX)/bin/pyrunc.tmp"; mv "$(PREFIX)/bin/pyrunc.tmp" "$(PREFIX)/bin/pyrunc"; \
+		'from pyrunc.cli import run_and_exit' \
+		'run_and_exit()' > "$$lib/pyrunc-cli.tmp"; \
+	chmod 755 "$$lib/pyrunc-cli.tmp"; mv "$$lib/pyrunc-cli.tmp" "$$lib/pyrunc-cli"; \
+	cp "$$lib/pyrunc/pyrunc-front" "$(PREFIX)/bin/pyrunc.tmp"; mv "$(PREFIX)/bin/pyrunc.tmp" "$(PREFIX)/bin/pyrunc"; \
 	echo "installed $(PREFIX)/bin/pyrunc"
 
 peers: deps
@@ -157,5 +160,5 @@ bench: deps build
 	SANDBOX_HIDE_UNIFIED=1 bash tests/support/sandbox.sh $(PYTHON) tests/bench/bench.py $(PYRUNC_TEST) $(BENCH_ARGS)
 
 clean:
-	rm -rf build bundles/build src/pyrunc/_native*.so src/pyrunc/pyrunc-init src/*.egg-info
+	rm -rf build bundles/build src/pyrunc/_native*.so src/pyrunc/pyrunc-init src/pyrunc/pyrunc-front src/*.egg-info
 	find src tests -name __pycache__ -prune -exec rm -rf {} +

@@ -1,4 +1,4 @@
 """`python -m pyrunc`: the CLI entry point (CLI process)."""
-from pyrunc.cli import main
+from pyrunc.cli import run_and_exit
 
-raise SystemExit(main())
+run_and_exit()

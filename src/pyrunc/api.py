@@ -54,7 +54,8 @@ class Container:
         if not c.exists():
             from pyrunc.errors import NotExist
             raise NotExist(self.id)
-        return c.load().get("trace", {})
+        c.load()
+        return c.saved_trace()
 
     @property
     def status(self):

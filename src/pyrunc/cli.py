@@ -197,6 +197,23 @@ def main(argv=None):
         return 1
 
 
+def run_and_exit(argv=None):
+    """main(), then exit at once: the installed command's entry point.
+
+    The interpreter's finalization (freeing every module and object) costs
+    1.5-4 ms per call here and does nothing pyrunc needs: files are closed
+    by their with-blocks or explicitly, and there are no atexit handlers or
+    threads.  Only the standard streams' buffers must be flushed.
+    """
+    rc = main(argv)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass    # a closed or broken pipe: the interpreter would not have delivered it either
+    os._exit(rc)
+
+
 def _log_trace(verb):
     marks = trace.marks()
     for stage, ms, total in trace.timeline(marks[0][1]):

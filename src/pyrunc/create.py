@@ -81,6 +81,7 @@ def create(rt, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
             raise Error("container init exited before it was ready")
         trace.mark("init ready")
         c.save(dict(base, pid=pid, pid_start=start[0], trace={"create": trace.marks()}))
+        c.save_facts()
         if pid_file:
             write_pid_file(pid_file, pid)
         stages.commit()

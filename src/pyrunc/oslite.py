@@ -6,6 +6,7 @@ called several times per container, so the modules they import say
 `from pyrunc import oslite as os` and get the same names from posix.
 """
 from posix import *  # noqa: F401,F403  (open, close, read, write, stat, O_* ... exactly os's)
+from posix import _exit  # noqa: F401  (not in posix.__all__)
 from posix import environ as _environ
 from posix import O_CLOEXEC, O_WRONLY, close, lstat, mkdir, scandir, write
 from posix import open

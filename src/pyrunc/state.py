@@ -1,4 +1,4 @@
-"""Container state on disk (CLI process): <root>/<id>/ with a lock, state.json and exec.fifo.
+"""Container state on disk (CLI process): <root>/<id>/ with a lock, state.json, exec.fifo and the front end's facts.
 
 The status is never stored: it is derived from live facts each time
 (the init's pid and start time, the exec fifo, the freezer).
@@ -12,6 +12,8 @@ from pyrunc.errors import Error, NotExist
 
 STATE_FILE = "state.json"
 FIFO = "exec.fifo"
+FACTS = "fast"                 # read by the installed command's front end (csrc/pyrunc_front.c)
+START_TRACE = "trace.start"    # the front end's marks of a `start` it did itself
 
 
 def is_id(cid):
@@ -173,21 +175,43 @@ class Container:
         return "running"
 
     def frozen(self):
-        cg = (self.data or {}).get("cgroup") or {}
-        for key, d in cg.get("dirs", {}).items():
-            if key == "" and cg.get("driver") == "fs2":
-                try:
-                    with open(os.path.join(d, "cgroup.freeze")) as f:
-                        return f.read().strip() == "1"
-                except OSError:
-                    return False
-            if "freezer" in key.split(","):
-                try:
-                    with open(os.path.join(d, "freezer.state")) as f:
-                        return f.read().strip() in ("FROZEN", "FREEZING")
-                except OSError:
-                    return False
-        return False
+        freezer = _freezer((self.data or {}).get("cgroup") or {})
+        if freezer is None:
+            return False
+        path, thawed = freezer
+        try:
+            with open(path) as f:
+                return f.read().strip() != thawed   # v1 FREEZING counts as frozen, as runc
+        except OSError:
+            return False
+
+    def save_facts(self):
+        """Write (or drop) what the front end needs to start or delete this container without Python."""
+        text = fast_facts(self.data)
+        path = os.path.join(self.dir, FACTS)
+        if text is None:
+            if os.path.exists(path):
+                os.unlink(path)
+            return
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+
+    def saved_trace(self):
+        """The marks create and start recorded; a start done by the front end left its own file."""
+        marks = dict((self.data or {}).get("trace", {}))
+        if "start" not in marks:
+            try:
+                with open(os.path.join(self.dir, START_TRACE)) as f:
+                    marks["start"] = [(stage, int(ns)) for stage, ns in
+                                      (line.rsplit(" ", 1) for line in f.read().splitlines())]
+            except (OSError, ValueError):
+                pass
+        return marks
 
     def oci_state(self):
         """The runtime-spec state object, as `state` prints it."""
@@ -222,6 +246,43 @@ class Container:
                 os.unlink(p)
         os.rmdir(self.dir)
         self.unlock()
+
+
+def _freezer(cg):
+    """(freezer file, its content when thawed) of a container's cgroup state, or None."""
+    for key, d in cg.get("dirs", {}).items():
+        if key == "" and cg.get("driver") == "fs2":
+            return os.path.join(d, "cgroup.freeze"), "0"
+        if "freezer" in key.split(","):
+            return os.path.join(d, "freezer.state"), "THAWED"
+    return None
+
+
+def fast_facts(data):
+    """The facts file of a created container (format: csrc/pyrunc_front.c), or None.
+
+    start-ok and delete-ok say that the command has nothing to do but the
+    fifo write or the removal: no hook to run, a process to start.  No facts
+    for a container still being created, or with a newline in a path (the
+    format is one fact per line).
+    """
+    if not data or data.get("creating") or not data.get("pid"):
+        return None
+    cg = data.get("cgroup") or {}
+    config = data.get("config", {})
+    hooks = config.get("hooks", {})
+    lines = [f"pid {data['pid']}", f"start {data['pid_start']}"]
+    freezer = _freezer(cg)
+    if freezer:
+        lines.append(f"thawed {freezer[1]} {freezer[0]}")
+    lines += [f"cgroup {d}" for d in cg.get("dirs", {}).values()]
+    if config.get("process") and not hooks.get("poststart"):
+        lines.append("start-ok")
+    if not hooks.get("poststop"):
+        lines.append("delete-ok")
+    if any("\n" in line for line in lines):
+        return None
+    return "".join(line + "\n" for line in lines)
 
 
 def now_rfc3339nano():

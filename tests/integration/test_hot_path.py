@@ -1,4 +1,5 @@
 """The CLI's hot path stays import-light (not timed: the set of modules each call imports)."""
+import os
 import subprocess
 import sys
 
@@ -12,9 +13,14 @@ FORBIDDEN = {"json", "re", "enum", "argparse", "subprocess", "signal", "socket",
              "jsonschema", "hashlib", "shutil", "tempfile", "traceback", "resource", "os"}
 
 
+def python_cli(rt):
+    """The installed Python CLI (PREFIX/lib/pyrunc/pyrunc-cli) behind the front end PREFIX/bin/pyrunc."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(rt.path))), "lib", "pyrunc", "pyrunc-cli")
+
+
 def imported(rt, *args):
-    """Module names a runtime call imports (python -X importtime on the installed launcher)."""
-    p = subprocess.run([sys.executable, "-IS", "-X", "importtime", rt.path, "--root", rt.root, *args],
+    """Module names a runtime call imports (python -X importtime on the installed Python CLI)."""
+    p = subprocess.run([sys.executable, "-IS", "-X", "importtime", python_cli(rt), "--root", rt.root, *args],
                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
     names = set()
     for line in p.stderr.splitlines():

@@ -44,10 +44,11 @@ def weakened(pyrunc, name, dest):
     prefix = os.path.dirname(os.path.dirname(os.path.realpath(pyrunc)))
     dest = str(dest)
     subprocess.run(["cp", "-a", prefix, dest], check=True)
-    launcher = os.path.join(dest, "bin", "pyrunc")
-    with open(launcher) as f:
+    # bin/pyrunc (the front end) finds lib/pyrunc/pyrunc-cli beside itself; that script names its lib
+    cli = os.path.join(dest, "lib", "pyrunc", "pyrunc-cli")
+    with open(cli) as f:
         text = f.read().replace(os.path.join(prefix, "lib"), os.path.join(dest, "lib"))
-    with open(launcher, "w") as f:
+    with open(cli, "w") as f:
         f.write(text)
     module, old, new = WEAKENINGS[name]
     path = os.path.join(dest, "lib", "pyrunc", module)
@@ -57,4 +58,4 @@ def weakened(pyrunc, name, dest):
     with open(path, "w") as f:
         f.write(src.replace(old, new))
     shutil.rmtree(os.path.join(os.path.dirname(path), "__pycache__"))
-    return launcher
+    return os.path.join(dest, "bin", "pyrunc")

@@ -49,3 +49,44 @@ def test_oci_state_of_stopped_has_pid_0(tmp_path):
             "annotations": {"k": "v"}})
     s = c.oci_state()
     assert s["status"] == "stopped" and s["pid"] == 0 and s["annotations"] == {"k": "v"}
+
+
+def _created(**over):
+    data = {"id": "c", "pid": 42, "pid_start": 777,
+            "cgroup": {"driver": "fs1", "dirs": {"cpu,cpuacct": "/sys/fs/cgroup/cpu,cpuacct/c",
+                                                 "freezer": "/sys/fs/cgroup/freezer/c"}},
+            "config": {"process": {"args": ["true"]}}}
+    data.update(over)
+    return data
+
+
+def test_fast_facts_of_an_ordinary_container():
+    assert state.fast_facts(_created()).splitlines() == [
+        "pid 42", "start 777", "thawed THAWED /sys/fs/cgroup/freezer/c/freezer.state",
+        "cgroup /sys/fs/cgroup/cpu,cpuacct/c", "cgroup /sys/fs/cgroup/freezer/c", "start-ok", "delete-ok"]
+    v2 = state.fast_facts(_created(cgroup={"driver": "fs2", "dirs": {"": "/sys/fs/cgroup/c"}}))
+    assert v2.splitlines()[2:4] == ["thawed 0 /sys/fs/cgroup/c/cgroup.freeze", "cgroup /sys/fs/cgroup/c"]
+    assert state.fast_facts(_created(cgroup={})).splitlines() == ["pid 42", "start 777", "start-ok", "delete-ok"]
+
+
+def test_fast_facts_leave_hooks_and_odd_containers_to_python():
+    hooks = {"process": {"args": ["true"]}, "hooks": {"poststart": [{"path": "/h"}], "poststop": [{"path": "/h"}]}}
+    lines = state.fast_facts(_created(config=hooks)).splitlines()
+    assert "start-ok" not in lines and "delete-ok" not in lines
+    assert "start-ok" not in state.fast_facts(_created(config={})).splitlines()   # no process to start
+    assert state.fast_facts(_created(creating=True)) is None
+    assert state.fast_facts({}) is None
+    newline = {"driver": "fs2", "dirs": {"": "/sys/fs/cgroup/a\nstart-ok"}}
+    assert state.fast_facts(_created(cgroup=newline)) is None
+
+
+def test_saved_facts_follow_the_state(tmp_path):
+    c = state.Container(str(tmp_path), "c")
+    c.reserve()
+    c.save(_created())
+    c.save_facts()
+    assert open(os.path.join(c.dir, state.FACTS)).read() == state.fast_facts(_created())
+    c.save(_created(creating=True))
+    c.save_facts()
+    assert not os.path.exists(os.path.join(c.dir, state.FACTS))
+    c.unlock()
