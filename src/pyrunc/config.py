@@ -1,5 +1,5 @@
 """Turn a validated config into the init's plan (CLI process, pure data, serialisable)."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION
 from pyrunc.errors import BadConfig

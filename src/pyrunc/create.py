@@ -1,5 +1,5 @@
 """`create` (CLI process): check the config, claim the id, make the cgroups, drive the stages until READY."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc import jsonlite, log, state, trace, unixsock
 from pyrunc.container import _hook_state, _quiet

@@ -15,7 +15,7 @@ pyrunc-init, and never from its host file as such:
 """
 import errno
 import fcntl
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc.linux import syscalls as S
 

@@ -1,5 +1,5 @@
 """OCI hooks: each run with the state JSON on stdin, its own args, env and timeout (CLI and init processes)."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 import select
 import time
 

@@ -8,7 +8,7 @@ called several times per container, so the modules they import say
 from posix import *  # noqa: F401,F403  (open, close, read, write, stat, O_* ... exactly os's)
 from posix import _exit  # noqa: F401  (not in posix.__all__)
 from posix import environ as _environ
-from posix import O_CLOEXEC, O_WRONLY, close, lstat, mkdir, scandir, write
+from posix import O_CLOEXEC, O_PATH, O_WRONLY, close, getcwd, lstat, mkdir, readlink, scandir, write
 from posix import open
 from posix import stat as _stat
 
@@ -39,6 +39,39 @@ class path:
         if head and head != "/" * len(head):
             head = head.rstrip("/")
         return head
+
+    @staticmethod
+    def normpath(p):
+        """posixpath.normpath: '.' and '..' folded, repeated slashes collapsed (a leading '//' kept)."""
+        if not p:
+            return "."
+        lead = 2 if p.startswith("//") and not p.startswith("///") else 1 if p.startswith("/") else 0
+        parts = []
+        for part in p.split("/"):
+            if part in ("", "."):
+                continue
+            if part != ".." or (not lead and not parts) or (parts and parts[-1] == ".."):
+                parts.append(part)
+            elif parts:
+                parts.pop()
+        return "/" * lead + "/".join(parts) or "."
+
+    @staticmethod
+    def abspath(p):
+        return path.normpath(p if p.startswith("/") else path.join(getcwd(), p))
+
+    @staticmethod
+    def realpath(p):
+        """posixpath.realpath; an existing path is resolved by the kernel (its O_PATH fd's link)."""
+        try:
+            fd = open(p, O_PATH | O_CLOEXEC)
+        except OSError:
+            import posixpath    # a missing path: rare, and an error follows
+            return posixpath.realpath(p)
+        try:
+            return readlink(f"/proc/self/fd/{fd}")
+        finally:
+            close(fd)
 
     @staticmethod
     def basename(p):

@@ -1,5 +1,5 @@
 """The runtime-spec config model (CLI process): strict typed loading with JSON-pointer errors, and `spec`'s example."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, jsonlite
 from pyrunc.errors import BadConfig, Error

@@ -1,5 +1,5 @@
 """Semantic checks of a typed config (CLI process, pure): every violation at once, each naming its field."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc.linux import caps, procattrs, seccomp
 from pyrunc.linux import namespaces

@@ -1,5 +1,5 @@
 """Which cgroup layout this host has, and where each hierarchy is mounted (CLI process)."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 UNIFIED = "unified"      # pure cgroup v2 at /sys/fs/cgroup
 LEGACY = "legacy"        # v1 hierarchies only

@@ -1,5 +1,5 @@
 """User namespaces that exist only to be handed to mount_setattr(MOUNT_ATTR_IDMAP) (CLI process)."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc.errors import Error
 from pyrunc.linux import syscalls as S

@@ -1,5 +1,5 @@
 """Scheduler, I/O priority, personality and CPU affinity: names to numbers (CLI) and applying them (init)."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc.errors import Error
 from pyrunc.linux import syscalls as S

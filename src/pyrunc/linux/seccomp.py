@@ -9,7 +9,7 @@ ERRNO and TRACE default to EPERM.  seccompbpf.py turns the plan into BPF
 with libseccomp; pyrunc-init loads it (csrc/pyrunc_init.c).
 """
 import fcntl
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, jsonlite
 from pyrunc import unixsock

@@ -1,5 +1,5 @@
 """Python face of the C extension (init and CLI processes): constants, and calls that raise OSError."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc._native import ffi, lib
 

@@ -1,5 +1,5 @@
 """Writing a new user namespace's id maps (CLI process), for the container and for idmapped mounts."""
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc.errors import Error
 

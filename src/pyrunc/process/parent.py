@@ -1,6 +1,6 @@
 """Stage 0 (CLI process): fork stage 1, serve both stages through their channel, clean up on failure."""
 import _signal
-import os
+from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc import hooks, trace
 from pyrunc.errors import Error
