@@ -50,3 +50,26 @@ def test_hot_path_imports(rt, bundle, is_pyrunc):
     for cmd, names in seen.items():
         assert not names & FORBIDDEN, f"{cmd} imports {sorted(names & FORBIDDEN)}"
         assert "pyrunc.cli" in names     # the measurement really saw pyrunc
+
+
+def test_create_cli_process_imports_no_os(rt, bundle, tmp_path, is_pyrunc):
+    """create's own process (not the container's stages, which may) stays off os.py and friends."""
+    if not is_pyrunc:
+        pytest.skip("pyrunc's own import graph")
+    out = tmp_path / "modules"
+    with open(python_cli(rt)) as f:
+        setup = "".join(line for line in f if line.startswith(("import sys", "sys.path")))
+    code = setup + (
+        "from pyrunc.api import Container\n"
+        f"Container('hotc', root={rt.root!r}).create({bundle.path!r})\n"
+        f"open({str(out)!r}, 'w').write(' '.join(sys.modules))\n")
+    with open(tmp_path / "stdio", "w") as o:
+        p = subprocess.run([sys.executable, "-IS", "-c", code], stdin=subprocess.DEVNULL, stdout=o, stderr=o)
+    try:
+        assert p.returncode == 0, (tmp_path / "stdio").read_text()[-500:]
+        names = set(out.read_text().split())
+        assert "pyrunc.create" in names and "pyrunc.config" in names
+        allowed = {"_cffi_backend", "pyrunc._native", "socket", "signal"}   # mounts and the stage channel
+        assert not names & (FORBIDDEN - allowed), sorted(names & FORBIDDEN)
+    finally:
+        rt.run("delete", "--force", "hotc")
