@@ -188,30 +188,44 @@ def _stream(c, mgr, seconds):
     if watch and watch[1] == "poll":
         os.pread(watch[0], 4096, 0)
     next_tick = time.monotonic() + seconds
+
+    def report_ooms(kills):
+        """Emit the OOMs the watch signalled; the new oom_kill count, or None once the cgroup is gone."""
+        if watch[1] == "eventfd":
+            os.read(watch[0], 8)      # one notification per OOM (runc sends one event per read)
+            if not os.path.isdir(mgr.dir_of("memory")):
+                return None           # the kernel also signals when the cgroup is removed
+            _emit("oom", c.id)
+            return mgr.oom_kills()
+        # read through the polled fd: that is what re-arms its POLLPRI
+        now = oom_kills(os.pread(watch[0], 4096, 0).decode())
+        for _ in range(now - kills):
+            _emit("oom", c.id)
+        return now
+
     try:
         while state.alive(c.data["pid"], c.data.get("pid_start")):
             ready = dict(poller.poll(max(0, next_tick - time.monotonic()) * 1000))
+            # OOMs first: the kill that ends the container signals both fds at once
+            if watch and watch[0] in ready:
+                kills = report_ooms(kills)
+                if kills is None:
+                    break
             if pidfd in ready:
                 break
-            if watch and watch[0] in ready:
-                if watch[1] == "eventfd":
-                    os.read(watch[0], 8)      # one notification per OOM (runc sends one event per read)
-                    if not os.path.isdir(mgr.dir_of("memory")):
-                        break                 # the kernel also signals when the cgroup is removed
-                    _emit("oom", c.id)
-                    kills = mgr.oom_kills()
-                else:
-                    # read through the polled fd: that is what re-arms its POLLPRI
-                    now = oom_kills(os.pread(watch[0], 4096, 0).decode())
-                    for _ in range(now - kills):
-                        _emit("oom", c.id)
-                    kills = now
             if time.monotonic() >= next_tick:
                 next_tick += seconds
                 try:
                     _emit("stats", c.id, mgr.stats())
                 except (OSError, Error) as e:
                     log.warning(f"events {c.id}: stats: {e}")
+        # an OOM just before the init's exit may not have been polled yet (an eventfd is only
+        # read when signalled: a read would block)
+        if watch and kills is not None and (watch[1] == "poll" or watch[0] in dict(poller.poll(0))):
+            try:
+                report_ooms(kills)
+            except OSError:
+                pass                  # the cgroup is already gone
     finally:
         os.close(pidfd)
         if watch:
