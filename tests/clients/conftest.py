@@ -25,23 +25,13 @@ def containerd(request, busybox_image, tmp_path_factory):
     crictl = os.path.join(peers.CACHE, "crictl-" + peers.VERSIONS["CRICTL_VERSION"], "crictl")
     c = Containerd(peer, runtime_path(), busybox_image, tmp_path_factory.mktemp("ctrd"),
                    crictl if os.access(crictl, os.X_OK) else None)
-    try:
-        c.start()
-    except BaseException:
-        c.stop()
-        raise
-    yield c
-    problems = c.stop()
-    assert not problems, f"containerd {peer.label} teardown: {problems}"
+    yield from _running(c, f"containerd {peer.label}")
 
 
 @pytest.fixture
 def ctrd(containerd, rt):
     """The private containerd for one test; afterwards nothing of the test may be left in it."""
-    yield containerd
-    problems = containerd.reset()
-    if problems:
-        pytest.fail(f"the test left things in containerd {containerd.peer.label}: " + "; ".join(problems))
+    yield from _left_clean(containerd, f"containerd {containerd.peer.label}")
 
 
 @pytest.fixture
@@ -56,20 +46,30 @@ def cri(ctrd):
 def podman_instance(busybox_image, tmp_path_factory):
     from tests.support.podman import Podman
     pm = Podman(peers.podman(), runtime_path(), busybox_image, tmp_path_factory.mktemp("podman"))
-    try:
-        pm.start()
-    except BaseException:
-        pm.stop()
-        raise
-    yield pm
-    problems = pm.stop()
-    assert not problems, f"podman teardown: {problems}"
+    yield from _running(pm, "podman")
 
 
 @pytest.fixture
 def podman(podman_instance, rt):
     """The private podman for one test; afterwards nothing of the test may be left in it."""
-    yield podman_instance
-    problems = podman_instance.reset()
+    yield from _left_clean(podman_instance, "podman")
+
+
+def _running(instance, label):
+    """A session fixture's body: start a private client (stopped again if that fails), stop it cleanly after."""
+    try:
+        instance.start()
+    except BaseException:
+        instance.stop()
+        raise
+    yield instance
+    problems = instance.stop()
+    assert not problems, f"{label} teardown: {problems}"
+
+
+def _left_clean(instance, label):
+    """A test fixture's body: after the test, nothing of it may be left in the client."""
+    yield instance
+    problems = instance.reset()
     if problems:
-        pytest.fail("the test left things in podman: " + "; ".join(problems))
+        pytest.fail(f"the test left things in {label}: " + "; ".join(problems))

@@ -30,18 +30,9 @@ def toml_str(s):
     return json.dumps(str(s))   # a TOML basic string is a JSON string for these values
 
 
-def config_v2(d, sock, handler, binary):
-    """containerd 1.x (config version 2)."""
-    return f"""version = 2
-root = {toml_str(d + "/root")}
-state = {toml_str(d + "/state")}
-imports = []
-plugin_dir = ""
-oom_score = 0
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-                    "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
-
-[grpc]
+def _daemon_sections(d, sock):
+    """What both config versions say alike: the sockets, no debug or metrics listener, /opt in d."""
+    return f"""[grpc]
   address = {toml_str(sock)}
 [ttrpc]
   address = {toml_str(sock + ".ttrpc")}
@@ -56,7 +47,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins]
   [plugins."io.containerd.internal.v1.opt"]
     path = {toml_str(d + "/opt")}
-  [plugins."io.containerd.grpc.v1.cri"]
+"""
+
+
+def config_v2(d, sock, handler, binary):
+    """containerd 1.x (config version 2)."""
+    return f"""version = 2
+root = {toml_str(d + "/root")}
+state = {toml_str(d + "/state")}
+imports = []
+plugin_dir = ""
+oom_score = 0
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+                    "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+
+{_daemon_sections(d, sock)}  [plugins."io.containerd.grpc.v1.cri"]
     sandbox_image = {toml_str(PAUSE_IMAGE)}
     disable_tcp_service = true
     stream_server_address = "127.0.0.1"
@@ -94,22 +99,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
                     "io.containerd.snapshotter.v1.erofs", "io.containerd.differ.v1.erofs",
                     "io.containerd.nri.v1.nri"]
 
-[grpc]
-  address = {toml_str(sock)}
-[ttrpc]
-  address = {toml_str(sock + ".ttrpc")}
-[debug]
-  address = ""
-  level = "info"
-[metrics]
-  address = ""
-[cgroup]
-  path = ""
-
-[plugins]
-  [plugins."io.containerd.internal.v1.opt"]
-    path = {toml_str(d + "/opt")}
-  [plugins."io.containerd.image-verifier.v1.bindir"]
+{_daemon_sections(d, sock)}  [plugins."io.containerd.image-verifier.v1.bindir"]
     bin_dir = {toml_str(d + "/verifiers")}
   [plugins."io.containerd.grpc.v1.cri"]
     disable_tcp_service = true

@@ -7,16 +7,59 @@ ROOT = "/sys/fs/cgroup"
 
 
 def hierarchies():
-    """Mount points of every cgroup (v1) and cgroup2 hierarchy under /sys/fs/cgroup (once each:
-    mountinfo still lists those a later mount, e.g. the test sandbox's, stacked over)."""
-    out = []
+    """Mount points of the visible cgroup (v1) and cgroup2 filesystems under /sys/fs/cgroup.
+
+    mountinfo also lists mounts that a later one covers (the host's, under the
+    test sandbox's tmpfs on /sys/fs/cgroup): a later mount hides every earlier
+    one at or below its mount point.
+    """
+    visible = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
             left, _, right = line.partition(" - ")
             mp, fstype = left.split()[4], right.split()[0]
-            if fstype in ("cgroup", "cgroup2") and (mp + "/").startswith(ROOT + "/") and mp not in out:
-                out.append(mp)
-    return out
+            visible = [m for m in visible if m != mp and not m.startswith(mp.rstrip("/") + "/")]
+            if fstype in ("cgroup", "cgroup2") and (mp + "/").startswith(ROOT + "/"):
+                visible.append(mp)
+    return visible
+
+
+def purge(tops, keep=(), timeout=10.0):
+    """Thaw, kill every process in, and rmdir bottom-up every cgroup at or below tops (but those
+    in keep), again until none is left or timeout has passed; returns those that would not go."""
+    deadline = time.monotonic() + timeout
+    while True:
+        dirs = [dirpath for top in tops for dirpath, _, _ in os.walk(top, topdown=False)]
+        for d in dirs:
+            for knob, thawed in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+                try:
+                    with open(os.path.join(d, knob), "w") as f:
+                        f.write(thawed)
+                except OSError:
+                    pass
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    pids = [int(p) for p in f.read().split()]
+            except OSError:
+                pids = []
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        left = []
+        for d in dirs:
+            if d in keep:
+                continue
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                left.append(d)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
 
 
 class OwnCgroup:
@@ -39,51 +82,12 @@ class OwnCgroup:
     def path(self):
         return "/" + self.name
 
-    def pids(self):
-        pids = set()
-        for top in self.dirs:
-            for dirpath, _, _ in os.walk(top):
-                try:
-                    with open(os.path.join(dirpath, "cgroup.procs")) as f:
-                        pids.update(int(x) for x in f.read().split())
-                except OSError:
-                    pass
-        return pids
-
     def children(self):
         return sorted({os.path.relpath(dp, top) for top in self.dirs for dp, _, _ in os.walk(top) if dp != top})
 
     def remove(self, timeout=10.0, keep_top=False):
         """Thaw, kill what is left, rmdir bottom-up (all but /NAME with keep_top). Returns the dirs that would not go."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for top in self.dirs:
-                for dirpath, _, _ in os.walk(top, topdown=False):
-                    for f, v in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
-                        try:
-                            with open(os.path.join(dirpath, f), "w") as fh:
-                                fh.write(v)
-                        except OSError:
-                            pass
-            for pid in self.pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            left = []
-            for top in self.dirs:
-                for dirpath, _, _ in os.walk(top, topdown=False):
-                    if keep_top and dirpath == top:
-                        continue
-                    try:
-                        os.rmdir(dirpath)
-                    except FileNotFoundError:
-                        pass
-                    except OSError:
-                        left.append(dirpath)
-            if not left or time.monotonic() > deadline:
-                return left
-            time.sleep(0.1)
+        return purge(self.dirs, keep=self.dirs if keep_top else (), timeout=timeout)
 
 
 def proc_cgroups(pid):

@@ -28,33 +28,16 @@ import sys
 import tempfile
 import time
 
+from tests.support.owncgroup import ROOT as CGROUP_ROOT
+from tests.support.owncgroup import hierarchies, purge
 from tests.validation import suite, tap
 
-CGROUP_ROOT = "/sys/fs/cgroup"
 HARNESS_CGROUP = "harness"    # where the sandbox parks itself on a pure cgroup v2 host
 RUNTIME_TIMEOUT = 30          # a cleanup command of the runtime
 
 
 class CannotRun(Exception):
     """The suite cannot run here; the message says why."""
-
-
-def cgroup_mounts():
-    """Mount points of the visible cgroup filesystems under /sys/fs/cgroup.
-
-    mountinfo also lists the host's cgroup mounts that the sandbox's tmpfs
-    on /sys/fs/cgroup covers: a later mount hides every earlier one at or
-    below its mount point.
-    """
-    visible = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            mp, fstype = left.split()[4], right.split()[0]
-            visible = [m for m in visible if m != mp and not m.startswith(mp.rstrip("/") + "/")]
-            if fstype in ("cgroup", "cgroup2") and (mp + "/").startswith(CGROUP_ROOT + "/"):
-                visible.append(mp)
-    return visible
 
 
 def check_sandbox():
@@ -67,46 +50,15 @@ def check_sandbox():
             path = line.rstrip("\n").split(":", 2)[2]
             if path not in ("/", "/" + HARNESS_CGROUP):
                 raise CannotRun(f"not at the root of the cgroup namespace ({line.strip()})")
-    if not cgroup_mounts():
+    if not hierarchies():
         raise CannotRun(f"no cgroup filesystem under {CGROUP_ROOT}")
 
 
 def purge_cgroups():
     """Kill every process in the cgroups below the namespace root, then remove them."""
-    tops = [os.path.join(mp, d) for mp in cgroup_mounts() for d in os.listdir(mp)
+    tops = [os.path.join(mp, d) for mp in hierarchies() for d in os.listdir(mp)
             if d != HARNESS_CGROUP and os.path.isfile(os.path.join(mp, d, "cgroup.procs"))]
-    for _ in range(25):
-        left = []
-        for top in tops:
-            dirs = [dp for dp, _, _ in os.walk(top)][::-1]    # deepest first
-            for d in dirs:
-                for knob, thawed in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
-                    try:
-                        with open(os.path.join(d, knob), "w") as f:
-                            f.write(thawed)
-                    except OSError:
-                        pass
-                try:
-                    with open(os.path.join(d, "cgroup.procs")) as f:
-                        pids = [int(p) for p in f.read().split()]
-                except OSError:
-                    pids = []
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            for d in dirs:
-                try:
-                    os.rmdir(d)
-                except FileNotFoundError:
-                    pass
-                except OSError:
-                    left.append(d)
-        if not left:
-            return []
-        time.sleep(0.2)
-    return left
+    return purge(tops, timeout=5.0)
 
 
 def remove_contents(d):
