@@ -79,7 +79,7 @@ install:
 		'from pyrunc.cli import run_and_exit' \
 		'run_and_exit()' > "$$lib/pyrunc-cli.tmp"; \
 	chmod 755 "$$lib/pyrunc-cli.tmp"; mv "$$lib/pyrunc-cli.tmp" "$$lib/pyrunc-cli"; \
-	cp "$$lib/pyrunc/pyrunc-front" "$(PREFIX)/bin/pyrunc.tmp"; mv "$(PREFIX)/bin/pyrunc.tmp" "$(PREFIX)/bin/pyrunc"; \
+	mv "$$lib/pyrunc/pyrunc-front" "$(PREFIX)/bin/pyrunc.tmp"; mv "$(PREFIX)/bin/pyrunc.tmp" "$(PREFIX)/bin/pyrunc"; \
 	echo "installed $(PREFIX)/bin/pyrunc"
 
 peers: deps

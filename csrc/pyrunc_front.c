@@ -100,20 +100,23 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static ssize_t read_all(int fd, char *buf, size_t size)
+/* The file at path (relative to dir) as a string in buf, never a symlink; -1 if it cannot be read. */
+static ssize_t read_file(int dir, const char *path, char *buf, size_t size)
 {
     size_t got = 0;
-    ssize_t n;
+    ssize_t n = 0;
+    int fd = openat(dir, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
     while (got < size - 1 && (n = read(fd, buf + got, size - 1 - got)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        got += (size_t)n;
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n > 0)
+            got += (size_t)n;
     }
+    close(fd);
     buf[got] = 0;
-    return (ssize_t)got;
+    return n < 0 ? -1 : (ssize_t)got;
 }
 
 static int parse_facts(char *text, struct facts *f)
@@ -151,16 +154,10 @@ static int parse_facts(char *text, struct facts *f)
 static int init_alive(const struct facts *f)
 {
     char path[64], buf[1024], *p;
-    int fd, field;
+    int field;
     snprintf(path, sizeof(path), "/proc/%ld/stat", f->pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
         return 0;
-    if (read_all(fd, buf, sizeof(buf)) < 0) {
-        close(fd);
-        return 0;
-    }
-    close(fd);
     p = strrchr(buf, ')');
     if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
         return 0;
@@ -174,14 +171,11 @@ static int thawed(const struct facts *f)
 {
     char buf[64];
     size_t n;
-    int fd;
     if (!f->thawed_path)
         return 1;
-    fd = open(f->thawed_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_file(AT_FDCWD, f->thawed_path, buf, sizeof(buf)) < 0)
         return 0;
-    n = read_all(fd, buf, sizeof(buf)) > 0 ? strlen(buf) : 0;
-    close(fd);
+    n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
         buf[--n] = 0;
     return !strcmp(buf, f->thawed_value);
@@ -314,10 +308,8 @@ int main(int argc, char **argv)
     if (dir < 0 || flock(dir, LOCK_EX) < 0)
         python();
     /* the lock fd is close-on-exec: handing over to Python releases the lock */
-    fd = openat(dir, "fast", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || read_all(fd, buf, sizeof(buf)) < 0 || parse_facts(buf, &f) < 0)
+    if (read_file(dir, "fast", buf, sizeof(buf)) < 0 || parse_facts(buf, &f) < 0)
         python();
-    close(fd);
     signal(SIGPIPE, SIG_IGN);   /* an init gone between open and write: EPIPE, then Python */
     if (!strcmp(verb, "start"))
         start(dir, &f, began);

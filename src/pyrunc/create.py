@@ -189,11 +189,4 @@ def _saved_config(doc):
 
 def write_pid_file(path, pid):
     """Decimal, no newline, atomically (the shim reads it with strconv.Atoi right after create)."""
-    path = os.path.abspath(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, str(pid).encode())
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+    os.replace_file(os.path.abspath(path), str(pid).encode(), 0o644)

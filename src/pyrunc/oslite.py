@@ -8,7 +8,7 @@ called several times per container, so the modules they import say
 from posix import *  # noqa: F401,F403  (open, close, read, write, stat, O_* ... exactly os's)
 from posix import _exit  # noqa: F401  (not in posix.__all__)
 from posix import environ as _environ
-from posix import O_CLOEXEC, O_PATH, O_WRONLY, close, getcwd, lstat, mkdir, readlink, scandir, write
+from posix import O_CLOEXEC, O_CREAT, O_NOFOLLOW, O_PATH, O_TRUNC, O_WRONLY, close, getcwd, getpid, lstat, mkdir, readlink, rename, scandir, write
 from posix import open
 from posix import stat as _stat
 
@@ -123,6 +123,17 @@ def write_file(p, value):
         write(fd, value.encode())
     finally:
         close(fd)
+
+
+def replace_file(p, data, mode=0o600):
+    """Write a whole file atomically: a temporary beside it, renamed over it (readers see old or new)."""
+    tmp = path.join(path.dirname(p), f".{path.basename(p)}.{getpid()}")
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+    try:
+        write(fd, data)
+    finally:
+        close(fd)
+    rename(tmp, p)
 
 
 def makedirs(name, mode=0o777, exist_ok=False):

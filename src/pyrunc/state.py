@@ -135,13 +135,7 @@ class Container:
     def save(self, data):
         """Atomically replace state.json."""
         self.data = data
-        tmp = os.path.join(self.dir, f".{STATE_FILE}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, jsonlite.dumps(data).encode())
-        finally:
-            os.close(fd)
-        os.rename(tmp, os.path.join(self.dir, STATE_FILE))
+        os.replace_file(os.path.join(self.dir, STATE_FILE), jsonlite.dumps(data).encode())
 
     # -- reading ---------------------------------------------------------
     def load(self):
@@ -189,17 +183,13 @@ class Container:
         """Write (or drop) what the front end needs to start or delete this container without Python."""
         text = fast_facts(self.data)
         path = os.path.join(self.dir, FACTS)
-        if text is None:
-            if os.path.exists(path):
-                os.unlink(path)
+        if text is not None:
+            os.replace_file(path, text.encode())
             return
-        tmp = path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, text.encode())
-        finally:
-            os.close(fd)
-        os.rename(tmp, path)
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
     def saved_trace(self):
         """The marks create and start recorded; a start done by the front end left its own file."""
