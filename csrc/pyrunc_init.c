@@ -1,45 +1,52 @@
 /* pyrunc-init: the last step of every container process, a static binary.
  *
- * The Python init (stage 2) sets up namespaces, mounts and the rest, then
- * execs this program from a sealed, read-only, detached copy (so that the
- * container's /proc/self/exe is never the host's Python: CVE-2019-5736).
- * It optionally waits for `start` on the exec fifo, then applies the
- * identity Python computed and execs the container's program.  All values
- * come from Python; the only logic here is the order of the syscalls, which
- * must happen with no interpreter left running:
+ * Python sets a container process up, then execs this program from a
+ * sealed, read-only, detached copy, so that no process inside the container
+ * ever has the host's Python (or any host file) as its executable
+ * (CVE-2019-5736).  All values come from Python (the argv keys are defined
+ * once, in src/pyrunc/linux/initabi.py, from which the build generates
+ * pyrunc_init_abi.h); the logic here is the order of the syscalls, which
+ * must happen with no interpreter left running.
  *
+ * mode=init: the container's PID 1, exec'd by stage 2 after its set-up.
  *   1. PR_SET_DUMPABLE 0 (before anything else), comm "pyrunc-init";
- *   2. with a fifo fd: die on the usual deadly signals, block until `start`
+ *   2. with a fifo: die on the usual deadly signals, block until `start`
  *      writes one byte (EOF: exit 1); the fifo then stays open, close-on-exec,
  *      so that its closing tells `start` that the program has been exec'd;
- *   3. every signal disposition to SIG_DFL and an empty mask (ignored
- *      dispositions would survive execve);
- *   4. fds >= first_cloexec marked close-on-exec (CVE-2024-21626);
- *   5. no_new_privs;
- *   6. seccomp now if no_new_privs is off (the filter then needs
- *      CAP_SYS_ADMIN, which only exists before the identity switch, as runc);
- *   7. drop the bounding set, KEEPCAPS, setgroups/setresgid/setresuid,
- *      capset, ambient set;
- *   8. seccomp now if no_new_privs is on;
- *   9. execve.
- * Steps 3 and 4 come before any filter, so a profile denying rt_sigaction
- * or close_range (runc's tests deny close_range) cannot break them.  After
- * loading a filter with a listener, the listener fd is sent at once over
- * the notify socket with its message, then both are closed: a notified
- * syscall before that would wait for an agent that has no fd yet.
- * Any failure: one line on stderr (the container's) and exit 127/126/1.
+ *      without a program (config.json has no process) wait until killed;
+ *   3. every signal disposition to SIG_DFL, an empty mask (ignored
+ *      dispositions would survive execve); fds >= cloexec_from close-on-exec
+ *      (CVE-2024-21626); both before any filter, so that a profile denying
+ *      rt_sigaction or close_range cannot break them;
+ *   4. no_new_privs; the filter now if no_new_privs is off (loading it then
+ *      needs CAP_SYS_ADMIN, which only exists before the identity switch, as
+ *      runc); the identity switch (bounding set, KEEPCAPS, groups, gid, uid,
+ *      capset, ambient set); the filter now if no_new_privs is on.  A
+ *      listener fd goes to the agent at once, with its message;
+ *   5. startContainer hooks, each forked from here: they run with the
+ *      container process's credentials, capabilities, no_new_privs and
+ *      filter, and with this sealed program as their parent's executable
+ *      (runc runs them at the same point);
+ *   6. execve.
  *
- * argv (all numbers decimal unless noted):
- *   [1] fifo fd or -1      [2] first fd to close on exec
- *   [3] flags: 1 nnp, 2 set user, 4 set caps, 8 seccomp before the identity switch,
- *       16 setgroups allowed (not denied in this user namespace)
- *   [4] uid  [5] gid  [6] additional gids "1,2,3" (may be empty)
- *   [7..11] capability masks in hex: bounding effective permitted inheritable ambient
- *   [12] blob fd or -1 (seccomp BPF, then the notify message)  [13] BPF length in bytes
- *   [14] seccomp filter flags  [15] notify socket fd or -1  [16] notify message length
- *   [17] program path  [18...] the program's argv
- * envp: the program's environment, passed through as it is (a list: order
- * and duplicates kept; unlike argv it is not world-readable in /proc).
+ * mode=exec: exec'd by stage 1 of `exec`, in the host's pid namespace (the
+ *   container cannot see it) but already in the container's cgroups and its
+ *   other namespaces.  Steps 1, 3 and 4 as above, except that every fd the
+ *   program must not inherit is closed (not only marked) first; then
+ *   5. fork (CLONE_PARENT, so that it is the CLI's child): the child is the first process of this `exec` inside the
+ *      container's pid namespace, and it already has the container
+ *      process's identity and filter, so nothing privileged and nothing of
+ *      the host ever shows there;
+ *   6. the parent sends the listener with the child's pid, writes the pid
+ *      into the report page (pyrunc reads it once we exit: no syscall is
+ *      needed under the filter) and exits 0; on a failure before that, the
+ *      error goes into the page and we exit 1;
+ *   7. the child closes the listener and its socket (the page is not
+ *      inherited: MADV_DONTFORK), starts a session, takes the terminal as
+ *      its controlling tty, and execs the program.
+ *
+ * Any failure once the program's stdio is set up: one line on stderr (the
+ * container's) and exit 127 (not found) / 126 (not executable) / 1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,23 +55,28 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-#define F_NNP 1
-#define F_USER 2
-#define F_CAPS 4
-#define F_SECCOMP_EARLY 8
-#define F_SETGROUPS 16
+#include "pyrunc_init_abi.h"
+
 #define MAX_GROUPS 65536
+#define MAX_HOOK_ARGS 4096
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -74,15 +86,37 @@
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
+struct args {
+    int exec_mode, fifo, cloexec_from, blob, notify_sock, hooks, report;
+    unsigned flags, seccomp_flags;
+    uid_t uid;
+    gid_t gid;
+    const char *groups;
+    uint64_t caps[5];
+    size_t bpf_len, msg_len, pid_off;
+    long self_pid;
+    char **prog; /* path, then the program's argv; NULL: no process */
+};
+
 static const char *program = "";
+static char *report_page; /* exec mode, until the fork */
 
 static void die(const char *what, int err, int code)
 {
     char buf[512];
-    int n = snprintf(buf, sizeof(buf), "pyrunc-init: %s%s%s: %s\n", what, *program ? " " : "",
-                     program, strerror(err));
-    if (n > 0)
-        (void)!write(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+    int n = snprintf(buf, sizeof(buf), "%s%s%s: %s", what, *program ? " " : "", program, strerror(err));
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof(buf))
+        n = sizeof(buf) - 1;
+    if (report_page) {
+        memcpy(report_page + 8, buf, (size_t)n < REPORT_SIZE - 9 ? (size_t)n : REPORT_SIZE - 9);
+    } else {
+        char line[560];
+        int m = snprintf(line, sizeof(line), "pyrunc-init: %s\n", buf);
+        if (m > 0)
+            (void)!write(2, line, (size_t)m < sizeof(line) ? (size_t)m : sizeof(line) - 1);
+    }
     _exit(code);
 }
 
@@ -96,14 +130,102 @@ static unsigned long long num(const char *s, int base)
     return v;
 }
 
+static long snum(const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s)
+        die("bad argument", EINVAL, 1);
+    return v;
+}
+
+/* "a,b,c" -> up to n numbers */
+static void nums(const char *s, int base, unsigned long long *out, int n)
+{
+    char tmp[256];
+    char *p = tmp, *comma;
+    int i;
+    if (strlen(s) >= sizeof(tmp))
+        die("bad argument", EINVAL, 1);
+    strcpy(tmp, s);
+    for (i = 0; i < n; i++) {
+        comma = strchr(p, ',');
+        if ((comma == NULL) != (i == n - 1))
+            die("bad argument", EINVAL, 1);
+        if (comma)
+            *comma = 0;
+        out[i] = num(p, base);
+        p = comma + 1;
+    }
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+    unsigned long long v[5];
+    int i, k;
+
+    memset(a, 0, sizeof(*a));
+    a->fifo = a->blob = a->notify_sock = a->hooks = a->report = -1;
+    a->cloexec_from = 3;
+    a->groups = "";
+    for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq)
+            die("usage: pyrunc-init is started by pyrunc only", EINVAL, 1);
+        for (k = 0; k < K_COUNT; k++)
+            if ((size_t)(eq - argv[i]) == strlen(abi_keys[k]) && !strncmp(argv[i], abi_keys[k], eq - argv[i]))
+                break;
+        const char *val = eq + 1;
+        switch (k) {
+        case K_MODE:
+            if (strcmp(val, "init") && strcmp(val, "exec"))
+                die("bad argument", EINVAL, 1);
+            a->exec_mode = !strcmp(val, "exec");
+            break;
+        case K_FIFO: a->fifo = (int)snum(val); break;
+        case K_CLOEXEC_FROM: a->cloexec_from = (int)num(val, 10); break;
+        case K_FLAGS: a->flags = (unsigned)num(val, 10); break;
+        case K_UID: a->uid = (uid_t)num(val, 10); break;
+        case K_GID: a->gid = (gid_t)num(val, 10); break;
+        case K_GROUPS: a->groups = val; break;
+        case K_CAPS:
+            nums(val, 16, v, 5);
+            memcpy(a->caps, v, sizeof(a->caps));
+            break;
+        case K_SECCOMP:
+            nums(val, 10, v, 3);
+            a->blob = (int)v[0];
+            a->bpf_len = v[1];
+            a->seccomp_flags = (unsigned)v[2];
+            break;
+        case K_NOTIFY:
+            nums(val, 10, v, 3);
+            a->notify_sock = (int)v[0];
+            a->msg_len = v[1];
+            a->pid_off = v[2];
+            break;
+        case K_SELF_PID: a->self_pid = snum(val); break;
+        case K_HOOKS: a->hooks = (int)snum(val); break;
+        case K_REPORT: a->report = (int)snum(val); break;
+        default: die("usage: pyrunc-init is started by pyrunc only", EINVAL, 1);
+        }
+    }
+    if (i >= argc)
+        die("usage: pyrunc-init is started by pyrunc only", EINVAL, 1);
+    a->prog = i + 1 < argc ? argv + i + 1 : NULL;
+    if (a->prog && !a->prog[1])
+        die("bad argument", EINVAL, 1);
+    if (a->prog)
+        program = a->prog[0];
+}
+
 static void on_deadly_signal(int sig) { _exit(128 + sig); }
 
-static void wait_for_start(int fifo)
+static void die_on_deadly_signals(void)
 {
     static const int deadly[] = {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM};
     struct sigaction sa;
-    char c;
-    ssize_t n;
     size_t i;
 
     memset(&sa, 0, sizeof(sa));
@@ -112,6 +234,17 @@ static void wait_for_start(int fifo)
      * created container would ignore `kill ID TERM`. */
     for (i = 0; i < sizeof(deadly) / sizeof(deadly[0]); i++)
         sigaction(deadly[i], &sa, NULL);
+}
+
+static void wait_for_start(int fifo, int has_program)
+{
+    char c;
+    ssize_t n;
+
+    die_on_deadly_signals();
+    if (!has_program)
+        for (;;)
+            pause(); /* `start` refuses a container without a process */
     do
         n = read(fifo, &c, 1);
     while (n < 0 && errno == EINTR);
@@ -123,68 +256,117 @@ static void wait_for_start(int fifo)
         die("fcntl", errno, 1);
 }
 
-static void load_seccomp(const void *bpf, size_t len, unsigned int flags, int notify_sock,
-                         const char *msg, size_t msg_len)
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    sigset_t empty;
+    int sig;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (sig = 1; sig < NSIG; sig++)
+        sigaction(sig, &sa, NULL); /* SIGKILL, SIGSTOP: EINVAL, harmless */
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+/* exec mode: the forked process must not hold any fd of ours, even before its execve */
+static void close_all_but(int from, int keep)
+{
+    if (keep >= from) {
+        if (keep > from && syscall(SYS_close_range, from, keep - 1, 0) < 0)
+            die("close_range", errno, 1);
+        from = keep + 1;
+    }
+    if (syscall(SYS_close_range, from, ~0U, 0) < 0)
+        die("close_range", errno, 1);
+}
+
+static char *read_fd(int fd, size_t len)
+{
+    char *buf = malloc(len + 1);
+    if (!buf || pread(fd, buf, len, 0) != (ssize_t)len)
+        die("reading pyrunc's instructions", errno ? errno : EIO, 1);
+    buf[len] = 0;
+    close(fd);
+    return buf;
+}
+
+static int load_seccomp(const void *bpf, size_t len, unsigned int flags)
 {
     struct sock_fprog prog = {(unsigned short)(len / sizeof(struct sock_filter)),
                               (struct sock_filter *)bpf};
     long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
     if (fd < 0)
         die("loading the seccomp filter", errno, 1);
-    if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
-        char cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = {(void *)msg, msg_len};
-        struct msghdr mh;
-        struct cmsghdr *cm;
-        int lfd = (int)fd;
-
-        memset(&mh, 0, sizeof(mh));
-        memset(cbuf, 0, sizeof(cbuf));
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = cbuf;
-        mh.msg_controllen = sizeof(cbuf);
-        cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &lfd, sizeof(int));
-        if (sendmsg(notify_sock, &mh, MSG_NOSIGNAL) < 0)
-            die("sending the seccomp listener", errno, 1);
-        close(lfd);
-        close(notify_sock);
-    }
+    return (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) ? (int)fd : -1;
 }
 
-static void set_identity(unsigned flags, uid_t uid, gid_t gid, const char *groups,
-                         const uint64_t caps[5])
+/* The listener fd to the agent, with runtime-spec's message: pid goes at pid_off.  0 or an errno. */
+static int send_listener(int sock, const char *msg, size_t len, size_t pid_off, long pid, int lfd)
+{
+    char cbuf[CMSG_SPACE(sizeof(int))], digits[24];
+    struct iovec iov[3] = {{(void *)msg, pid_off}, {digits, 0}, {(void *)(msg + pid_off), len - pid_off}};
+    struct msghdr mh;
+    struct cmsghdr *cm;
+
+    iov[1].iov_len = (size_t)snprintf(digits, sizeof(digits), "%ld", pid);
+    memset(&mh, 0, sizeof(mh));
+    memset(cbuf, 0, sizeof(cbuf));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 3;
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof(cbuf);
+    cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &lfd, sizeof(int));
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? errno : 0;
+}
+
+static int listener_to_agent(const struct args *a, const char *msg, long pid, int lfd)
+{
+    int err = send_listener(a->notify_sock, msg, a->msg_len, a->pid_off, pid, lfd);
+    if (err) {
+        if (a->exec_mode)
+            kill((pid_t)pid, SIGKILL); /* its notified syscalls would wait forever */
+        die("sending the seccomp listener", err, 1);
+    }
+    close(lfd);
+    close(a->notify_sock);
+    return -1;
+}
+
+static void set_identity(const struct args *a)
 {
     static gid_t gids[MAX_GROUPS];
     size_t ngids = 0;
-    const char *p = groups;
+    const char *p = a->groups;
+    const uint64_t *caps = a->caps;
     int c;
 
-    if (flags & F_CAPS) {
+    if (a->flags & F_CAPS) {
         for (c = 0; c < 64; c++)
             if (!(caps[0] >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
                 die("dropping from the bounding set", errno, 1);
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
             die("PR_SET_KEEPCAPS", errno, 1);
     }
-    if (flags & F_USER) {
+    if (a->flags & F_USER) {
         while (*p && ngids < MAX_GROUPS) {
             char *end;
             gids[ngids++] = (gid_t)strtoul(p, &end, 10);
             p = *end == ',' ? end + 1 : end;
         }
-        if ((flags & F_SETGROUPS) && setgroups(ngids, gids) < 0)
+        if ((a->flags & F_SETGROUPS) && setgroups(ngids, gids) < 0)
             die("setgroups", errno, 1);
-        if (setresgid(gid, gid, gid) < 0)
+        if (setresgid(a->gid, a->gid, a->gid) < 0)
             die("setresgid", errno, 1);
-        if (setresuid(uid, uid, uid) < 0)
+        if (setresuid(a->uid, a->uid, a->uid) < 0)
             die("setresuid", errno, 1);
     }
-    if (flags & F_CAPS) {
+    if (a->flags & F_CAPS) {
         struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
         struct __user_cap_data_struct data[2];
         uint64_t amb = caps[4] & caps[2] & caps[3];
@@ -207,58 +389,266 @@ static void set_identity(unsigned flags, uid_t uid, gid_t gid, const char *group
     }
 }
 
+/* ------------------------------------------------------------ startContainer hooks */
+
+struct hook_failure {
+    char reason[96];
+    char output[HOOK_OUTPUT_MAX + 1];
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keep the last HOOK_OUTPUT_MAX bytes of what the hook wrote (for its error). */
+static void append_output(struct hook_failure *f, size_t *len, const char *buf, size_t n)
+{
+    if (n >= HOOK_OUTPUT_MAX) {
+        memcpy(f->output, buf + n - HOOK_OUTPUT_MAX, HOOK_OUTPUT_MAX);
+        *len = HOOK_OUTPUT_MAX;
+        return;
+    }
+    if (*len + n > HOOK_OUTPUT_MAX) {
+        size_t drop = *len + n - HOOK_OUTPUT_MAX;
+        memmove(f->output, f->output + drop, *len - drop);
+        *len -= drop;
+    }
+    memcpy(f->output + *len, buf, n);
+    *len += n;
+}
+
+/* 0 on success; else the reason is in f.  The state reaches the hook on stdin
+ * from a sealed memfd (no pipe to fill, so a large state cannot block us past
+ * the timeout); its output goes to a pipe we drain while we wait. */
+static int run_hook(const char *path, long timeout, char **argv, char **envp, int state_fd,
+                    off_t state_off, struct hook_failure *f)
+{
+    int out[2], status = 0, done = 0;
+    size_t len = 0;
+    long long deadline = timeout > 0 ? now_ms() + timeout * 1000 : 0;
+    pid_t pid;
+
+    if (pipe2(out, O_CLOEXEC) < 0)
+        die("pipe", errno, 1);
+    pid = fork();
+    if (pid < 0)
+        die("fork", errno, 1);
+    if (pid == 0) {
+        setpgid(0, 0); /* a timeout kills the hook with everything it started */
+        if (lseek(state_fd, state_off, SEEK_SET) < 0 || dup2(state_fd, 0) < 0 || dup2(out[1], 1) < 0 ||
+            dup2(out[1], 2) < 0)
+            _exit(127);
+        execve(path, argv, envp);
+        _exit(127);
+    }
+    close(out[1]);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    while (!done) {
+        struct pollfd pfd = {out[0], POLLIN, 0};
+        char buf[4096];
+        long long wait_ms = 50;
+        ssize_t n;
+
+        if (deadline) {
+            long long left = deadline - now_ms();
+            if (left <= 0) {
+                kill(-pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                close(out[0]);
+                snprintf(f->reason, sizeof(f->reason), "timed out after %lds", timeout);
+                f->output[0] = 0;
+                return -1;
+            }
+            if (left < wait_ms)
+                wait_ms = left;
+        }
+        /* a daemon the hook left behind may keep the pipe open: poll the exit too */
+        poll(&pfd, 1, (int)wait_ms);
+        while ((n = read(out[0], buf, sizeof(buf))) > 0)
+            append_output(f, &len, buf, (size_t)n);
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            while ((n = read(out[0], buf, sizeof(buf))) > 0)
+                append_output(f, &len, buf, (size_t)n);
+            done = 1;
+        }
+    }
+    close(out[0]);
+    f->output[len] = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && access(path, X_OK) < 0)
+        snprintf(f->reason, sizeof(f->reason), "cannot execute: not found or not executable");
+    else if (WIFEXITED(status))
+        snprintf(f->reason, sizeof(f->reason), "exit status %d", WEXITSTATUS(status));
+    else
+        snprintf(f->reason, sizeof(f->reason), "killed by signal %d", WTERMSIG(status));
+    return -1;
+}
+
+static const char *next_str(const char **p, const char *end)
+{
+    const char *s = *p;
+    const char *nul = memchr(s, 0, (size_t)(end - s));
+    if (!nul)
+        die("reading the startContainer hooks", EINVAL, 1);
+    *p = nul + 1;
+    return s;
+}
+
+static void run_start_hooks(int fd, char **prog_env)
+{
+    static struct hook_failure f;
+    struct stat st;
+    const char *p, *end;
+    char *blob, *argv[MAX_HOOK_ARGS + 1], *envv[MAX_HOOK_ARGS + 1];
+    long count, i, j, n;
+
+    if (fstat(fd, &st) < 0)
+        die("reading the startContainer hooks", errno, 1);
+    blob = malloc((size_t)st.st_size + 1);
+    if (!blob || pread(fd, blob, (size_t)st.st_size, 0) != st.st_size)
+        die("reading the startContainer hooks", errno ? errno : EIO, 1);
+    p = blob;
+    end = blob + st.st_size;
+    count = snum(next_str(&p, end));
+    /* parse everything first: the state follows the last hook */
+    const char *hook_at = p;
+    for (i = 0; i < count; i++) {
+        next_str(&p, end);
+        next_str(&p, end);
+        for (n = snum(next_str(&p, end)), j = 0; j < n; j++)
+            next_str(&p, end);
+        for (n = snum(next_str(&p, end)), j = 0; j < n; j++)
+            next_str(&p, end);
+    }
+    off_t state_off = p - blob;
+    p = hook_at;
+    for (i = 0; i < count; i++) {
+        const char *path = next_str(&p, end);
+        long timeout = snum(next_str(&p, end));
+        char **envp = prog_env;
+        n = snum(next_str(&p, end));
+        if (n > MAX_HOOK_ARGS)
+            die("too many hook arguments", E2BIG, 1);
+        for (j = 0; j < n; j++)
+            argv[j] = (char *)next_str(&p, end);
+        argv[n] = NULL;
+        n = snum(next_str(&p, end));
+        if (n > MAX_HOOK_ARGS)
+            die("too many hook variables", E2BIG, 1);
+        if (n >= 0) {
+            for (j = 0; j < n; j++)
+                envv[j] = (char *)next_str(&p, end);
+            envv[n] = NULL;
+            envp = envv;
+        }
+        if (run_hook(path, timeout, argv, envp, fd, state_off, &f) < 0) {
+            char *c;
+            size_t lead;
+            for (c = f.output; *c; c++)
+                if (*c == '\n' || *c == '\r')
+                    *c = ' ';
+            for (lead = 0; f.output[lead] == ' '; lead++)
+                ;
+            for (c = f.output + strlen(f.output); c > f.output + lead && c[-1] == ' '; c--)
+                c[-1] = 0;
+            dprintf(2, "pyrunc: startContainer hook #%ld (%s): %s%s%s\n", i, path, f.reason,
+                    f.output[lead] ? ": " : "", f.output + lead);
+            _exit(1);
+        }
+    }
+    free(blob);
+    close(fd);
+}
+
+/* ------------------------------------------------------------ exec mode */
+
+static void __attribute__((noreturn)) exec_program(char **prog, char **envp)
+{
+    execve(prog[0], prog + 1, envp);
+    die("exec", errno, errno == EACCES ? 126 : 127);
+    _exit(1);
+}
+
+static void __attribute__((noreturn)) fork_into_container(const struct args *a, int lfd, const char *msg,
+                                                          char **envp)
+{
+    /* CLONE_PARENT: the process is the child of pyrunc's CLI (as runc's nsexec makes its
+     * children), which waits for it in the foreground without becoming a subreaper */
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0)
+        die("fork into the container", errno, 1);
+    if (pid == 0) {
+        report_page = NULL; /* not inherited (MADV_DONTFORK): errors go to stderr now */
+        if (lfd >= 0)
+            close(lfd);
+        if (a->notify_sock >= 0)
+            close(a->notify_sock);
+        if (setsid() < 0)
+            die("setsid", errno, 1);
+        if ((a->flags & F_TTY) && ioctl(0, TIOCSCTTY, 0) < 0)
+            die("setting the controlling terminal", errno, 1);
+        exec_program(a->prog, envp);
+    }
+    if (lfd >= 0)
+        listener_to_agent(a, msg, pid, lfd);
+    memcpy(report_page, &pid, sizeof(pid));
+    _exit(0);
+}
+
 int main(int argc, char **argv, char **envp)
 {
-    struct sigaction sa;
-    sigset_t empty;
-    uint64_t caps[5];
-    unsigned flags, seccomp_flags;
-    int fifo, first_cloexec, blob, notify_sock, i, sig;
-    size_t bpf_len, msg_len;
+    struct args a;
     char *bpf = NULL, *msg = NULL;
+    int lfd = -1;
 
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     prctl(PR_SET_NAME, "pyrunc-init", 0, 0, 0);
-    if (argc < 19)
-        die("usage: pyrunc-init is started by pyrunc only", EINVAL, 1);
-    fifo = (int)strtol(argv[1], NULL, 10);
-    first_cloexec = (int)num(argv[2], 10);
-    flags = (unsigned)num(argv[3], 10);
-    for (i = 0; i < 5; i++)
-        caps[i] = num(argv[7 + i], 16);
-    blob = (int)strtol(argv[12], NULL, 10);
-    bpf_len = num(argv[13], 10);
-    seccomp_flags = (unsigned)num(argv[14], 10);
-    notify_sock = (int)strtol(argv[15], NULL, 10);
-    msg_len = num(argv[16], 10);
-    program = argv[17];
-
-    if (blob >= 0) {
-        bpf = malloc(bpf_len + msg_len + 1);
-        if (!bpf || pread(blob, bpf, bpf_len + msg_len, 0) != (ssize_t)(bpf_len + msg_len))
-            die("reading the seccomp filter", errno ? errno : EIO, 1);
-        msg = bpf + bpf_len;
-        close(blob);
+    parse_args(argc, argv, &a);
+    if (a.report >= 0) {
+        report_page = mmap(NULL, REPORT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, a.report, 0);
+        if (report_page == MAP_FAILED) {
+            report_page = NULL;
+            die("mapping the report page", errno, 1);
+        }
+        close(a.report);
+        if (madvise(report_page, REPORT_SIZE, MADV_DONTFORK) < 0)
+            die("madvise", errno, 1);
     }
-    if (fifo >= 0)
-        wait_for_start(fifo);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    for (sig = 1; sig < NSIG; sig++)
-        sigaction(sig, &sa, NULL); /* SIGKILL, SIGSTOP: EINVAL, harmless */
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, NULL);
-    if (syscall(SYS_close_range, first_cloexec, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    if (a.exec_mode && (!report_page || !a.prog))
+        die("usage: pyrunc-init is started by pyrunc only", EINVAL, 1);
+    if (a.blob >= 0) {
+        bpf = read_fd(a.blob, a.bpf_len + a.msg_len);
+        msg = bpf + a.bpf_len;
+    }
+    if (a.fifo >= 0 || !a.prog)
+        wait_for_start(a.fifo, a.prog != NULL);
+    reset_signals();
+    if (a.exec_mode)
+        close_all_but(a.cloexec_from, a.notify_sock);
+    else if (syscall(SYS_close_range, a.cloexec_from, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         die("close_range", errno, 1);
-    if ((flags & F_NNP) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    if ((a.flags & F_NNP) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         die("PR_SET_NO_NEW_PRIVS", errno, 1);
-    if (bpf && (flags & F_SECCOMP_EARLY))
-        load_seccomp(bpf, bpf_len, seccomp_flags, notify_sock, msg, msg_len);
-    set_identity(flags, (uid_t)num(argv[4], 10), (gid_t)num(argv[5], 10), argv[6], caps);
-    if (bpf && !(flags & F_SECCOMP_EARLY))
-        load_seccomp(bpf, bpf_len, seccomp_flags, notify_sock, msg, msg_len);
-
-    execve(program, argv + 18, envp);
-    die("exec", errno, errno == EACCES ? 126 : 127);
-    return 1;
+    /* init: the listener goes to the agent as soon as it exists, since any
+     * later syscall could be one it must answer; exec: after the fork, the
+     * message needs the new process's pid (seccomp.py refuses profiles that
+     * notify a syscall made in between) */
+    if (bpf && (a.flags & F_SECCOMP_EARLY))
+        lfd = load_seccomp(bpf, a.bpf_len, a.seccomp_flags);
+    if (lfd >= 0 && !a.exec_mode)
+        lfd = listener_to_agent(&a, msg, a.self_pid, lfd);
+    set_identity(&a);
+    if (bpf && !(a.flags & F_SECCOMP_EARLY))
+        lfd = load_seccomp(bpf, a.bpf_len, a.seccomp_flags);
+    if (a.exec_mode)
+        fork_into_container(&a, lfd, msg, envp);
+    if (lfd >= 0)
+        listener_to_agent(&a, msg, a.self_pid, lfd);
+    if (a.hooks >= 0)
+        run_start_hooks(a.hooks, envp);
+    exec_program(a.prog, envp);
 }

@@ -17,7 +17,7 @@ def local_pair():
 
 
 def wait_foreground(pid, master=None):
-    """Relay signals (and the tty) to `pid`, our child as subreaper, until it exits; its exit code."""
+    """Relay signals (and the tty) to `pid`, our child (directly, or as subreaper), until it exits; its exit code."""
     for sig in RELAYED:
         _signal.signal(sig, lambda s, _f: _relay(pid, s))
     if master is not None:

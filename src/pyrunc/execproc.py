@@ -6,7 +6,7 @@ from pyrunc import OCI_VERSION, config, console, exeseal, log, spec, trace, unix
 from pyrunc.cgroups import base as cgroups
 from pyrunc.create import fd_slots, write_pid_file
 from pyrunc.errors import BadConfig, Error, WrongState
-from pyrunc.linux.namespaces import PROC_NAME
+from pyrunc.linux.namespaces import TYPES
 from pyrunc.process.parent import Stages
 
 
@@ -74,14 +74,12 @@ def run(rt, cid, o, args):
     try:
         plan, fds, ours = _plan(rt, cid, o, args)
         detach = o.get("detach", False)
-        if not detach:
-            from pyrunc.linux import syscalls as S
-            S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
         stages.bootstrap(plan, fd_slots(plan))
-        xpid = stages.wait_ready()
+        stages.wait_ready()
+        stages.commit()
+        xpid = stages.wait_exec(plan["fds"]["report"])
         if o.get("pid-file"):
             write_pid_file(o["pid-file"], xpid)
-        stages.commit()
     except BaseException:
         stages.kill()
         if ours is not None:
@@ -103,48 +101,62 @@ def run(rt, cid, o, args):
 
 
 def _plan(rt, cid, o, args):
-    """(the plan of stage 1 and 2, the fds it holds, our end of a local console or None)."""
-    with rt.container(cid).lock() as c:
-        c.load()
-        status = c.status()
-        if status in ("stopped", "creating"):
-            raise WrongState("cannot exec in a stopped container" if status == "stopped"
-                             else "cannot exec in a container that is still being created")
-        if status == "paused" and not o.get("ignore-paused"):
-            raise WrongState("cannot exec in a paused container (use --ignore-paused)")
-        data = c.data
-    saved = data.get("config", {})
-    p = process_spec(saved.get("process"), o, args)
-    detach = o.get("detach", False)
-    if p.get("terminal") and detach and not o.get("console-socket"):
-        raise BadConfig("cannot allocate a tty for a detached process without --console-socket")
-    if o.get("console-socket") and not p.get("terminal"):
-        raise BadConfig("--console-socket: the process has no terminal (use --tty)")
-    from pyrunc.linux import seccomp
-    entry, bpf = seccomp.prepare(saved.get("seccomp"), rt.root)
-    pid = data["pid"]
-    manager = cgroups.from_state(data["cgroup"])
-    plan = {
-        "kind": "exec",
-        "id": cid,
-        # every namespace of the container, through its init
-        "ns": {"join": [[t, f"/proc/{pid}/ns/{PROC_NAME[t]}"] for t in saved.get("namespaces", ())],
-               "new": [], "flags": 0},
-        "cgroup_join": manager.join_files(),
-        # joined last, from stage 2, so that exec into a paused container cannot hang the CLI
-        "cgroup_join_late": True,
-        "oom_score_adj": p.get("oomScoreAdj"),
-        "process": config.process_plan(p),
-        "hooks": {},
-        # the container's state, as a seccomp listener receives it with an exec'd process's fd
-        "hook_state": {"ociVersion": OCI_VERSION, "id": cid, "pid": pid, "bundle": data.get("bundle", ""),
-                       "annotations": data.get("annotations", {})},
-        "fds": {"fifo": -1, "console": None, "preserve": o.get("preserve-fds", 0)},
-    }
-    fds = [exeseal.sealed_init()]
-    plan["fds"]["init"] = fds[0]
+    """(the plan of stage 1, the fds it holds, our end of a local console or None)."""
+    from pyrunc import state
+    fds = []
     ours = None
     try:
+        with rt.container(cid).lock() as c:
+            c.load()
+            status = c.status()
+            if status in ("stopped", "creating"):
+                raise WrongState("cannot exec in a stopped container" if status == "stopped"
+                                 else "cannot exec in a container that is still being created")
+            if status == "paused" and not o.get("ignore-paused"):
+                raise WrongState("cannot exec in a paused container (use --ignore-paused)")
+            data = c.data
+            # the namespaces to join, pinned under the lock: a pidfd of the init, checked to be
+            # the init (pid and start time) once it is open, so a reused pid cannot be joined
+            try:
+                fds.append(os.pidfd_open(data["pid"]))
+            except ProcessLookupError:
+                fds.append(-1)
+            if fds[0] < 0 or not state.alive(data["pid"], data.get("pid_start")):
+                raise WrongState("cannot exec in a stopped container")
+        saved = data.get("config", {})
+        p = process_spec(saved.get("process"), o, args)
+        detach = o.get("detach", False)
+        if p.get("terminal") and detach and not o.get("console-socket"):
+            raise BadConfig("cannot allocate a tty for a detached process without --console-socket")
+        if o.get("console-socket") and not p.get("terminal"):
+            raise BadConfig("--console-socket: the process has no terminal (use --tty)")
+        from pyrunc.linux import seccomp
+        blockers = seccomp.exec_problems(saved.get("seccomp"))
+        if blockers:
+            raise BadConfig("; ".join(blockers))
+        entry, bpf = seccomp.prepare(saved.get("seccomp"), rt.root)
+        manager = cgroups.from_state(data["cgroup"])
+        namespaces = saved.get("namespaces", ())
+        flags = 0
+        for t in namespaces:
+            flags |= TYPES[t][0]
+        plan = {
+            "kind": "exec",
+            "id": cid,
+            "ns": {"flags": flags, "user": "user" in namespaces},
+            # joined first of all, by stage 1 (a paused container: see bootstrap.join_cgroups)
+            "cgroup_join": manager.join_files(),
+            "oom_score_adj": p.get("oomScoreAdj"),
+            "process": config.process_plan(p),
+            # the container's state, as a seccomp listener receives it with an exec'd process's fd
+            "hook_state": {"ociVersion": OCI_VERSION, "id": cid, "pid": data["pid"],
+                           "bundle": data.get("bundle", ""), "annotations": data.get("annotations", {})},
+            "fds": {"pidfd": fds[0], "fifo": -1, "console": None, "preserve": o.get("preserve-fds", 0)},
+        }
+        fds.append(exeseal.sealed_init())
+        plan["fds"]["init"] = fds[-1]
+        fds.append(_report_page())
+        plan["fds"]["report"] = fds[-1]
         if p.get("terminal") and not detach and not o.get("console-socket"):
             ours, theirs = console.local_pair()
             fds.append(theirs)
@@ -155,8 +167,17 @@ def _plan(rt, cid, o, args):
         seccomp.attach(plan, entry, bpf, fds)
     except BaseException:
         for fd in fds:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
         if ours is not None:
             ours.close()
         raise
     return plan, fds, ours
+
+
+def _report_page():
+    """A memfd page pyrunc-init writes the exec'd process's pid (or its error) into."""
+    from pyrunc.linux import initabi
+    fd = os.memfd_create("pyrunc-exec-report", os.MFD_CLOEXEC)
+    os.ftruncate(fd, initabi.REPORT_SIZE)
+    return fd

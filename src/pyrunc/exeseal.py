@@ -1,10 +1,12 @@
-"""The sealed pyrunc-init every container process is exec'd through (CLI process): CVE-2019-5736.
+"""The sealed executables a process inside a container may have as its exe (CLI and bootstrap processes): CVE-2019-5736.
 
 If a container's entrypoint is /proc/self/exe (or a script whose interpreter
 is), the kernel runs the init's own executable inside the container, which
 could then open it for writing through /proc/PID/exe and replace a host
-binary.  So the last exec before the container's program is always of
-pyrunc-init, and never from its host file as such:
+binary; a container process with CAP_SYS_PTRACE can open /proc/PID/exe of
+any process in its pid namespace.  So no process inside the container ever
+runs a host file as such: pyrunc-init (and, where the Python init must run
+in a pid namespace that others share, the interpreter) is exec'd from
 
 - first choice: a detached, read-only clone of its mount
   (open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_RDONLY)): writes
@@ -14,7 +16,6 @@ pyrunc-init, and never from its host file as such:
   memfd copy (F_SEAL_WRITE and friends).
 """
 import errno
-import fcntl
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc.linux import syscalls as S
@@ -28,13 +29,17 @@ def init_path():
 
 def sealed_init():
     """An O_CLOEXEC fd of pyrunc-init that no container can write through."""
-    path = init_path()
+    return sealed(init_path(), "pyrunc-init")
+
+
+def sealed(path, name):
+    """An O_CLOEXEC fd of the executable at `path` that nobody can write through."""
     try:
         fd = S.open_tree(AT_FDCWD, path, S.OPEN_TREE_CLONE | S.OPEN_TREE_CLOEXEC)
     except OSError as e:
         if e.errno not in (errno.EPERM, errno.ENOSYS, errno.EINVAL):
             raise
-        return _memfd_copy(path)
+        return _memfd_copy(path, name)
     try:
         S.mount_setattr(fd, "", S.AT_EMPTY_PATH,
                         attr_set=S.MOUNT_ATTR_RDONLY | S.MOUNT_ATTR_NOSUID | S.MOUNT_ATTR_NODEV)
@@ -42,23 +47,10 @@ def sealed_init():
         os.close(fd)
         if e.errno not in (errno.EPERM, errno.ENOSYS, errno.EINVAL):
             raise
-        return _memfd_copy(path)
+        return _memfd_copy(path, name)
     return fd
 
 
-def _memfd_copy(path):
-    fd = os.memfd_create("pyrunc-init", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-    src = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        size = os.fstat(src).st_size
-        done = 0
-        while done < size:
-            n = os.sendfile(fd, src, done, size - done)
-            if n == 0:
-                break
-            done += n
-    finally:
-        os.close(src)
-    fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
-                fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
-    return fd
+def _memfd_copy(path, name):
+    from pyrunc.linux import memfd
+    return memfd.sealed_copy(path, name)

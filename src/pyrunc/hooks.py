@@ -4,6 +4,7 @@ import select
 import time
 
 from pyrunc.errors import Error
+from pyrunc.linux import memfd
 
 MAX_OUTPUT = 16 << 10
 
@@ -25,28 +26,25 @@ def run(hook, state_json, what):
     args = hook.get("args") or [path]
     env = dict(e.split("=", 1) for e in hook.get("env", ()) if "=" in e)
     timeout = hook.get("timeout")
-    r_in, w_in = os.pipe()
+    # the state comes on stdin from a sealed memfd, not a pipe: a state larger than a
+    # pipe's buffer (big annotations) cannot block us before the timeout applies
+    state_fd = memfd.sealed(state_json.encode(), "pyrunc-hook-state")
     r_out, w_out = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.setpgid(0, 0)   # a timeout kills the hook with everything it started
-            os.dup2(r_in, 0)
+            os.dup2(state_fd, 0)
             os.dup2(w_out, 1)
             os.dup2(w_out, 2)
             os.closerange(3, 1 << 20)
             os.execve(path, args, env)
         finally:
             os._exit(127)
-    os.close(r_in)
+    os.close(state_fd)
     os.close(w_out)
     os.set_blocking(r_out, False)   # a daemon the hook left behind may keep the pipe open
     try:
-        try:
-            os.write(w_in, state_json.encode())
-        except BrokenPipeError:
-            pass   # the hook does not read its stdin: that is its business
-        os.close(w_in)
         status, output = _wait(pid, r_out, timeout)
     finally:
         os.close(r_out)

@@ -6,11 +6,26 @@ import os
 import threading
 import time
 
+import shutil
+import subprocess
+
 import pytest
 
-from tests.support.helpers import create, read, run_to_completion, wait_for
-from tests.support.runtime import Runtime
+from tests.support.helpers import create, proc_status, read, run_to_completion, wait_for
+from tests.support.runtime import HERE, Runtime
 from tests.support.weaken import weakened
+
+ALL_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
+
+
+@pytest.fixture(scope="session")
+def exescan(tmp_path_factory):
+    """tests/support/exescan.c built static: a container process hunting writable executables in /proc."""
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is needed to build the scanner")
+    out = str(tmp_path_factory.mktemp("exescan") / "exescan")
+    subprocess.run(["gcc", "-static", "-O2", "-o", out, os.path.join(HERE, "exescan.c")], check=True)
+    return out
 
 
 # ------------------------------------------------------------------ the checks: [] means safe
@@ -137,6 +152,126 @@ def check_exec_cap_inheritable(rt, bundle, cid="inh"):
         rt.run("delete", "--force", cid)
 
 
+def check_start_hook_privileges(rt, bundle, cid="hookpriv"):
+    """A startContainer hook from the image runs as the container's process would: same user,
+    capabilities, no_new_privs and seccomp, and its parent's executable is no host file."""
+    out_dir = os.path.join(bundle.rootfs, "out")
+    os.mkdir(out_dir)
+    os.chmod(out_dir, 0o777)
+    fields = "grep -E '^(Uid|Gid|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status"
+    # the attack: the hook reports what it is, then goes for its parent's executable
+    attack = (f"{fields} > /out/hook.$$; echo parent=$(readlink /proc/$PPID/exe) >> /out/hook.$$; "
+              "if (: >> /proc/$PPID/exe) 2>/dev/null; then echo parent-writable >> /out/hook.$$; fi")
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", attack]}]}
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bundle.config["process"]["noNewPrivileges"] = True
+    bundle.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                         "syscalls": [{"names": ["swapon"], "action": "SCMP_ACT_ERRNO"}]}
+    bundle.set_args("sh", "-c", f"{fields} > /out/process")
+    run_to_completion(rt, bundle, cid)
+    process = read(os.path.join(out_dir, "process"))
+    hooks = [read(os.path.join(out_dir, n)) for n in sorted(os.listdir(out_dir)) if n.startswith("hook.")]
+    if not hooks:
+        return ["the startContainer hook did not run"]
+    problems = []
+    for h in hooks:
+        lines = h.splitlines()
+        if lines[:len(process.splitlines())] != process.splitlines():
+            problems.append(f"the hook ran as {lines[:9]}, the process as {process.splitlines()}")
+        parent = [x for x in lines if x.startswith("parent=")]
+        if not parent or "python" in parent[0] or "parent-writable" in lines:
+            problems.append(f"the hook's parent: {parent} {'writable' if 'parent-writable' in lines else ''}")
+    return problems
+
+
+def _rootfs_inodes(rootfs):
+    out = set()
+    for d, _dirs, files in os.walk(rootfs):
+        for name in files:
+            st = os.lstat(os.path.join(d, name))
+            out.add((st.st_dev, st.st_ino))
+    return out
+
+
+def _scanner_verdict(output, rootfs):
+    """What exescan found writable or exposed, other than the container's own files."""
+    own = _rootfs_inodes(rootfs)
+    lines = output.splitlines()
+    if not lines or not lines[-1].startswith("scans ") or int(lines[-1].split()[1]) < 10:
+        return [f"the scanner did not run: {output!r}"]
+    problems = []
+    f_seal_write = 0x0008
+    for line in lines[:-1]:
+        name, ids, mount, seals, verdict = line.split(" ", 4)
+        dev, ino = (int(x) for x in ids.split(":"))
+        if (dev, ino) in own:
+            continue
+        # sealed: a read-only (detached) mount, or a memfd with F_SEAL_WRITE; any other host file is
+        # exposed, even if it refused writers for now (ETXTBSY while something else runs it)
+        sealed = mount == "ro" or int(seals) >= 0 and int(seals) & f_seal_write
+        if verdict == "writable" or not sealed:
+            problems.append(f"the container saw {name} ({mount}, seals {seals}), reopened for writing: {verdict}")
+    return problems
+
+
+def _scanner_container(rt, bundle, scanner, cid):
+    """A running container with CAP_SYS_PTRACE whose process is exescan; its stop file."""
+    shutil.copy(scanner, os.path.join(bundle.rootfs, "exescan"))
+    caps = bundle.config["process"]["capabilities"]
+    for s in ALL_SETS:
+        caps[s] = sorted(set(caps.get(s, [])) | {"CAP_SYS_PTRACE", "CAP_DAC_OVERRIDE"})
+    bundle.set_args("/exescan", "/stop")
+    p = create(rt, bundle, cid)
+    rt.run("start", cid)
+    return p, os.path.join(bundle.rootfs, "stop")
+
+
+def _scanner_result(rt, bundle, cid, p, stop):
+    with open(stop, "w"):
+        pass
+    wait_for(lambda: rt.status(cid) == "stopped", what="the scanner to finish")
+    rt.run("delete", cid)
+    os.unlink(stop)
+    return _scanner_verdict(read(p.out_path), bundle.rootfs)
+
+
+def check_exec_exes(rt, bundle, scanner, rounds=20, cid="exscan"):
+    """CVE-2019-5736 through `exec`: a container with CAP_SYS_PTRACE watches /proc/*/exe while
+    processes are exec'd into it; no executable it sees may be a host file it can reopen for writing."""
+    p, stop = _scanner_container(rt, bundle, scanner, cid)
+    try:
+        for _ in range(rounds):
+            rt.run("exec", cid, "true")
+    finally:
+        problems = _scanner_result(rt, bundle, cid, p, stop)
+    return problems
+
+
+def check_shared_pidns_exes(rt, bundle, scanner, rounds=5, cid="pidscan"):
+    """The same watcher in a pid namespace that other containers join (a pod sharing its pid
+    namespace): their inits, Python while they set up, must not show a writable host executable."""
+    import copy
+    member = copy.deepcopy(bundle.config)
+    p, stop = _scanner_container(rt, bundle, scanner, cid)
+    try:
+        pid = rt.state(cid)["pid"]
+        member["linux"]["namespaces"] = [n for n in member["linux"]["namespaces"] if n["type"] != "pid"]
+        member["linux"]["namespaces"].append({"type": "pid", "path": f"/proc/{pid}/ns/pid"})
+        member["process"]["args"] = ["true"]
+        original, bundle.config = bundle.config, member
+        bundle.save()
+        try:
+            for i in range(rounds):
+                create(rt, bundle, f"{cid}-m{i}")
+                rt.run("delete", "--force", f"{cid}-m{i}")
+        finally:
+            bundle.config = original
+            bundle.save()
+    finally:
+        problems = _scanner_result(rt, bundle, cid, p, stop)
+    return problems
+
+
 # ------------------------------------------------------------------ against pyrunc as built
 
 def test_exe_is_sealed(rt, bundle):
@@ -236,6 +371,20 @@ def test_exec_cap_not_inheritable(rt, bundle):
     assert check_exec_cap_inheritable(rt, bundle) == []
 
 
+def test_start_hooks_run_as_the_container_process(rt, bundle, is_pyrunc):
+    if not is_pyrunc:
+        pytest.skip("Debian's runc 1.1 runs them before it drops the capabilities")
+    assert check_start_hook_privileges(rt, bundle) == []
+
+
+def test_exec_never_shows_a_host_executable(rt, bundle, exescan):
+    assert check_exec_exes(rt, bundle, exescan) == []
+
+
+def test_shared_pid_namespace_never_shows_a_host_executable(rt, bundle, exescan):
+    assert check_shared_pidns_exes(rt, bundle, exescan) == []
+
+
 # ------------------------------------------------------------------ the same checks catch a weakened pyrunc
 
 @pytest.mark.parametrize("weakening,check", [
@@ -246,8 +395,11 @@ def test_exec_cap_not_inheritable(rt, bundle):
     ("any-dev-null", check_dev_null_symlink),
     ("console-symlink", "console"),
     ("inheritable-cap", check_exec_cap_inheritable),
+    ("python-start-hooks", check_start_hook_privileges),
+    ("exec-python-in-pidns", "exec-scan"),
+    ("no-python-seal", "pidns-scan"),
 ])
-def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, is_pyrunc):
+def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, is_pyrunc, exescan):
     if not is_pyrunc:
         pytest.skip("weakens pyrunc's own install")
     weak = Runtime(weakened(rt.path, weakening, tmp_path / "weak"), rt.root)
@@ -259,6 +411,10 @@ def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, i
             os.rmdir(outside / name)
     elif check == "console":
         problems = check_console_symlink(weak, bundle, tmp_path)
+    elif check == "exec-scan":
+        problems = check_exec_exes(weak, bundle, exescan)
+    elif check == "pidns-scan":
+        problems = check_shared_pidns_exes(weak, bundle, exescan)
     else:
         problems = check(weak, bundle)
     weak.cleanup()

@@ -10,10 +10,10 @@ import subprocess
 
 WEAKENINGS = {
     # CVE-2019-5736: exec pyrunc-init from its host file instead of a sealed read-only clone
-    "no-seal": ("pyrunc/exeseal.py", '    path = init_path()\n    try:\n',
-                '    path = init_path()\n    return os.open(path, os.O_PATH | os.O_CLOEXEC)\n    try:\n'),
+    "no-seal": ("pyrunc/exeseal.py", '    return sealed(init_path(), "pyrunc-init")\n',
+                '    return os.open(init_path(), os.O_PATH | os.O_CLOEXEC)\n'),
     # CVE-2016-9962 / CVE-2024-21626: stage 1 keeps every fd the CLI had (its state-dir lock included)
-    "keep-fds": ("pyrunc/process/entry.py", "            S.close_range(lo, hi)\n", "            pass\n"),
+    "keep-fds": ("pyrunc/process/entry.py", "        S.close_range(lo, hi)\n", "        pass\n"),
     # CVE-2021-30465 / CVE-2024-45310: mount targets made and opened by path, following the
     # image's symlinks as the kernel does (what runc's MkdirAll + mount by path did)
     "path-targets": ("pyrunc/linux/rootfs.py",
@@ -36,6 +36,17 @@ WEAKENINGS = {
     # CVE-2022-29162: --cap also lands in the inheritable set
     "inheritable-cap": ("pyrunc/execproc.py", '            for s in ("bounding", "effective", "permitted", "ambient"):\n',
                         '            for s in ("bounding", "effective", "permitted", "ambient", "inheritable"):\n'),
+    # startContainer hooks run by the Python init with the runtime's privileges, as before
+    "python-start-hooks": ("pyrunc/process/init.py", '    if plan["hooks"].get("startContainer"):\n',
+                           '    if plan["hooks"].get("startContainer") and not hooks.run_all(\n'
+                           '            "startContainer", plan["hooks"]["startContainer"], hook_state(plan, "created")):\n'),
+    # CVE-2019-5736 through exec: a Python stage inside the container's pid namespace, as before
+    "exec-python-in-pidns": ("pyrunc/process/execstage.py", "    chan.send(M.READY, marks=trace.marks())\n",
+                             "    if os.fork() == 0:\n        for _ in range(3000000):\n            pass\n"
+                             "        os._exit(0)\n    chan.send(M.READY, marks=trace.marks())\n"),
+    # the init runs host Python in a pid namespace that other containers share
+    "no-python-seal": ("pyrunc/process/entry.py", "        if bootstrap.joins_shared_pid_namespace(plan):\n",
+                       "        if False:\n"),
 }
 
 

@@ -309,7 +309,7 @@ def test_handover_without_listener(tmp_path):
     seccomp.attach(plan, entry, bpf, keep)
     try:
         values, fds = seccomp.handover(plan)
-        assert values == {"blob_fd": keep[0], "bpf_len": len(bpf), "seccomp_flags": 0}
+        assert values == {"seccomp": f"{keep[0]},{len(bpf)},0"}
         assert fds == keep and plan["fds"]["seccomp_notify"] == -1
         assert os.pread(keep[0], len(bpf) + 1, 0) == bpf
         with pytest.raises(PermissionError):
@@ -332,14 +332,17 @@ def test_handover_with_listener_carries_the_process_state(tmp_path):
     try:
         seccomp.attach(plan, entry, bpf, keep)
         state = {"ociVersion": "1.2.0", "id": "c1", "status": "creating", "pid": 42, "bundle": "/b", "annotations": {}}
-        values, fds = seccomp.handover(plan, (42, state))
-        keep += [values["blob_fd"]]
-        assert values["notify_fd"] == plan["fds"]["seccomp_notify"] and values["seccomp_flags"] & 8
-        blob = os.pread(values["blob_fd"], 1 << 20, 0)
-        assert blob[:values["bpf_len"]] == bpf
-        msg = json.loads(blob[values["bpf_len"]:])
-        assert len(blob) == values["bpf_len"] + values["notify_len"]
-        assert msg == {"ociVersion": "1.2.0", "fds": ["seccompFd"], "pid": 42, "metadata": "meta", "state": state}
+        values, fds = seccomp.handover(plan, state)
+        blob_fd, bpf_len, flags = (int(v) for v in values["seccomp"].split(","))
+        notify_fd, msg_len, pid_offset = (int(v) for v in values["notify"].split(","))
+        keep += [blob_fd]
+        assert notify_fd == plan["fds"]["seccomp_notify"] and flags & 8 and fds == [blob_fd, notify_fd]
+        blob = os.pread(blob_fd, 1 << 20, 0)
+        assert blob[:bpf_len] == bpf and len(blob) == bpf_len + msg_len
+        # pyrunc-init writes the pid of the process the filter is for at pid_offset
+        text = blob[bpf_len:]
+        msg = json.loads(text[:pid_offset] + b"4242" + text[pid_offset:])
+        assert msg == {"ociVersion": "1.2.0", "fds": ["seccompFd"], "pid": 4242, "metadata": "meta", "state": state}
     finally:
         for fd in keep:
             os.close(fd)

@@ -10,6 +10,8 @@ NAMES = (
     "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
     "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 )
+from pyrunc.linux import procself  # noqa: E402
+
 NUMBER = {name: i for i, name in enumerate(NAMES)}
 SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 CAP_SYS_ADMIN = NUMBER["CAP_SYS_ADMIN"]
@@ -17,10 +19,9 @@ CAP_SYS_ADMIN = NUMBER["CAP_SYS_ADMIN"]
 
 def status_mask(field):
     """A capability set of this process from /proc/self/status (CapPrm, CapBnd...)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1], 16)
+    for line in procself.read("status").splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1], 16)
     return 0
 
 

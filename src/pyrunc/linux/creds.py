@@ -4,7 +4,7 @@ import resource
 import stat
 
 from pyrunc.errors import Error
-from pyrunc.linux import caps
+from pyrunc.linux import caps, procself
 
 
 def apply_rlimits(rlimits):
@@ -17,17 +17,14 @@ def apply_rlimits(rlimits):
 
 def setgroups_allowed():
     try:
-        with open("/proc/self/setgroups") as f:
-            return f.read().strip() != "deny"
+        return procself.read("setgroups").strip() != "deny"
     except OSError:
         return True
 
 
-
-def _mapped(ids, map_path):
+def _mapped(ids, map_name):
     try:
-        with open(map_path) as f:
-            ranges = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+        ranges = [tuple(int(x) for x in line.split()) for line in procself.read(map_name).splitlines() if line.strip()]
     except OSError:
         return []
     return [i for i in ids if not any(lo <= i < lo + n for lo, _host, n in ranges)]
@@ -36,7 +33,7 @@ def _mapped(ids, map_path):
 def check_identity(p, in_userns):
     """Fail at create, with a clear reason, where pyrunc-init's identity switch would fail at start."""
     if in_userns:
-        bad = _mapped([p["uid"]], "/proc/self/uid_map") + _mapped([p["gid"], *p["groups"]], "/proc/self/gid_map")
+        bad = _mapped([p["uid"]], "uid_map") + _mapped([p["gid"], *p["groups"]], "gid_map")
         if bad:
             raise Error(f"user {p['uid']}:{p['gid']} (groups {p['groups']}): id {bad[0]} is not mapped "
                         "in the container's user namespace")

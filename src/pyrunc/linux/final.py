@@ -1,39 +1,36 @@
-"""The hand-over to pyrunc-init (init process): its argv, then execveat through the sealed fd.
+"""The hand-over to pyrunc-init (init process, exec's stage 1): its identity fields, then execveat through the sealed fd.
 
-pyrunc-init (csrc/pyrunc_init.c) documents the argv layout; it applies the
-identity and seccomp and execs the container's program, so that no Python
-runs once the filter is loaded and /proc/self/exe is never the host's Python.
+pyrunc-init (csrc/pyrunc_init.c) applies the identity and seccomp and
+execs the container's program, so that no Python runs once the filter is
+loaded and no process in the container has the host's Python as its exe.
+Its argv keys are defined in initabi.
 """
 import os
 
 from pyrunc._native import ffi, lib
+from pyrunc.linux import initabi
 from pyrunc.linux.syscalls import AT_EMPTY_PATH, check
 
-F_NNP = 1
-F_USER = 2
-F_CAPS = 4
-F_SECCOMP_EARLY = 8
-F_SETGROUPS = 16
 CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 
 
-def init_argv(p, path, first_cloexec, fifo_fd=-1, setgroups=True, blob_fd=-1, bpf_len=0,
-              seccomp_flags=0, notify_fd=-1, notify_len=0):
-    caps = p["caps"]
-    flags = F_USER
+def identity_fields(p, cloexec_from, setgroups=True, seccomp=False):
+    """pyrunc-init's fields for process p's identity; seccomp: a filter comes with it."""
+    flags = initabi.FLAGS["USER"]
     if p["nnp"]:
-        flags |= F_NNP
+        flags |= initabi.FLAGS["NNP"]
+    caps = p["caps"]
     if caps is not None:
-        flags |= F_CAPS
-    if blob_fd >= 0 and not p["nnp"]:
-        flags |= F_SECCOMP_EARLY
+        flags |= initabi.FLAGS["CAPS"]
+    if seccomp and not p["nnp"]:
+        flags |= initabi.FLAGS["SECCOMP_EARLY"]
     if setgroups:
-        flags |= F_SETGROUPS
-    masks = [caps[s] for s in CAP_SETS] if caps is not None else [0] * 5
-    return (["pyrunc-init", str(fifo_fd), str(first_cloexec), str(flags), str(p["uid"]), str(p["gid"]),
-             ",".join(str(g) for g in p["groups"])] + [format(m, "x") for m in masks]
-            + [str(blob_fd), str(bpf_len), str(seccomp_flags), str(notify_fd), str(notify_len), path]
-            + list(p["args"]))
+        flags |= initabi.FLAGS["SETGROUPS"]
+    fields = {"cloexec_from": cloexec_from, "flags": flags, "uid": p["uid"], "gid": p["gid"],
+              "groups": ",".join(str(g) for g in p["groups"])}
+    if caps is not None:
+        fields["caps"] = ",".join(format(caps[s], "x") for s in CAP_SETS)
+    return fields
 
 
 def exec_init(sealed_fd, argv, env, pass_fds=()):

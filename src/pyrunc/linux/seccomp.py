@@ -8,7 +8,6 @@ argument each becomes a rule of its own (OR'd); KILL is KILL_THREAD;
 ERRNO and TRACE default to EPERM.  seccompbpf.py turns the plan into BPF
 with libseccomp; pyrunc-init loads it (csrc/pyrunc_init.c).
 """
-import fcntl
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, jsonlite
@@ -62,6 +61,9 @@ FLAG_NEW_LISTENER = 1 << 3
 # listener over: notifying them would block forever (runc refuses `write`
 # for the same reason).
 NOT_NOTIFIABLE = ("write", "sendmsg")
+# For `exec`, pyrunc-init can send the listener only once it has forked the
+# process (the message carries its pid): it makes these in between.
+EXEC_NOT_NOTIFIABLE = ("prctl", "setgroups", "setresgid", "setresuid", "capset", "clone")
 # More rules than this: libseccomp's binary-tree optimisation (runc's threshold)
 OPTIMIZE_ABOVE = 32
 
@@ -127,6 +129,13 @@ def check(sc, where="/linux/seccomp"):
     if "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in sc.get("flags", ()) and not notify:
         problems.append(f"{where}/flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY rule")
     return problems
+
+
+def exec_problems(sc):
+    """Why `exec` cannot load this (checked) profile, or []: it notifies what pyrunc-init does before the hand-over."""
+    return [f"the seccomp profile notifies {name}, which pyrunc-init calls before the listener reaches the agent"
+            for rule in (sc or {}).get("syscalls", ()) if rule.get("action") == "SCMP_ACT_NOTIFY"
+            for name in rule.get("names", ()) if name in EXEC_NOT_NOTIFIABLE]
 
 
 def _check_errno(obj, key, action, at, problems):
@@ -216,7 +225,8 @@ def attach(proc_plan, entry, bpf, keep_fds):
     fds["seccomp"] = fds["seccomp_notify"] = -1
     if entry is None:
         return
-    fds["seccomp"] = sealed_memfd(bpf)
+    from pyrunc.linux import memfd
+    fds["seccomp"] = memfd.sealed(bpf, "pyrunc-seccomp")
     keep_fds.append(fds["seccomp"])
     if entry["listener"]:
         fds["seccomp_notify"] = unixsock.connect(entry["listener"], "the seccomp listener")
@@ -225,43 +235,31 @@ def attach(proc_plan, entry, bpf, keep_fds):
 
 # ------------------------------------------------------------------ init process
 
-def handover(proc_plan, listener_view=None):
-    """pyrunc-init's seccomp arguments (final.init_argv's keywords) and the fds it must inherit.
+def handover(proc_plan, state=None):
+    """pyrunc-init's seccomp fields (initabi: seccomp, notify) and the fds it must inherit.
 
-    listener_view: (host pid of the process, container state) for the
-    listener, needed only with SCMP_ACT_NOTIFY.  With a listener the blob
-    becomes a new sealed memfd holding the BPF followed by runtime-spec's
-    container process state (config-linux.md), which pyrunc-init sends
-    with the listener fd right after loading the filter."""
+    state: the container's state for a listener (SCMP_ACT_NOTIFY only).
+    With a listener the blob becomes a new sealed memfd holding the BPF
+    followed by runtime-spec's container process state message
+    (config-linux.md) without its pid: pyrunc-init writes the pid of the
+    process the filter is for at `pid_offset` when it sends the message
+    with the listener fd (exec's process is forked only then)."""
+    from pyrunc.linux import memfd
     entry = proc_plan.get("seccomp")
     if entry is None:
         return {}, []
     blob, notify = proc_plan["fds"]["seccomp"], proc_plan["fds"]["seccomp_notify"]
-    values = {"blob_fd": blob, "bpf_len": entry["bpf_len"], "seccomp_flags": entry["flags"]}
     if notify < 0:
-        return values, [blob]
-    if listener_view is None:
-        raise Error("internal error: a seccomp listener without the process's pid and state")
-    pid, state = listener_view
-    msg = {"ociVersion": OCI_VERSION, "fds": ["seccompFd"], "pid": pid, "state": state}
+        return {"seccomp": f"{blob},{entry['bpf_len']},{entry['flags']}"}, [blob]
+    if state is None:
+        raise Error("internal error: a seccomp listener without the container's state")
+    msg = {"ociVersion": OCI_VERSION, "fds": ["seccompFd"], "pid": 0}
     if entry["metadata"]:
         msg["metadata"] = entry["metadata"]
-    data = jsonlite.dumps(msg).encode()
-    blob = sealed_memfd(os.pread(blob, entry["bpf_len"], 0) + data)
-    values.update(blob_fd=blob, notify_fd=notify, notify_len=len(data))
-    return values, [blob, notify]
-
-
-def sealed_memfd(data):
-    """A close-on-exec memfd holding data that nobody can change any more."""
-    fd = os.memfd_create("pyrunc-seccomp", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
-                    fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    msg["state"] = state
+    text = jsonlite.dumps(msg)
+    pid_offset = text.index('"pid":0') + len('"pid":')
+    data = (text[:pid_offset] + text[pid_offset + 1:]).encode()
+    blob = memfd.sealed(os.pread(blob, entry["bpf_len"], 0) + data, "pyrunc-seccomp")
+    return ({"seccomp": f"{blob},{entry['bpf_len']},{entry['flags']}",
+             "notify": f"{notify},{len(data)},{pid_offset}"}, [blob, notify])

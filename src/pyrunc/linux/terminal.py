@@ -34,9 +34,10 @@ def send_master(sock_fd, master):
         sock.close()
 
 
-def become_stdio(slave):
-    """Make the slave our controlling terminal and fds 0-2 (we are a session leader)."""
-    fcntl.ioctl(slave, TIOCSCTTY, 0)
+def become_stdio(slave, controlling=True):
+    """Make the slave fds 0-2 and, if controlling, our controlling terminal (we are a session leader)."""
+    if controlling:
+        fcntl.ioctl(slave, TIOCSCTTY, 0)
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
     if slave > 2:

@@ -1,26 +1,34 @@
-"""Stage 1 (bootstrap process): cgroups, then namespaces joined and created in runc's order, then fork the init."""
+"""Stage 1 (bootstrap process): cgroups first, then (create) namespaces joined and created in runc's order and the init forked, or (exec) execstage."""
 import os
 
-from pyrunc import trace
+from pyrunc import jsonlite, trace
 from pyrunc.oslite import write_file
 from pyrunc.errors import Error
+from pyrunc.linux import memfd
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.namespaces import TYPES
-from pyrunc.process import init
+from pyrunc.process import execstage, init
 from pyrunc.process.init import report
 from pyrunc.process import messages as M
 from pyrunc.process.channel import Channel, ChannelClosed
 
 
+def joins_shared_pid_namespace(plan):
+    """Does the init enter a pid namespace that processes of other containers already live in?"""
+    return plan["kind"] == "init" and any(t == "pid" for t, _ in plan["ns"]["join"])
+
+
 def receive_plan(chan):
-    """BOOTSTRAP: the plan, with the fds that came along put where their slots say."""
+    """BOOTSTRAP: the plan (from its sealed memfd), with the fds that came along put where their slots say."""
     msg, fds = chan.recv()
     if msg["type"] != M.BOOTSTRAP:
         raise Error(f"unexpected message {msg['type']}")
-    plan = msg["plan"]
-    if len(fds) != len(msg["slots"]):
+    if len(fds) != len(msg["slots"]) + 1:
         raise Error("the plan's fds did not all arrive")
-    for slot, fd in zip(msg["slots"], fds):
+    plan = jsonlite.loads(memfd.read_all(fds[0]))
+    os.close(fds[0])
+    plan["fds"]["received"] = fds[1:]
+    for slot, fd in zip(msg["slots"], fds[1:]):
         *path, last = slot.split("/")
         cur = plan
         for k in path:
@@ -31,7 +39,11 @@ def receive_plan(chan):
 
 def main(chan, plan):
     try:
-        run(plan, chan)
+        join_cgroups(plan)
+        if plan["kind"] == "exec":
+            execstage.main(plan, chan)   # never returns
+        enter_namespaces(plan["ns"], chan)
+        trace.mark("namespaces")
         parent_end, child_end = Channel.pair()
         pid = os.fork()
         if pid == 0:
@@ -52,29 +64,25 @@ def main(chan, plan):
         os._exit(1)
 
 
-def run(plan, chan):
-    """Everything before the fork."""
+def join_cgroups(plan):
+    """First of all: the container's cgroups (and CPUs and OOM score), so that its limits, and its
+    device cgroup above all, apply to every file of the container a stage opens later."""
     cpus = (plan.get("process") or {}).get("cpus_initial")
     if cpus:
         # execCPUAffinity.initial: where we run until we are in the container's cgroup
         os.sched_setaffinity(0, cpus)
-    if plan.get("cgroup_join_late"):
-        # opened here, on the host's cgroupfs, written by stage 2 just before its exec
-        plan["cgroup_fds"] = [os.open(f, os.O_WRONLY | os.O_CLOEXEC) for f in plan["cgroup_join"]]
-    else:
-        for f in plan["cgroup_join"]:
-            try:
-                write_file(f, "0")
-            except OSError as e:
-                raise Error(f"joining cgroup {os.path.dirname(f)}: {e.strerror}") from None
+    for f in plan["cgroup_join"]:
+        try:
+            # exec into a paused container (--ignore-paused) waits here until it is resumed, as runc's
+            write_file(f, "0")
+        except OSError as e:
+            raise Error(f"joining cgroup {os.path.dirname(f)}: {e.strerror}") from None
     if plan.get("oom_score_adj") is not None:
         try:
             write_file("/proc/self/oom_score_adj", str(plan["oom_score_adj"]))
         except OSError as e:
             raise Error(f"failed to update /proc/self/oom_score_adj: {e.strerror}") from None
     trace.mark("join cgroup")
-    enter_namespaces(plan["ns"], chan)
-    trace.mark("namespaces")
 
 
 def enter_namespaces(ns, chan):

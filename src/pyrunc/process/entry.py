@@ -1,5 +1,19 @@
-"""Stage 1's first code (bootstrap process, a fork of the CLI): shed what it must not hold, import, run."""
+"""Stage 1's first code (bootstrap process, a fork of the CLI): shed what it must not hold, import, run.
+
+Stage 1 is a fork of the CLI, so its executable is the host's Python.  It
+never enters the container's pid namespace itself, but its fork, stage 2,
+does, as the container's init, and runs Python there while it sets the
+container up.  A new pid namespace holds nobody else then; a joined one
+(a pod whose containers share their pid namespace) holds the other
+containers' processes, and one of them with CAP_SYS_PTRACE could open
+/proc/<stage 2>/exe and so the host's Python for writing (CVE-2019-5736).
+So in that case stage 1 first re-execs itself from a sealed copy of the
+interpreter (exeseal), and stage 2 inherits that.
+"""
 import os
+import sys
+
+RESUME = "import sys; sys.path[:0] = {path!r}; from pyrunc.process.entry import resumed; resumed({chan}, {plan})"
 
 
 def child_main(chan, preserve_fds):
@@ -7,21 +21,14 @@ def child_main(chan, preserve_fds):
     try:
         from pyrunc import trace
         from pyrunc.linux import syscalls as S
-        # nothing may open /proc/<us>/exe or ptrace us; and we die with the CLI
-        S.prctl(S.PR_SET_DUMPABLE, 0)
-        S.prctl(S.PR_SET_PDEATHSIG, 9)
+        _shed(S, preserve_fds, chan.fileno())
         trace.reset()
-        # Only stdio, preserved fds and the channel stay open: whatever the CLI's
-        # caller leaked goes; the plan's own fds come with BOOTSTRAP.
-        from pyrunc.process.parent import cloexec_ranges
-        for lo, hi in cloexec_ranges(3 + preserve_fds, [chan.fileno()]):
-            S.close_range(lo, hi)
-        if len(os.listdir("/proc/self/task")) != 1:
-            raise RuntimeError("stage 1 is not single-threaded")
-        from pyrunc.process import bootstrap, guard, init  # noqa: F401  (everything, before the rails go up)
-        guard.block_imports()
+        path = list(sys.path)
+        bootstrap = _rails_up()
         trace.mark("init imports")
         plan = bootstrap.receive_plan(chan)
+        if bootstrap.joins_shared_pid_namespace(plan):
+            _reexec_sealed(chan, plan, path)
         bootstrap.main(chan, plan)
         os._exit(0)
     except BaseException as e:
@@ -29,3 +36,61 @@ def child_main(chan, preserve_fds):
         report(chan, e)
     finally:
         os._exit(1)
+
+
+def resumed(chan_fd, plan_fd):
+    """The same stage 1 after _reexec_sealed, in the sealed interpreter; never returns."""
+    from pyrunc.linux import syscalls as S
+    S.prctl(S.PR_SET_DUMPABLE, 0)     # execve made us dumpable again
+    from pyrunc import jsonlite
+    from pyrunc.linux import memfd
+    from pyrunc.process.channel import Channel
+    chan = Channel(chan_fd)
+    try:
+        plan = jsonlite.loads(memfd.read_all(plan_fd))
+        os.close(plan_fd)
+        for fd in [chan_fd, *plan["fds"]["received"]]:
+            os.set_inheritable(fd, False)
+        bootstrap = _rails_up()
+        bootstrap.main(chan, plan)
+        os._exit(0)
+    except BaseException as e:
+        from pyrunc.process.init import report
+        report(chan, e)
+    finally:
+        os._exit(1)
+
+
+def _shed(S, preserve_fds, chan_fd):
+    # nothing may open /proc/<us>/exe or ptrace us; and we die with the CLI
+    S.prctl(S.PR_SET_DUMPABLE, 0)
+    S.prctl(S.PR_SET_PDEATHSIG, 9)
+    # Only stdio, preserved fds and the channel stay open: whatever the CLI's
+    # caller leaked goes; the plan's own fds come with BOOTSTRAP.
+    from pyrunc.process.parent import cloexec_ranges
+    for lo, hi in cloexec_ranges(3 + preserve_fds, [chan_fd]):
+        S.close_range(lo, hi)
+
+
+def _rails_up():
+    """Import everything the stages need, then refuse any further import; the bootstrap module."""
+    from pyrunc.linux import procself
+    procself.pin()
+    if len(os.listdir("/proc/self/task")) != 1:
+        raise RuntimeError("stage 1 is not single-threaded")
+    from pyrunc import exeseal  # noqa: F401  (_reexec_sealed)
+    from pyrunc.process import bootstrap, guard, init  # noqa: F401  (everything, before the rails go up)
+    guard.block_imports()
+    return bootstrap
+
+
+def _reexec_sealed(chan, plan, path):
+    """Become this stage again, from a sealed copy of the interpreter: the plan in a memfd, our fds kept."""
+    from pyrunc import exeseal, jsonlite
+    from pyrunc.linux import memfd
+    from pyrunc.linux.final import exec_init
+    python = exeseal.sealed(sys.executable, "pyrunc-python")
+    plan_fd = memfd.sealed(jsonlite.dumps(plan).encode(), "pyrunc-plan")
+    code = RESUME.format(path=path, chan=chan.fileno(), plan=plan_fd)
+    exec_init(python, [sys.executable, "-I", "-S", "-c", code], [],
+              pass_fds=[chan.fileno(), plan_fd, *plan["fds"]["received"]])

@@ -1,20 +1,15 @@
-"""Stage 2 (init process: the container's PID 1, or the process of `exec`): set up, then exec pyrunc-init."""
-import _signal
+"""Stage 2 of create (init process: the container's PID 1): set the container up, then exec pyrunc-init."""
 import os
 
 from pyrunc import hooks, jsonlite, trace
 from pyrunc.errors import Error, oserror_reason
-from pyrunc.linux import creds, lookpath, loopback, procattrs, rootfs, seccomp, terminal, users
+from pyrunc.linux import initabi, loopback, memfd, procself, rootfs
 from pyrunc.linux import syscalls as S
-from pyrunc.linux.final import exec_init, init_argv
+from pyrunc.linux.final import exec_init
 from pyrunc.linux.mountplan import DEV_LINKS
 from pyrunc.process import messages as M
+from pyrunc.process import program
 from pyrunc.process.channel import ChannelClosed
-
-# While it waits for `start` (only when startContainer hooks need Python),
-# the init dies of these like a process with default handlers would: PID 1
-# of a namespace gets no default actions.
-DEADLY_WHILE_WAITING = (1, 2, 3, 10, 12, 14, 15)
 
 
 def report(chan, e):
@@ -33,14 +28,12 @@ def report(chan, e):
 
 def main(plan, chan):
     try:
+        procself.pin()
         msg, _ = chan.recv()
         if msg["type"] != M.HOST_PID:
             raise Error(f"unexpected message {msg['type']}")
-        plan["hook_state"]["pid" if plan["kind"] != "exec" else "exec_pid"] = msg["pid"]
-        if plan["kind"] == "exec":
-            handover = setup_exec(plan)
-        else:
-            handover = setup_container(plan, chan)
+        plan["hook_state"]["pid"] = msg["pid"]
+        argv, env, keep = setup_container(plan, chan)
         trace.mark("process checked")
         chan.send(M.READY, marks=trace.marks())
         msg, _ = chan.recv()
@@ -52,31 +45,8 @@ def main(plan, chan):
     except BaseException as e:
         report(chan, e)
         os._exit(1)
-    fifo = plan["fds"]["fifo"]
-    if plan["kind"] != "exec" and handover is None:
-        # no process: wait (in pyrunc-init's place) until killed; `start` refuses
-        wait_for_start(fifo)
-        os._exit(1)
-    if plan["kind"] != "exec" and plan["hooks"].get("startContainer"):
-        wait_for_start(fifo)
-        try:
-            hooks.run_all("startContainer", plan["hooks"]["startContainer"], hook_state(plan, "created"))
-            # re-arm the fifo (we hold it read-write): pyrunc-init reads this byte at once and
-            # keeps the fifo open until its execve, which is what `start` waits for
-            os.write(fifo, b"0")
-        except BaseException as e:
-            _die(f"pyrunc: {e}", 1)
-    if plan["kind"] == "exec":
-        fifo = -1
-        try:
-            for fd in plan["cgroup_fds"]:
-                os.write(fd, b"0")
-        except OSError as e:
-            _die(f"pyrunc: joining the container's cgroup: {e.strerror}", 1)
-    argv, env, keep = handover
-    argv[1] = str(fifo)
     try:
-        exec_init(plan["fds"]["init"], argv, env, pass_fds=[fifo, *keep])
+        exec_init(plan["fds"]["init"], argv, env, pass_fds=[plan["fds"]["fifo"], *keep])
     except BaseException as e:
         _die(f"pyrunc: exec pyrunc-init: {e}", 127)
 
@@ -140,7 +110,10 @@ def setup_container(plan, chan):
         rootfs.remount_readonly(m["dest"])
     p = plan["process"]
     if p and p["terminal"]:
-        setup_console(p, plan["fds"]["console"], bind_console=plan["dev_setup"])
+        program.setup_console(p, plan["fds"]["console"], bind_console=plan["dev_setup"])
+    if p:
+        # before the root turns read-only (runc creates it then too)
+        program.enter_cwd(p["cwd"], create=True)
     if plan["root_readonly"]:
         rootfs.readonly_root()
     if plan["hostname"] is not None:
@@ -157,75 +130,22 @@ def setup_container(plan, chan):
     trace.mark("masked and read-only paths")
     if plan["personality"] is not None:
         S.personality(plan["personality"])
-    if p is None:
-        return None
+    return handover(plan, in_userns)
+
+
+def handover(plan, in_userns):
+    """pyrunc-init's argv, environment and inherited fds: it waits for `start`, runs the
+    startContainer hooks as the container's process, then execs the program (or, without
+    a process, waits until it is killed)."""
     hs = plan["hook_state"]
-    return prepare_process(plan, p, in_userns, make_cwd=True, listener_view=(hs["pid"], dict(hs, status="creating")))
-
-
-def setup_exec(plan):
-    os.setsid()
+    fields = {"mode": "init", "fifo": plan["fds"]["fifo"], "self_pid": hs["pid"]}
     p = plan["process"]
-    if p["terminal"]:
-        setup_console(p, plan["fds"]["console"])
-    hs = dict(plan["hook_state"])
-    view = (hs.pop("exec_pid"), dict(hs, status="running"))
-    return prepare_process(plan, p, in_user_namespace(plan["ns"]), make_cwd=False, listener_view=view)
-
-
-def setup_console(p, sock_fd, bind_console=False):
-    master, slave = terminal.open_pty()
-    if p["console_size"]:
-        terminal.set_size(master, *p["console_size"])
-    terminal.send_master(sock_fd, master)
-    os.close(master)
-    if bind_console:
-        rootfs.bind_console(slave)
-    terminal.become_stdio(slave)
-
-
-def prepare_process(plan, p, in_userns, make_cwd, listener_view=None):
-    """Everything about the process that can fail, done before READY so that errors reach `create`.
-
-    Returns pyrunc-init's argv, the environment and the fds it inherits.
-    listener_view: (host pid, container state) for a seccomp listener."""
-    env = list(p["env"])
-    if lookpath.env_value(env, "HOME") is None:
-        env.append("HOME=" + users.home_of(p["uid"], users.read_regular("/etc/passwd")))
-    cwd = p["cwd"]
-    if make_cwd:
-        try:
-            os.makedirs(cwd, 0o755, exist_ok=True)
-        except OSError as e:
-            raise Error(f"cannot create cwd {cwd}: {e.strerror}") from None
-    creds.apply_rlimits(p["rlimits"])
-    procattrs.apply(p["attrs"])
-    os.umask(p["umask"])
-    creds.check_identity(p, in_userns)
-    try:
-        os.chdir(cwd)
-        # a cwd reached through a leaked fd would lie outside the root (CVE-2024-21626)
-        if not os.getcwd().startswith("/"):
-            raise FileNotFoundError(2, "outside the container's root")
-    except OSError as e:
-        raise Error(f"cannot chdir to {cwd}: {e.strerror}") from None
-    path = lookpath.find(p["args"][0], env)
-    creds.check_executable(path, p)
-    values, keep = seccomp.handover(plan, listener_view)
-    return init_argv(p, path, 3 + plan["fds"]["preserve"], setgroups=creds.setgroups_allowed(), **values), env, keep
-
-
-def wait_for_start(fifo_fd):
-    """Block until `start` writes to the exec fifo; die like a normal process on a deadly signal."""
-    for sig in DEADLY_WHILE_WAITING:
-        _signal.signal(sig, _exit_on_signal)
-    try:
-        data = os.read(fifo_fd, 1)
-    except OSError:
-        data = b""
-    if not data:
-        os._exit(1)
-
-
-def _exit_on_signal(sig, _frame):
-    os._exit(128 + sig)
+    if p is None:
+        return initabi.argv(fields), [], []
+    ident, path, env, keep = program.prepare(plan, p, in_userns, dict(hs, status="creating"))
+    fields.update(ident)
+    if plan["hooks"].get("startContainer"):
+        blob = initabi.hooks_blob(plan["hooks"]["startContainer"], hook_state(plan, "created"))
+        fields["hooks"] = memfd.sealed(blob, "pyrunc-hooks")
+        keep.append(fields["hooks"])
+    return initabi.argv(fields, path, p["args"]), env, keep

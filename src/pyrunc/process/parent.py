@@ -43,12 +43,22 @@ class Stages:
         return self
 
     def bootstrap(self, plan, fd_slots):
-        """Send the plan; fd_slots: {"fds/fifo": fd, "mounts/3/userns_fd": fd, ...} land in it over there."""
+        """Send the plan; fd_slots: {"fds/fifo": fd, "mounts/3/userns_fd": fd, ...} land in it over there.
+
+        The plan travels in a sealed memfd: it holds the annotations, whose size
+        is the caller's business, and a packet is limited by the socket's buffer."""
+        from pyrunc import jsonlite
+        from pyrunc.linux import memfd
         slots = list(fd_slots)
-        self.chan.send(M.BOOTSTRAP, fds=[fd_slots[s] for s in slots], plan=plan, slots=slots)
+        blob = memfd.sealed(jsonlite.dumps(plan).encode(), "pyrunc-plan")
+        try:
+            self.chan.send(M.BOOTSTRAP, fds=[blob] + [fd_slots[s] for s in slots], slots=slots)
+        finally:
+            os.close(blob)
 
     def wait_ready(self, on_userns=None, on_setup=None, on_pid=None):
-        """Serve the stages until the init (or exec'd process) reports READY; returns its pid."""
+        """Serve the stages until the init (or exec's stage 1) reports READY; returns the init's pid
+        (None for exec: its process exists only once pyrunc-init forks it, see wait_exec)."""
         while True:
             try:
                 msg, fds = self.chan.recv()
@@ -83,8 +93,20 @@ class Stages:
         self.chan.send(M.COMMIT)
         self.chan.close()
         self.chan = None
-        os.close(self.init_pidfd)
-        self.init_pidfd = None
+        if self.init_pidfd is not None:
+            os.close(self.init_pidfd)
+            self.init_pidfd = None
+
+    def wait_exec(self, report_fd):
+        """exec: stage 1, now pyrunc-init, forks the process and exits; its pid (or error) is in the report page."""
+        from pyrunc.linux import initabi
+        _, status = os.waitpid(self.stage1, 0)
+        self.stage1 = None
+        page = os.pread(report_fd, initabi.REPORT_SIZE, 0)
+        if status == 0:
+            return int.from_bytes(page[:4], "little", signed=True)
+        msg = page[8:].split(b"\0", 1)[0].decode("utf-8", "replace")
+        raise Error(msg or f"pyrunc-init failed ({_describe(status)})")
 
     def _reap_stage1(self):
         if self.stage1:

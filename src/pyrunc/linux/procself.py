@@ -1,0 +1,34 @@
+"""This process's own /proc/self files, read through the host's procfs (init and exec stages, and the CLI).
+
+A stage pins its /proc/self directory before it enters the container
+(`pin`): afterwards "/proc" may be the container's, which shows nothing of
+a process outside its pid namespace (exec's stage 1), may be missing, or
+may be an image's fake one.  Unpinned (the CLI), /proc/self is used.
+"""
+from pyrunc import oslite as os  # posix without os.py: see oslite
+
+_dir = None
+
+
+def pin():
+    """Remember our /proc/self (an O_PATH fd, closed on exec) for the rest of this process
+    (a forked child pins its own: the inherited one names its parent)."""
+    global _dir
+    if _dir is not None:
+        os.close(_dir)
+    _dir = os.open("/proc/self", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def read(name):
+    """The text of /proc/self/<name>."""
+    if _dir is None:
+        fd = os.open("/proc/self/" + name, os.O_RDONLY | os.O_CLOEXEC)
+    else:
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=_dir)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
+    finally:
+        os.close(fd)
