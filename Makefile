@@ -17,7 +17,7 @@ PYRUNC_TEST := $(TEST_PREFIX)/bin/pyrunc
 # clients tests/clients drives (containerd 1.6 with ctr and its runc shim; podman, conmon)
 DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev \
 	python3 python3-dev python3-cffi python3-setuptools python3-pip python3-pytest \
-	python3-hypothesis python3-pyroute2 python3-jsonschema util-linux iproute2 procps runc crun \
+	python3-hypothesis python3-pyroute2 python3-jsonschema util-linux iproute2 procps strace runc crun \
 	containerd podman conmon
 
 # containerd 2.x and crictl, built once from the Go module proxy at the versions pinned in

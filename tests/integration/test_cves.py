@@ -18,14 +18,45 @@ from tests.support.weaken import weakened
 ALL_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 
 
+def _helper(tmp_path_factory, name):
+    """tests/support/<name>.c built static."""
+    if not shutil.which("gcc"):
+        pytest.skip(f"gcc is needed to build {name}")
+    out = str(tmp_path_factory.mktemp(name) / name)
+    subprocess.run(["gcc", "-static", "-O2", "-o", out, os.path.join(HERE, f"{name}.c")], check=True)
+    return out
+
+
 @pytest.fixture(scope="session")
 def exescan(tmp_path_factory):
-    """tests/support/exescan.c built static: a container process hunting writable executables in /proc."""
-    if not shutil.which("gcc"):
-        pytest.skip("gcc is needed to build the scanner")
-    out = str(tmp_path_factory.mktemp("exescan") / "exescan")
-    subprocess.run(["gcc", "-static", "-O2", "-o", out, os.path.join(HERE, "exescan.c")], check=True)
-    return out
+    """A container process hunting writable executables in /proc."""
+    return _helper(tmp_path_factory, "exescan")
+
+
+@pytest.fixture(scope="session")
+def pidat(tmp_path_factory):
+    """Runs a command at a chosen pid (clone3 set_tid)."""
+    return _helper(tmp_path_factory, "pidat")
+
+
+class Inotify:
+    """IN_OPEN events on one path, seen from the host (an open the device cgroup refuses makes none)."""
+    IN_OPEN = 0x20
+
+    def __init__(self, path):
+        import ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0 or self.libc.inotify_add_watch(self.fd, path.encode(), self.IN_OPEN) < 0:
+            raise OSError(ctypes.get_errno(), "inotify")
+
+    def opened(self):
+        try:
+            return len(os.read(self.fd, 4096)) > 0
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(self.fd)
 
 
 # ------------------------------------------------------------------ the checks: [] means safe
@@ -272,6 +303,82 @@ def check_shared_pidns_exes(rt, bundle, scanner, rounds=5, cid="pidscan"):
     return problems
 
 
+def check_exec_device_passwd(rt, bundle, cid="mknod"):
+    """exec reads the container's /etc/passwd (for HOME) only under the container's device cgroup:
+    replaced by a block device node (what a container with CAP_MKNOD can do), it is never opened."""
+    import stat
+    bundle.set_args("sleep", "60")
+    create(rt, bundle, cid)
+    rt.run("start", cid)
+    try:
+        passwd = os.path.join(bundle.rootfs, "etc", "passwd")
+        os.unlink(passwd)
+        os.mknod(passwd, stat.S_IFBLK | 0o644, os.makedev(7, 0))     # loop0
+        watch = Inotify(passwd)
+        rt.run("exec", cid, "true", check=False)
+        opened = watch.opened()
+    finally:
+        rt.run("delete", "--force", cid)
+    return ["exec opened the container's /etc/passwd, a host block device, outside its device cgroup"] if opened else []
+
+
+def check_cwd_magic_link(rt, bundle, tmp_path, cid="cwdlink"):
+    """Without a pid namespace, an image's cwd of /proc/<host pid>/root/... must not make create
+    build directories on the host (runc 1.1.5 does)."""
+    target = tmp_path / "host-side"
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "pid"]
+    bundle.config["process"]["cwd"] = f"/proc/{os.getpid()}/root{target}/made"
+    bundle.set_args("true")
+    p = create(rt, bundle, cid, check=False)
+    if p.returncode == 0:
+        rt.run("delete", "--force", cid)
+    made = os.path.exists(target)
+    if made:
+        shutil.rmtree(target)
+    return [f"create made {target} on the host through the cwd"] if made else []
+
+
+def check_exec_pid_reuse(rt, bundle, pidat, cid="reuse"):
+    """exec joins its container's init and nothing else: the init dies and another process takes its
+    pid while exec is between the state check and the join (the window widened with strace)."""
+    bundle.set_args("sleep", "60")
+    create(rt, bundle, cid)
+    rt.run("start", cid)
+    pid = rt.state(cid)["pid"]
+    # pyrunc's CLI opens the sealed pyrunc-init (open_tree) after the state check, before the join;
+    # the delay covers the reaping of the killed init (this machine's PID 1 reaps every ~2 s)
+    delay = 8.0
+    started = time.monotonic()
+    ex = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-e", "trace=open_tree",
+                           "-e", f"inject=open_tree:delay_enter={int(delay * 1e6)}", *rt.argv("exec", cid, "hostname")],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    impostor = None
+    try:
+        time.sleep(0.7)
+        os.kill(pid, 9)
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), what="the init to be reaped")
+        impostor = subprocess.Popen([pidat, str(pid), "unshare", "--uts", "sh", "-c", "hostname impostor; exec sleep 30"])
+        wait_for(lambda: os.path.exists(f"/proc/{pid}/ns/uts") and
+                 os.readlink(f"/proc/{pid}/ns/uts") != os.readlink("/proc/self/ns/uts"), what="the impostor")
+        if time.monotonic() - started > delay - 0.5:
+            return ["the impostor was not in place before exec went on: the check proves nothing"]
+        out, err = ex.communicate(timeout=30)
+    finally:
+        if impostor is not None:
+            impostor.kill()
+            impostor.wait()
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        ex.kill()
+        ex.wait()
+        rt.run("delete", "--force", cid)
+    if ex.returncode == 0 or "impostor" in out:
+        return [f"exec ran in the namespaces of the process that took the init's pid: {out!r} {err!r}"]
+    return []
+
+
 # ------------------------------------------------------------------ against pyrunc as built
 
 def test_exe_is_sealed(rt, bundle):
@@ -385,6 +492,22 @@ def test_shared_pid_namespace_never_shows_a_host_executable(rt, bundle, exescan)
     assert check_shared_pidns_exes(rt, bundle, exescan) == []
 
 
+def test_exec_opens_container_files_under_its_device_cgroup(rt, bundle):
+    assert check_exec_device_passwd(rt, bundle) == []
+
+
+def test_cwd_never_created_through_a_magic_link(rt, bundle, tmp_path, is_pyrunc):
+    if not is_pyrunc:
+        pytest.skip("runc 1.1.5 follows it")
+    assert check_cwd_magic_link(rt, bundle, tmp_path) == []
+
+
+def test_exec_never_joins_a_reused_pid(rt, bundle, pidat, is_pyrunc):
+    if not is_pyrunc:
+        pytest.skip("the widened window is pyrunc's own (the syscall strace delays)")
+    assert check_exec_pid_reuse(rt, bundle, pidat) == []
+
+
 # ------------------------------------------------------------------ the same checks catch a weakened pyrunc
 
 @pytest.mark.parametrize("weakening,check", [
@@ -398,8 +521,11 @@ def test_shared_pid_namespace_never_shows_a_host_executable(rt, bundle, exescan)
     ("python-start-hooks", check_start_hook_privileges),
     ("exec-python-in-pidns", "exec-scan"),
     ("no-python-seal", "pidns-scan"),
+    ("exec-cgroups-late", check_exec_device_passwd),
+    ("cwd-by-path", "cwd"),
+    ("exec-ns-by-path", "pid-reuse"),
 ])
-def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, is_pyrunc, exescan):
+def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, is_pyrunc, exescan, pidat):
     if not is_pyrunc:
         pytest.skip("weakens pyrunc's own install")
     weak = Runtime(weakened(rt.path, weakening, tmp_path / "weak"), rt.root)
@@ -415,6 +541,10 @@ def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, i
         problems = check_exec_exes(weak, bundle, exescan)
     elif check == "pidns-scan":
         problems = check_shared_pidns_exes(weak, bundle, exescan)
+    elif check == "cwd":
+        problems = check_cwd_magic_link(weak, bundle, tmp_path)
+    elif check == "pid-reuse":
+        problems = check_exec_pid_reuse(weak, bundle, pidat)
     else:
         problems = check(weak, bundle)
     weak.cleanup()

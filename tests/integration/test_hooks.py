@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from tests.support.helpers import create, wait_for
+from tests.support.helpers import create, read, run_to_completion, wait_for
 
 pytestmark = pytest.mark.agnostic
 
@@ -93,6 +93,53 @@ def test_hook_timeout(rt, bundle, tmp_path):
     p = create(rt, bundle, "ht", check=False)
     assert p.returncode != 0
     assert "ht" not in rt.ids()
+
+
+def big_annotations(size=300 << 10):
+    """More state than a pipe holds (64 KiB): a hook reading nothing must not block its runtime."""
+    return {f"org.example.big{i}": "x" * 1000 for i in range(size // 1000)}
+
+
+@pytest.mark.skipif_reference("runc 1.1 blocks on writing the state to a hook that does not read it")
+def test_hook_timeout_with_a_state_larger_than_a_pipe(rt, bundle, tmp_path):
+    slow = str(tmp_path / "slow.sh")
+    write_script(slow, "#!/bin/sh\nsleep 1000\n")
+    bundle.config["annotations"] = big_annotations()
+    bundle.config["hooks"] = {"createRuntime": [{"path": slow, "timeout": 2}]}
+    bundle.save()
+    p = create(rt, bundle, "hbig", check=False, timeout=30)
+    assert p.returncode != 0 and "timed out after 2s" in read(p.out_path), read(p.out_path)
+    assert "hbig" not in rt.ids()
+
+
+@pytest.mark.skipif_reference("runc 1.1 runs startContainer hooks before it drops privileges")
+def test_start_container_hook_reads_a_large_state_and_times_out(rt, bundle, tmp_path):
+    """startContainer hooks run from pyrunc-init: the whole state on stdin, the timeout enforced
+    (with the hook's children), the failure on the container's stderr, and the program never run."""
+    bundle.config["annotations"] = big_annotations()
+    reader = "wc -c > /size"
+    bundle.config["hooks"] = {"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", reader]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "echo stuck; sleep 1000 & sleep 1000"], "timeout": 1}]}
+    bundle.set_args("sh", "-c", "echo program-ran")
+    p = create(rt, bundle, "hs")
+    rt.run("start", "hs")
+    wait_for(lambda: rt.status("hs") == "stopped", timeout=20, what="the init to give up")
+    rt.run("delete", "hs")
+    out = read(p.out_path)
+    size = int(read(os.path.join(bundle.rootfs, "size")))
+    assert size > len(json.dumps(bundle.config["annotations"], separators=(",", ":"))), size
+    assert "startContainer hook #1 (/bin/sh): timed out after 1s" in out and "program-ran" not in out, out
+
+
+def test_failing_start_container_hook_is_reported_with_its_output(rt, bundle, is_pyrunc):
+    if not is_pyrunc:
+        pytest.skip("pyrunc's wording")
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no way; exit 3"]},
+                                                 {"path": "/missing"}]}
+    bundle.set_args("true")
+    out = run_to_completion(rt, bundle, "hfail")
+    assert out == "pyrunc: startContainer hook #0 (/bin/sh): exit status 3: no way\n", out
 
 
 @pytest.mark.skipif_reference("runtime-spec 1.3's poststart semantics (runc 1.1 only warns)")

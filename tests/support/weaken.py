@@ -47,6 +47,23 @@ WEAKENINGS = {
     # the init runs host Python in a pid namespace that other containers share
     "no-python-seal": ("pyrunc/process/entry.py", "        if bootstrap.joins_shared_pid_namespace(plan):\n",
                        "        if False:\n"),
+    # exec opens the container's files before it is in the container's cgroups (device cgroup)
+    "exec-cgroups-late": ("pyrunc/process/bootstrap.py",
+                          '        join_cgroups(plan)\n        if plan["kind"] == "exec":\n'
+                          '            execstage.main(plan, chan)   # never returns\n',
+                          '        if plan["kind"] == "exec":\n            execstage.main(plan, chan)   # never returns\n'
+                          '        join_cgroups(plan)\n'),
+    # the cwd made and entered by path, following magic links (runc 1.1.5's MkdirAll)
+    "cwd-by-path": ("pyrunc/process/program.py",
+                    "        fd = rootfs.ensure(root, cwd) if create else rootfs.resolve(root, cwd)\n",
+                    "        os.makedirs(cwd, 0o755, exist_ok=True) if create else None\n"
+                    "        fd = os.open(cwd, os.O_PATH | os.O_CLOEXEC)\n"),
+    # exec joins the namespaces by /proc/<pid>/ns path, after the lock is gone (as before)
+    "exec-ns-by-path": ("pyrunc/process/execstage.py", '    join_namespaces(plan["fds"]["pidfd"], plan["ns"])\n',
+                        "    from pyrunc.linux.namespaces import TYPES\n"
+                        "    for flag, name in TYPES.values():\n"
+                        '        if plan["ns"]["flags"] & flag:\n'
+                        "            S.setns(os.open(f\"/proc/{plan['hook_state']['pid']}/ns/{name}\", os.O_RDONLY), flag)\n"),
 }
 
 
