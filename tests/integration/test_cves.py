@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.integration.test_mount_race import check_ro_bind_race
 from tests.support.helpers import create, read, run_to_completion, wait_for
 from tests.support.runtime import Runtime
 from tests.support.weaken import weakened
@@ -242,6 +243,7 @@ def test_exec_cap_not_inheritable(rt, bundle):
     ("no-seal", check_exe_sealed),
     ("keep-fds", check_init_fds),
     ("path-targets", "mount"),
+    ("path-remount", "ro-bind-race"),
     ("follow-proc-symlink", check_proc_symlink),
     ("any-dev-null", check_dev_null_symlink),
     ("console-symlink", "console"),
@@ -259,6 +261,10 @@ def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, i
             os.rmdir(outside / name)
     elif check == "console":
         problems = check_console_symlink(weak, bundle, tmp_path)
+    elif check == "ro-bind-race":
+        host = tmp_path / "host"
+        host.mkdir()
+        problems, _failed = check_ro_bind_race(weak, bundle, host)
     else:
         problems = check(weak, bundle)
     weak.cleanup()
