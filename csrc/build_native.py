@@ -34,6 +34,10 @@ long pr_move_mount(int from_dirfd, const char *from_path, int to_dirfd,
 long pr_mount_setattr(int dirfd, const char *path, unsigned int flags,
                       unsigned long long attr_set, unsigned long long attr_clr,
                       unsigned long long propagation, unsigned long long userns_fd);
+long pr_fsopen(const char *fstype, unsigned int flags);
+long pr_fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux);
+long pr_fsmount(int fd, unsigned int flags, unsigned int attr_flags);
+long pr_fspick(int dirfd, const char *path, unsigned int flags);
 long pr_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t nice,
                       uint32_t priority, uint64_t runtime, uint64_t deadline,
                       uint64_t period);

@@ -112,6 +112,28 @@ long pr_mount_setattr(int dirfd, const char *path, unsigned int flags,
     RET(syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr)));
 }
 
+/* The new mount API (Linux 5.2; mount_setattr 5.12): a filesystem instance built
+ * in a context fd, mounted detached, and moved onto an fd of its target. */
+long pr_fsopen(const char *fstype, unsigned int flags)
+{
+    RET(syscall(SYS_fsopen, fstype, flags));
+}
+
+long pr_fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux)
+{
+    RET(syscall(SYS_fsconfig, fd, cmd, key, value, aux));
+}
+
+long pr_fsmount(int fd, unsigned int flags, unsigned int attr_flags)
+{
+    RET(syscall(SYS_fsmount, fd, flags, attr_flags));
+}
+
+long pr_fspick(int dirfd, const char *path, unsigned int flags)
+{
+    RET(syscall(SYS_fspick, dirfd, path, flags));
+}
+
 long pr_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t nice,
                       uint32_t priority, uint64_t runtime, uint64_t deadline,
                       uint64_t period)

@@ -4,14 +4,14 @@ import errno
 import json
 import os
 import threading
-import time
-
 import shutil
 import subprocess
+import time
 
 import pytest
 
-from tests.support.helpers import create, proc_status, read, run_to_completion, wait_for
+from tests.integration.test_mount_race import check_ro_bind_race
+from tests.support.helpers import create, read, run_to_completion, wait_for
 from tests.support.runtime import HERE, Runtime
 from tests.support.weaken import weakened
 
@@ -514,6 +514,7 @@ def test_exec_never_joins_a_reused_pid(rt, bundle, pidat, is_pyrunc):
     ("no-seal", check_exe_sealed),
     ("keep-fds", check_init_fds),
     ("path-targets", "mount"),
+    ("path-remount", "ro-bind-race"),
     ("follow-proc-symlink", check_proc_symlink),
     ("any-dev-null", check_dev_null_symlink),
     ("console-symlink", "console"),
@@ -545,6 +546,10 @@ def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, i
         problems = check_cwd_magic_link(weak, bundle, tmp_path)
     elif check == "pid-reuse":
         problems = check_exec_pid_reuse(weak, bundle, pidat)
+    elif check == "ro-bind-race":
+        host = tmp_path / "host"
+        host.mkdir()
+        problems, _failed = check_ro_bind_race(weak, bundle, host)
     else:
         problems = check(weak, bundle)
     weak.cleanup()

@@ -90,6 +90,30 @@ def test_dev_setup(rt, bundle):
     assert lines[6:11] == ["/proc/self/fd", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2", "pts/ptmx"]
 
 
+def test_readonly_dev_with_a_terminal(rt, bundle, tmp_path):
+    """/dev turns read-only only after the pty is bound to /dev/console (runc's order)."""
+    from tests.support.console import ConsoleSocket, read_all
+    from tests.support.helpers import create, wait_for
+    for m in bundle.config["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"].append("ro")
+    bundle.config["process"]["terminal"] = True
+    bundle.set_args("sh", "-c", "stat -c %t:%T /dev/console; touch /dev/x 2>/dev/null || echo dev-ro")
+    cs = ConsoleSocket(tmp_path / "c.sock")
+    try:
+        create(rt, bundle, "devro", extra=["--console-socket", cs.path])
+        _, fds, _ = cs.receive()
+        rt.run("start", "devro")
+        out = read_all(fds[0], until=b"dev-ro")
+        os.close(fds[0])
+        wait_for(lambda: rt.status("devro") == "stopped", what="exit")
+        rt.run("delete", "devro")
+    finally:
+        cs.close()
+    major = out.split(b":")[0].strip()
+    assert major == b"88" and b"dev-ro" in out, out      # a /dev/pts device (Unix98 pty major 136 = 0x88)
+
+
 def test_linux_devices(rt, bundle):
     bundle.config["linux"]["devices"] = [
         {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600, "uid": 1000, "gid": 1000},

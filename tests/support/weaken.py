@@ -22,8 +22,16 @@ WEAKENINGS = {
                      "    host_path = f'/proc/self/fd/{root_fd}{path}'\n"
                      "    os.makedirs(host_path, exist_ok=True) if is_dir else None\n"
                      "    return os.open(host_path, os.O_PATH | os.O_CLOEXEC)\n    todo = "),
+    # CVE-2021-30465 class: a bind's read-only step acts on its destination looked up again after
+    # the mount (runc's and pyrunc's old MS_BIND|MS_REMOUNT by path), not on the mount it made
+    "path-remount": ("pyrunc/linux/rootfs.py",
+                     '                S.mount_setattr(tree, "", S.AT_EMPTY_PATH, *_bind_attrs(flags))\n'
+                     '            S.move_mount(tree, "", target, "", MOVE_FD_TO_FD)\n',
+                     '                pass\n            S.move_mount(tree, "", target, "", MOVE_FD_TO_FD)\n'
+                     '            if flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT):\n'
+                     '                S.mount_setattr(resolve(root_fd, m["dest"]), "", S.AT_EMPTY_PATH, *_bind_attrs(flags))\n'),
     # CVE-2019-16884 / CVE-2026-41579: trust a /proc or /dev that the image redirects
-    "follow-proc-symlink": ("pyrunc/linux/rootfs.py", "        _refuse_symlinked(root_fd, m)\n", "        pass\n"),
+    "follow-proc-symlink": ("pyrunc/linux/rootfs.py", "    _refuse_symlinked(root_fd, m)\n", "    pass\n"),
     # CVE-2025-31133: mask with whatever /dev/null is
     "any-dev-null": ("pyrunc/linux/rootfs.py",
                      '    fd = S.openat2(root, "/dev/null", O_PATH | os.O_NOFOLLOW, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)\n'

@@ -63,10 +63,6 @@ RECURSIVE_OPTIONS = {
 }
 EXTENSION_OPTIONS = {"tmpcopyup", "idmap", "ridmap"}
 
-# Flags a bind remount must carry over from the source mount: the kernel
-# refuses to clear them in a user namespace (they are "locked").
-LOCKED_FLAGS = S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC | S.MS_NOATIME | S.MS_NODIRATIME | S.MS_RELATIME
-
 DEFAULT_DEVICES = (
     # path, type, major, minor
     ("/dev/null", "c", 1, 3),

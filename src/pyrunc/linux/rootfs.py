@@ -1,10 +1,13 @@
 """The root filesystem executor (init process): mounts, /dev, pivot_root, read-only and masked paths.
 
 Every target inside the rootfs is resolved with openat2(RESOLVE_IN_ROOT |
-RESOLVE_NO_MAGICLINKS) from an fd of the rootfs and mounted through
-/proc/self/fd/N, so no symlink in the image, and no symlink swapped in while
-we work, can redirect a mount outside the container (CVE-2021-30465,
-CVE-2024-45310, CVE-2025-31133, CVE-2025-52565).
+RESOLVE_NO_MAGICLINKS) from an fd of the rootfs, and every mount is made
+detached (open_tree, fsmount), given its attributes through its own fd and
+moved onto the target's fd: no symlink in the image, and no symlink swapped
+in while we work, can redirect a mount outside the container or a follow-up
+step (read-only, propagation) onto another mount (CVE-2021-30465,
+CVE-2024-45310, CVE-2025-31133, CVE-2025-52565).  Needs Linux >= 5.12
+(mount_setattr); there is no mount(2) fallback.
 """
 import errno
 import os
@@ -17,10 +20,12 @@ from pyrunc.linux.mountplan import DEVICE_TYPES
 IN_ROOT = S.RESOLVE_IN_ROOT | S.RESOLVE_NO_MAGICLINKS
 O_PATH = os.O_PATH | os.O_CLOEXEC
 NULL_DEV = os.makedev(1, 3)
-# statvfs f_flag bits -> mount flags a remount must keep
-_STATVFS_TO_MS = ((os.ST_NOSUID, S.MS_NOSUID), (os.ST_NODEV, S.MS_NODEV), (os.ST_NOEXEC, S.MS_NOEXEC),
-                  (os.ST_NOATIME, S.MS_NOATIME), (os.ST_NODIRATIME, S.MS_NODIRATIME),
-                  (os.ST_RELATIME, S.MS_RELATIME))
+MOVE_FD_TO_FD = S.MOVE_MOUNT_F_EMPTY_PATH | S.MOVE_MOUNT_T_EMPTY_PATH
+CLONE = S.OPEN_TREE_CLONE | S.OPEN_TREE_CLOEXEC
+# mount(2) flags that are superblock parameters for fsconfig(2) (MS_SILENT and
+# MS_I_VERSION have none: one only quiets the kernel log, the other is the filesystem's)
+_SB_FLAGS = ((S.MS_RDONLY, "ro"), (S.MS_SYNCHRONOUS, "sync"), (S.MS_DIRSYNC, "dirsync"),
+             (S.MS_LAZYTIME, "lazytime"), (S.MS_MANDLOCK, "mand"))
 
 
 def fdpath(fd):
@@ -84,16 +89,6 @@ def ensure(root_fd, path, is_dir=True, mode=0o755):
     return resolve(root_fd, "/" + "/".join(done))
 
 
-def kept_flags(path):
-    """The flags of the mount at path that a bind remount must repeat (locked in user namespaces)."""
-    f = os.statvfs(path).f_flag
-    out = 0
-    for st_flag, ms_flag in _STATVFS_TO_MS:
-        if f & st_flag:
-            out |= ms_flag
-    return out
-
-
 # ---------------------------------------------------------------- before pivot
 def prepare_root(rootfs, propagation):
     """Set / propagation, make the rootfs's parent private and the rootfs a mount point of its own."""
@@ -119,88 +114,146 @@ def _make_parent_private(rootfs):
 
 
 def mount_all(root_fd, mounts, cgroup_plan, in_userns):
+    """Mount the config's mounts; returns the fds of the mounts whose read-only waits (/dev)."""
     deferred_ro = []
     for m in mounts:
         try:
-            ro_later = _mount_one(root_fd, m, cgroup_plan, in_userns)
+            mnt = _mount_one(root_fd, m, cgroup_plan)
         except OSError as e:
             raise Error(f"mount {m['source'] or m['type']} on {m['dest']}: {e.strerror}") from None
-        if ro_later:
-            deferred_ro.append(m)
+        if mnt is not None:
+            deferred_ro.append(mnt)
     return deferred_ro
 
 
-def _mount_one(root_fd, m, cgroup_plan, in_userns):
-    kind = m["kind"]
-    flags = m["flags"]
-    if kind == "bind":
-        src_mode = os.stat(m["source"]).st_mode
-        target = ensure(root_fd, m["dest"], is_dir=stat.S_ISDIR(src_mode))
-        try:
-            if m.get("userns_fd") is not None:
-                _mount_idmapped(m, target)
-            else:
-                S.mount(m["source"], fdpath(target), None, S.MS_BIND | (flags & S.MS_REC))
-        finally:
-            os.close(target)
-        extra = flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT)
-        if extra:
-            _remount_bind(root_fd, m["dest"], extra, m["source"])
-        ro_later = False
-    elif kind == "cgroup":
+# Every step after a mount is made acts on the fd of the mount it made, never
+# on its destination looked up again: a path component swapped for a symlink
+# meanwhile turned runc's read-only remount onto another mount and left a host
+# directory writable (CVE-2021-30465 class).  Binds are detached clones
+# (open_tree) given their attributes before they are moved onto the target's
+# fd; other filesystems are built detached with fsopen/fsconfig/fsmount.
+def _mount_one(root_fd, m, cgroup_plan):
+    if m["kind"] == "bind":
+        _bind(root_fd, m, m["source"], m["flags"])
+    elif m["kind"] == "cgroup":
         _mount_cgroup(root_fd, m, cgroup_plan)
-        ro_later = False
     else:
-        _refuse_symlinked(root_fd, m)
-        # /dev stays writable until its devices exist; runc remounts it later
-        ro_later = m["dest"] == "/dev" and flags & S.MS_RDONLY
-        if ro_later:
-            flags &= ~S.MS_RDONLY
-        target = ensure(root_fd, m["dest"])
+        return _mount_fs(root_fd, m)
+    return None
+
+
+def _bind(root_fd, m, source, flags):
+    """A detached clone of source with its attributes (and idmap) set, moved onto the destination."""
+    tree = S.open_tree(S.AT_FDCWD, source, CLONE | (S.AT_RECURSIVE if flags & S.MS_REC else 0))
+    try:
+        if m.get("userns_fd") is not None:
+            S.mount_setattr(tree, "", S.AT_EMPTY_PATH | (S.AT_RECURSIVE if "ridmap" in m["extensions"] else 0),
+                            attr_set=S.MOUNT_ATTR_IDMAP, userns_fd=m["userns_fd"])
+        target = ensure(root_fd, m["dest"], is_dir=stat.S_ISDIR(os.fstat(tree).st_mode))
         try:
-            if "tmpcopyup" in m["extensions"]:
-                _tmpcopyup(root_fd, target, m, flags)
-            else:
-                _check_proc_target(m, target)
-                S.mount(m["source"] or m["type"], fdpath(target), m["type"], flags & ~S.MS_REMOUNT,
-                        m["data"] or None)
+            if flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT):
+                S.mount_setattr(tree, "", S.AT_EMPTY_PATH, *_bind_attrs(flags))
+            S.move_mount(tree, "", target, "", MOVE_FD_TO_FD)
         finally:
             os.close(target)
-    _apply_propagation_and_attrs(root_fd, m)
-    return ro_later
-
-
-def _mount_idmapped(m, target):
-    """A detached clone of the source, idmapped through the prepared user namespace, moved in place."""
-    recursive = S.AT_RECURSIVE if m["flags"] & S.MS_REC else 0
-    tree = S.open_tree(-100, m["source"], S.OPEN_TREE_CLONE | S.OPEN_TREE_CLOEXEC | recursive)
-    try:
-        S.mount_setattr(tree, "", S.AT_EMPTY_PATH | (S.AT_RECURSIVE if "ridmap" in m["extensions"] else 0),
-                        attr_set=S.MOUNT_ATTR_IDMAP, userns_fd=m["userns_fd"])
-        S.move_mount(tree, "", target, "", S.MOVE_MOUNT_F_EMPTY_PATH | S.MOVE_MOUNT_T_EMPTY_PATH)
+        _finish(tree, m)
     finally:
         os.close(tree)
 
 
-def _remount_bind(root_fd, dest, flags, source):
-    fd = resolve(root_fd, dest)
-    try:
-        S.mount("", fdpath(fd), None, S.MS_BIND | S.MS_REMOUNT | flags | kept_flags(source))
-    finally:
-        os.close(fd)
+def _bind_attrs(flags):
+    """(attr_set, attr_clr) for the top mount of a bind, as runc's MS_BIND|MS_REMOUNT with these
+    flags leaves it: what is asked is set, read-only is dropped unless asked, and the source's
+    other attributes stay (mount_setattr never clears what it is not told to: no locked
+    nosuid/nodev/noexec/atime of a user namespace has to be repeated)."""
+    attr_set, attr_clr = mount_attrs(flags)
+    if not flags & S.MS_RDONLY:
+        attr_clr |= S.MOUNT_ATTR_RDONLY
+    return attr_set, attr_clr
 
 
-def _apply_propagation_and_attrs(root_fd, m):
-    if not m["propagation"] and not (m["attr_set"] or m["attr_clr"]):
-        return
-    fd = resolve(root_fd, m["dest"])
+def _finish(mnt, m):
+    """Propagation and the recursive attributes (rro...) on the attached mount the fd names."""
+    for p in m["propagation"]:
+        S.mount_setattr(mnt, "", S.AT_EMPTY_PATH | (S.AT_RECURSIVE if p & S.MS_REC else 0),
+                        propagation=p & ~S.MS_REC)
+    if m["attr_set"] or m["attr_clr"]:
+        S.mount_setattr(mnt, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, m["attr_set"], m["attr_clr"])
+
+
+def _place(mnt, target):
+    """Move the detached mount mnt onto what the target fd is; closes mnt."""
     try:
-        for p in m["propagation"]:
-            S.mount("", fdpath(fd), None, p)
-        if m["attr_set"] or m["attr_clr"]:
-            S.mount_setattr(fd, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, m["attr_set"], m["attr_clr"])
+        S.move_mount(mnt, "", target, "", MOVE_FD_TO_FD)
     finally:
-        os.close(fd)
+        os.close(mnt)
+
+
+def new_mount(fstype, source, flags, data):
+    """A detached mount of a new fstype instance (fsopen, fsconfig, fsmount): its fd.
+
+    data goes option by option as mount(2) would split it; the flags become the
+    superblock's (ro, sync...) and the mount's attributes (ro, nosuid, nodev, noexec, atime)."""
+    fs = S.fsopen(fstype, S.FSOPEN_CLOEXEC)
+    try:
+        for ms, key in _SB_FLAGS:
+            if flags & ms:
+                S.fsconfig(fs, S.FSCONFIG_SET_FLAG, key)
+        S.fsconfig(fs, S.FSCONFIG_SET_STRING, "source", source)
+        for opt in _data_options(fstype, data):
+            key, eq, value = opt.partition("=")
+            if eq:
+                S.fsconfig(fs, S.FSCONFIG_SET_STRING, key, value)
+            else:
+                S.fsconfig(fs, S.FSCONFIG_SET_FLAG, key)
+        S.fsconfig(fs, S.FSCONFIG_CMD_CREATE)
+        return S.fsmount(fs, S.FSMOUNT_CLOEXEC, mount_attrs(flags)[0])
+    finally:
+        os.close(fs)
+
+
+def _data_options(fstype, data):
+    """mount(2) data split as the kernel splits it: at each comma, but overlayfs's own
+    parser keeps a backslash-escaped one (in a lowerdir path)."""
+    if fstype != "overlay":
+        return [o for o in data.split(",") if o]
+    out, cur, escaped = [], "", False
+    for ch in data:
+        if ch == "," and not escaped:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+        escaped = ch == "\\" and not escaped
+    return [o for o in out + [cur] if o]
+
+
+def _mount_fs(root_fd, m):
+    """A new filesystem on the destination; returns its fd if its read-only waits (else None)."""
+    _refuse_symlinked(root_fd, m)
+    flags = m["flags"]
+    # /dev stays writable until its devices and console exist (runc does the same)
+    ro_later = m["dest"] == "/dev" and flags & S.MS_RDONLY
+    copyup = "tmpcopyup" in m["extensions"]
+    target = ensure(root_fd, m["dest"])
+    try:
+        _check_proc_target(m, target)
+        mnt = new_mount(m["type"], m["source"] or m["type"], flags & ~S.MS_RDONLY if ro_later or copyup else flags,
+                        m["data"])
+        try:
+            if copyup:
+                _copy_up(target, mnt, flags & S.MS_RDONLY)
+            S.move_mount(mnt, "", target, "", MOVE_FD_TO_FD)
+            _finish(mnt, m)
+        except BaseException:
+            os.close(mnt)
+            raise
+    finally:
+        os.close(target)
+    if ro_later:
+        return mnt
+    os.close(mnt)
+    return None
 
 
 # Destinations whose content the runtime itself trusts afterwards (procfs
@@ -230,21 +283,23 @@ def _check_proc_target(m, target):
         raise Error(f"mount {m['type']} on {m['dest']}: target is not a directory")
 
 
-def _tmpcopyup(root_fd, target, m, flags):
-    """tmpfs over a directory, seeded with what the image had there (runc/crun extension)."""
+def _copy_up(target, mnt, readonly):
+    """Seed the detached tmpfs with what the image has under the target (runc/crun's tmpcopyup),
+    through its mount fd, and make it read-only there if asked: all before it is mounted."""
     src = os.open(fdpath(target), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        S.mount("tmpfs", fdpath(target), "tmpfs", flags & ~(S.MS_RDONLY | S.MS_REMOUNT), m["data"] or None)
-        # `src` still names the covered directory; a fresh lookup crosses into the tmpfs
-        dst = resolve(root_fd, m["dest"], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            _copy_dir(src, dst)
-            if flags & S.MS_RDONLY:
-                S.mount("", fdpath(dst), None, S.MS_REMOUNT | (flags & ~S.MS_REMOUNT))
-        finally:
-            os.close(dst)
+        _copy_dir(src, mnt)
     finally:
         os.close(src)
+    if readonly:
+        # the superblock too, as a remount would (fspick: the context of a mounted instance)
+        fs = S.fspick(mnt, "", S.FSPICK_EMPTY_PATH | S.FSPICK_CLOEXEC)
+        try:
+            S.fsconfig(fs, S.FSCONFIG_SET_FLAG, "ro")
+            S.fsconfig(fs, S.FSCONFIG_CMD_RECONFIGURE)
+        finally:
+            os.close(fs)
+        set_readonly(mnt)
 
 
 def _copy_dir(src, dst):
@@ -286,58 +341,59 @@ def _mount_cgroup(root_fd, m, plan):
     """/sys/fs/cgroup in the container: the container's own cgroup, never the host's tree."""
     flags = m["flags"] & ~S.MS_REMOUNT
     if plan["mode"] == "unified":
+        if not plan["cgroupns"]:
+            _bind(root_fd, m, plan["hierarchies"][0]["dir"], flags | S.MS_BIND | S.MS_REC)
+            return
+        mnt = new_mount("cgroup2", "cgroup2", flags, "")
+    else:
+        # v1 or hybrid: a tmpfs with one directory per hierarchy, read-only at the end
+        mnt = new_mount("tmpfs", "tmpfs", (flags & ~S.MS_RDONLY) | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC,
+                        "mode=755")
+    try:
         target = ensure(root_fd, m["dest"])
         try:
-            if plan["cgroupns"]:
-                S.mount("cgroup2", fdpath(target), "cgroup2", flags, None)
-            else:
-                S.mount(plan["hierarchies"][0]["dir"], fdpath(target), None, S.MS_BIND | S.MS_REC)
-                if flags & ~S.MS_BIND:
-                    _remount_bind(root_fd, m["dest"], flags, plan["hierarchies"][0]["dir"])
+            S.move_mount(mnt, "", target, "", MOVE_FD_TO_FD)
         finally:
             os.close(target)
-        return
-    # v1 or hybrid: a tmpfs with one directory per hierarchy, read-only at the end
-    target = ensure(root_fd, m["dest"])
-    try:
-        S.mount("tmpfs", fdpath(target), "tmpfs", (flags & ~S.MS_RDONLY) | S.MS_NOSUID | S.MS_NODEV
-                | S.MS_NOEXEC, "mode=755")
+        if plan["mode"] != "unified":
+            _fill_cgroup_tmpfs(mnt, plan, flags)
+        _finish(mnt, m)
     finally:
-        os.close(target)
+        os.close(mnt)
+
+
+def _fill_cgroup_tmpfs(tmpfs, plan, flags):
+    """The hierarchies below the (attached) tmpfs, reached through its fd only."""
     for h in plan["hierarchies"]:
-        sub = ensure(root_fd, f"{m['dest']}/{h['name']}")
+        os.mkdir(h["name"], 0o755, dir_fd=tmpfs)
+        if plan["cgroupns"]:
+            fstype = "cgroup2" if h["v2"] else "cgroup"
+            mnt = new_mount(fstype, fstype, flags, "" if h["v2"] else h["options"])
+        else:
+            # made read-only (and nosuid...) together with the tmpfs, below
+            mnt = S.open_tree(S.AT_FDCWD, h["dir"], CLONE | S.AT_RECURSIVE)
+        sub = os.open(h["name"], O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=tmpfs)
         try:
-            if plan["cgroupns"]:
-                fstype = "cgroup2" if h["v2"] else "cgroup"
-                S.mount(fstype, fdpath(sub), fstype, flags, None if h["v2"] else h["options"])
-            else:
-                # made read-only (and nosuid...) together with the tmpfs, below
-                S.mount(h["dir"], fdpath(sub), None, S.MS_BIND | S.MS_REC)
+            _place(mnt, sub)
         finally:
             os.close(sub)
         for link in h["links"]:
-            dirfd = resolve(root_fd, m["dest"])
             try:
-                os.symlink(h["name"], link, dir_fd=dirfd)
+                os.symlink(h["name"], link, dir_fd=tmpfs)
             except FileExistsError:
                 pass
-            finally:
-                os.close(dirfd)
-    # one recursive mount_setattr for the tmpfs and every hierarchy bound below it,
-    # instead of a remount each (the binds keep their flags otherwise)
-    attr_set, attr_clr = mount_attrs(flags | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC)
-    fd = resolve(root_fd, m["dest"])
-    try:
-        S.mount_setattr(fd, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, attr_set, attr_clr)
-    finally:
-        os.close(fd)
+    # one recursive mount_setattr for the tmpfs and every hierarchy below it, on its own fd
+    # (the binds keep their flags otherwise)
+    S.mount_setattr(tmpfs, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE,
+                    *mount_attrs(flags | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC))
 
 
-# mount(2) flags -> mount_setattr(2) attributes; the atime ones replace the whole atime field
+# mount(2) flags -> mount_setattr(2) attributes; the atime ones replace the whole atime
+# field, the first found winning as in mount(2): strictatime over noatime over relatime
 _MS_TO_ATTR = ((S.MS_RDONLY, S.MOUNT_ATTR_RDONLY), (S.MS_NOSUID, S.MOUNT_ATTR_NOSUID),
                (S.MS_NODEV, S.MOUNT_ATTR_NODEV), (S.MS_NOEXEC, S.MOUNT_ATTR_NOEXEC),
                (S.MS_NODIRATIME, S.MOUNT_ATTR_NODIRATIME), (S.MS_NOSYMFOLLOW, S.MOUNT_ATTR_NOSYMFOLLOW))
-_MS_ATIME = ((S.MS_NOATIME, S.MOUNT_ATTR_NOATIME), (S.MS_STRICTATIME, S.MOUNT_ATTR_STRICTATIME),
+_MS_ATIME = ((S.MS_STRICTATIME, S.MOUNT_ATTR_STRICTATIME), (S.MS_NOATIME, S.MOUNT_ATTR_NOATIME),
              (S.MS_RELATIME, S.MOUNT_ATTR_RELATIME))
 
 
@@ -380,7 +436,7 @@ def _create_device(root_fd, d, in_userns):
                 pass
             target = resolve(root_fd, d["path"])
             try:
-                S.mount(d["path"], fdpath(target), None, S.MS_BIND)
+                _place(S.open_tree(S.AT_FDCWD, d["path"], CLONE), target)
             finally:
                 os.close(target)
             return
@@ -470,24 +526,26 @@ def _detach_outside(rootfs):
 
 
 # ---------------------------------------------------------------- after pivot
-def remount_readonly(path):
-    root = _root()
-    try:
-        fd = resolve(root, path)
-    finally:
-        os.close(root)
-    try:
-        S.mount("", fdpath(fd), None, S.MS_BIND | S.MS_REMOUNT | S.MS_RDONLY | kept_flags(fdpath(fd)))
-    finally:
-        os.close(fd)
+def set_readonly(mnt):
+    """Make the mount that mnt is an fd of read-only (that mount only, as a bind remount would)."""
+    S.mount_setattr(mnt, "", S.AT_EMPTY_PATH, S.MOUNT_ATTR_RDONLY)
+
+
+def finish_readonly(mounts):
+    """The deferred read-only of mount_all's mounts (/dev), each through its own fd; closes them."""
+    for mnt in mounts:
+        try:
+            set_readonly(mnt)
+        finally:
+            os.close(mnt)
 
 
 def readonly_root():
-    flags = S.MS_BIND | S.MS_REMOUNT | S.MS_RDONLY
+    root = _root()
     try:
-        S.mount("", "/", None, flags)
-    except OSError:
-        S.mount("", "/", None, flags | kept_flags("/"))
+        set_readonly(root)
+    finally:
+        os.close(root)
 
 
 def _root():
@@ -510,14 +568,14 @@ def _existing(root, paths):
 def readonly_paths(paths):
     root = _root()
     try:
-        for p, fd in _existing(root, paths):
-            S.mount(fdpath(fd), fdpath(fd), None, S.MS_BIND | S.MS_REC)
-            top = resolve(root, p)      # the new bind mount, not the directory under it
+        for _p, fd in _existing(root, paths):
+            # the clone is made read-only while detached, then covers the path (whole subtree)
+            tree = S.open_tree(fd, "", CLONE | S.AT_EMPTY_PATH | S.AT_RECURSIVE)
             try:
-                S.mount("", fdpath(top), None, S.MS_BIND | S.MS_REMOUNT | S.MS_RDONLY | S.MS_REC
-                        | kept_flags(fdpath(top)))
+                S.mount_setattr(tree, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, S.MOUNT_ATTR_RDONLY)
+                S.move_mount(tree, "", fd, "", MOVE_FD_TO_FD)
             finally:
-                os.close(top)
+                os.close(tree)
     finally:
         os.close(root)
 
@@ -529,11 +587,11 @@ def masked_paths(paths):
     try:
         for _p, fd in _existing(root, paths):
             if stat.S_ISDIR(os.fstat(fd).st_mode):
-                S.mount("tmpfs", fdpath(fd), "tmpfs", S.MS_RDONLY, None)
+                _place(new_mount("tmpfs", "tmpfs", S.MS_RDONLY, ""), fd)
             else:
                 if null is None:
                     null = _real_dev_null(root)
-                S.mount(fdpath(null), fdpath(fd), None, S.MS_BIND)
+                _place(S.open_tree(null, "", CLONE | S.AT_EMPTY_PATH), fd)
     finally:
         os.close(root)
         if null is not None:
@@ -570,7 +628,7 @@ def bind_console(slave):
     try:
         if stat.S_ISDIR(os.fstat(target).st_mode):
             raise Error("/dev/console is a directory")
-        S.mount(fdpath(slave), fdpath(target), None, S.MS_BIND)
+        _place(S.open_tree(slave, "", CLONE | S.AT_EMPTY_PATH), target)
     finally:
         os.close(target)
         os.close(dev)

@@ -57,6 +57,17 @@ OPEN_TREE_CLONE = 1
 OPEN_TREE_CLOEXEC = os.O_CLOEXEC
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOVE_MOUNT_T_EMPTY_PATH = 0x40
+AT_FDCWD = -100
+
+# fsopen(2), fsconfig(2), fsmount(2), fspick(2)
+FSOPEN_CLOEXEC = 0x1
+FSMOUNT_CLOEXEC = 0x1
+FSPICK_CLOEXEC = 0x1
+FSPICK_EMPTY_PATH = 0x8
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+FSCONFIG_CMD_RECONFIGURE = 7
 
 # openat2(2) resolve flags
 RESOLVE_NO_XDEV = 0x01
@@ -162,6 +173,22 @@ def move_mount(from_fd, from_path, to_fd, to_path, flags):
 def mount_setattr(dirfd, path, flags, attr_set=0, attr_clr=0, propagation=0, userns_fd=0):
     check(lib.pr_mount_setattr(dirfd, path.encode(), flags, attr_set, attr_clr, propagation,
                                userns_fd), path or "mount_setattr")
+
+
+def fsopen(fstype, flags):
+    return check(lib.pr_fsopen(fstype.encode(), flags), fstype)
+
+
+def fsconfig(fd, cmd, key=None, value=None):
+    check(lib.pr_fsconfig(fd, cmd, _b(key), _b(value), 0), key or "fsconfig")
+
+
+def fsmount(fd, flags, attr_flags):
+    return check(lib.pr_fsmount(fd, flags, attr_flags), "fsmount")
+
+
+def fspick(dirfd, path, flags):
+    return check(lib.pr_fspick(dirfd, path.encode(), flags), path or "fspick")
 
 
 def sched_setattr(pid, policy, flags, nice, priority, runtime, deadline, period):

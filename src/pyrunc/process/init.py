@@ -106,11 +106,11 @@ def setup_container(plan, chan):
     os.close(root_fd)
     rootfs.set_root_propagation(plan["rootfs_propagation"])
     trace.mark("pivot_root")
-    for m in deferred_ro:
-        rootfs.remount_readonly(m["dest"])
     p = plan["process"]
     if p and p["terminal"]:
         program.setup_console(p, plan["fds"]["console"], bind_console=plan["dev_setup"])
+    # a read-only /dev only once /dev/console exists (runc's finalizeRootfs comes after its console too)
+    rootfs.finish_readonly(deferred_ro)
     if p:
         # before the root turns read-only (runc creates it then too)
         program.enter_cwd(p["cwd"], create=True)
