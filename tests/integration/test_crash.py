@@ -3,6 +3,7 @@ import os
 import random
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -54,3 +55,58 @@ def test_interrupted_create_is_cleaned_by_the_next_create(rt, bundle):
         assert rt.status("again") == "created"
         rt.run("delete", "--force", "again")
     assert not os.listdir(rt.root)
+
+
+def _what_is_left(rt, cid, rootfs):
+    """Anything of container cid: its state dir, a cgroup dir, a process whose root is its rootfs, a mount."""
+    left = [f"state {cid}"] if cid in os.listdir(rt.root) else []
+    for h in os.listdir("/sys/fs/cgroup"):
+        if os.path.isdir(f"/sys/fs/cgroup/{h}/{cid}"):
+            left.append(f"cgroup {h}/{cid}")
+    root = os.stat(rootfs)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            st = os.stat(f"/proc/{pid}/root")
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (root.st_dev, root.st_ino):
+            left.append(f"process {pid}")
+    with open("/proc/self/mountinfo") as f:
+        left += [f"mount {line.split()[4]}" for line in f if rootfs in line]
+    return left
+
+
+def test_delete_force_returns_only_when_nothing_is_left_under_churn(rt, bundle, bundle_template, tmp_path):
+    """create SIGKILLed 0-80 ms in, then delete --force: when it returns, nothing of the container
+    is left, checked at once, while another container is created, started and deleted in a loop."""
+    from tests.support.bundle import new_bundle
+    churn_bundle = new_bundle(bundle_template, tmp_path / "churn")
+    churn_bundle.set_args("true")
+    stop = threading.Event()
+
+    def churn():
+        i = 0
+        while not stop.is_set():
+            cid = f"churn{i}"
+            i += 1
+            subprocess.run(rt.argv("run", "--bundle", churn_bundle.path, cid), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            subprocess.run(rt.argv("delete", "--force", cid), capture_output=True, timeout=60)
+
+    rng = random.Random(4321)
+    bundle.set_args("sleep", "60")
+    found = []
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        for i in range(40):
+            cid = f"killed{i}"
+            kill_after(rt, ["create", "--bundle", bundle.path, cid], rng.uniform(0, 0.08))
+            p = rt.run("delete", "--force", cid, check=False)
+            left = _what_is_left(rt, cid, bundle.rootfs)
+            if p.returncode != 0 or left:
+                found.append((i, p.stderr.strip(), left))
+    finally:
+        stop.set()
+        t.join()
+    assert not found, found

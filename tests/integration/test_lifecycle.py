@@ -177,3 +177,17 @@ def test_signal_numbers_and_bad_signal(rt, bundle):
     assert rt.status("b1") == "created"
     rt.run("delete", "b1")
     assert signal.SIGKILL == 9
+
+
+def test_annotations_larger_than_a_socket_message(rt, bundle):
+    """300 kB of annotations (the caller's business): create, state, exec and delete all work."""
+    annotations = {f"org.example.a{i}": "v" * 1000 for i in range(300)}
+    bundle.config["annotations"] = annotations
+    bundle.set_args("sleep", "60")
+    create(rt, bundle, "big")
+    try:
+        assert rt.state("big")["annotations"] == annotations
+        rt.run("start", "big")
+        assert rt.run("exec", "big", "echo", "in").stdout == "in\n"
+    finally:
+        rt.run("delete", "--force", "big")
