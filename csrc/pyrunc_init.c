@@ -10,29 +10,32 @@
  *
  * mode=init: the container's PID 1, exec'd by stage 2 after its set-up.
  *   1. PR_SET_DUMPABLE 0 (before anything else), comm "pyrunc-init";
- *   2. with a fifo: die on the usual deadly signals, block until `start`
- *      writes one byte (EOF: exit 1); the fifo then stays open, close-on-exec,
- *      so that its closing tells `start` that the program has been exec'd;
- *      without a program (config.json has no process) wait until killed;
- *   3. every signal disposition to SIG_DFL, an empty mask (ignored
+ *   2. every signal disposition to SIG_DFL, an empty mask (ignored
  *      dispositions would survive execve); fds >= cloexec_from close-on-exec
  *      (CVE-2024-21626); both before any filter, so that a profile denying
  *      rt_sigaction or close_range cannot break them;
- *   4. no_new_privs; the filter now if no_new_privs is off (loading it then
+ *   3. no_new_privs; the filter now if no_new_privs is off (loading it then
  *      needs CAP_SYS_ADMIN, which only exists before the identity switch, as
  *      runc); the identity switch (bounding set, KEEPCAPS, groups, gid, uid,
- *      capset, ambient set); the filter now if no_new_privs is on.  A
- *      listener fd goes to the agent at once, with its message;
- *   5. startContainer hooks, each forked from here: they run with the
+ *      capset, ambient set).  A listener fd goes to the agent at once, with
+ *      its message;
+ *   4. with a fifo: die on the usual deadly signals, block until `start`
+ *      writes one byte (EOF: exit 1); the fifo then stays open, close-on-exec,
+ *      so that its closing tells `start` that the program has been exec'd.
+ *      A created container thus waits with its process's identity, not with
+ *      the runtime's privileges (a process `exec`'d into it sees PID 1).
+ *      Without a program (config.json has no process), wait until killed;
+ *   5. the filter now if no_new_privs is on;
+ *   6. startContainer hooks, each forked from here: they run with the
  *      container process's credentials, capabilities, no_new_privs and
  *      filter, and with this sealed program as their parent's executable
  *      (runc runs them at the same point);
- *   6. execve.
+ *   7. execve.
  *
  * mode=exec: exec'd by stage 1 of `exec`, in the host's pid namespace (the
  *   container cannot see it) but already in the container's cgroups and its
- *   other namespaces.  Steps 1, 3 and 4 as above, except that every fd the
- *   program must not inherit is closed (not only marked) first; then
+ *   other namespaces.  Steps 1, 2, 3 and 5 as above, except that every fd
+ *   the program must not inherit is closed (not only marked) first; then
  *   5. fork (CLONE_PARENT, so that it is the CLI's child): the child is the first process of this `exec` inside the
  *      container's pid namespace, and it already has the container
  *      process's identity and filter, so nothing privileged and nothing of
@@ -624,8 +627,6 @@ int main(int argc, char **argv, char **envp)
         bpf = read_fd(a.blob, a.bpf_len + a.msg_len);
         msg = bpf + a.bpf_len;
     }
-    if (a.fifo >= 0 || !a.prog)
-        wait_for_start(a.fifo, a.prog != NULL);
     reset_signals();
     if (a.exec_mode)
         close_all_but(a.cloexec_from, a.notify_sock);
@@ -642,6 +643,9 @@ int main(int argc, char **argv, char **envp)
     if (lfd >= 0 && !a.exec_mode)
         lfd = listener_to_agent(&a, msg, a.self_pid, lfd);
     set_identity(&a);
+    /* a created container waits as its process will run, never privileged (as runc's init) */
+    if (a.fifo >= 0 || !a.prog)
+        wait_for_start(a.fifo, a.prog != NULL);
     if (bpf && !(a.flags & F_SECCOMP_EARLY))
         lfd = load_seccomp(bpf, a.bpf_len, a.seccomp_flags);
     if (a.exec_mode)

@@ -11,11 +11,12 @@ import time
 import pytest
 
 from tests.integration.test_mount_race import check_ro_bind_race
-from tests.support.helpers import create, read, run_to_completion, wait_for
+from tests.support.helpers import create, proc_status, read, run_to_completion, wait_for
 from tests.support.runtime import HERE, Runtime
 from tests.support.weaken import weakened
 
 ALL_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
+CAP_NUMBERS = {"CAP_KILL": 5, "CAP_NET_BIND_SERVICE": 10, "CAP_AUDIT_WRITE": 29}
 
 
 def _helper(tmp_path_factory, name):
@@ -379,6 +380,27 @@ def check_exec_pid_reuse(rt, bundle, pidat, cid="reuse"):
     return []
 
 
+def check_created_init_identity(rt, bundle, cid="waiting"):
+    """A created container waits for `start` as its process: a process exec'd into it (which runc
+    and pyrunc allow) sees PID 1 with the process's user and capabilities, never the runtime's."""
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bundle.set_args("true")
+    create(rt, bundle, cid)
+    try:
+        st = proc_status(rt.state(cid)["pid"])
+    finally:
+        rt.run("delete", "--force", cid)
+    allowed = 0
+    for name in bundle.config["process"]["capabilities"]["effective"]:
+        allowed |= 1 << CAP_NUMBERS[name]
+    problems = []
+    if st["Uid"].split()[0] != "1000":
+        problems.append(f"the created init waits as uid {st['Uid']}")
+    if int(st["CapEff"], 16) & ~allowed:
+        problems.append(f"the created init waits with CapEff {st['CapEff']}")
+    return problems
+
+
 # ------------------------------------------------------------------ against pyrunc as built
 
 def test_exe_is_sealed(rt, bundle):
@@ -478,24 +500,34 @@ def test_exec_cap_not_inheritable(rt, bundle):
     assert check_exec_cap_inheritable(rt, bundle) == []
 
 
+@pytest.mark.agnostic
 def test_start_hooks_run_as_the_container_process(rt, bundle, is_pyrunc):
     if not is_pyrunc:
         pytest.skip("Debian's runc 1.1 runs them before it drops the capabilities")
     assert check_start_hook_privileges(rt, bundle) == []
 
 
+@pytest.mark.agnostic
 def test_exec_never_shows_a_host_executable(rt, bundle, exescan):
     assert check_exec_exes(rt, bundle, exescan) == []
 
 
+@pytest.mark.agnostic
 def test_shared_pid_namespace_never_shows_a_host_executable(rt, bundle, exescan):
     assert check_shared_pidns_exes(rt, bundle, exescan) == []
 
 
+@pytest.mark.agnostic
+def test_created_container_waits_with_its_process_identity(rt, bundle):
+    assert check_created_init_identity(rt, bundle) == []
+
+
+@pytest.mark.agnostic
 def test_exec_opens_container_files_under_its_device_cgroup(rt, bundle):
     assert check_exec_device_passwd(rt, bundle) == []
 
 
+@pytest.mark.agnostic
 def test_cwd_never_created_through_a_magic_link(rt, bundle, tmp_path, is_pyrunc):
     if not is_pyrunc:
         pytest.skip("runc 1.1.5 follows it")
@@ -525,6 +557,7 @@ def test_exec_never_joins_a_reused_pid(rt, bundle, pidat, is_pyrunc):
     ("exec-cgroups-late", check_exec_device_passwd),
     ("cwd-by-path", "cwd"),
     ("exec-ns-by-path", "pid-reuse"),
+    ("privileged-wait", check_created_init_identity),
 ])
 def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, is_pyrunc, exescan, pidat):
     if not is_pyrunc:

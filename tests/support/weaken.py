@@ -7,6 +7,7 @@ expect the check to report the hole.
 import os
 import shutil
 import subprocess
+import sys
 
 WEAKENINGS = {
     # CVE-2019-5736: exec pyrunc-init from its host file instead of a sealed read-only clone
@@ -72,6 +73,13 @@ WEAKENINGS = {
                         "    for flag, name in TYPES.values():\n"
                         '        if plan["ns"]["flags"] & flag:\n'
                         "            S.setns(os.open(f\"/proc/{plan['hook_state']['pid']}/ns/{name}\", os.O_RDONLY), flag)\n"),
+    # a created container waits for `start` with the runtime's privileges (identity switched after the wait)
+    "privileged-wait": ("csrc/pyrunc_init.c",
+                        "    set_identity(&a);\n    /* a created container waits as its process will run, never "
+                        "privileged (as runc's init) */\n    if (a.fifo >= 0 || !a.prog)\n"
+                        "        wait_for_start(a.fifo, a.prog != NULL);\n",
+                        "    if (a.fifo >= 0 || !a.prog)\n        wait_for_start(a.fifo, a.prog != NULL);\n"
+                        "    set_identity(&a);\n"),
 }
 
 
@@ -87,11 +95,30 @@ def weakened(pyrunc, name, dest):
     with open(cli, "w") as f:
         f.write(text)
     module, old, new = WEAKENINGS[name]
-    path = os.path.join(dest, "lib", "pyrunc", module)
-    with open(path) as f:
+    if module.startswith("csrc/"):
+        _rebuild_init(dest, module, old, new, name)
+    else:
+        path = os.path.join(dest, "lib", "pyrunc", module)
+        with open(path) as f:
+            src = f.read()
+        assert src.count(old) == 1, f"weakening {name}: the line to change is not in {module} exactly once"
+        with open(path, "w") as f:
+            f.write(src.replace(old, new))
+        shutil.rmtree(os.path.join(os.path.dirname(path), "__pycache__"))
+    return os.path.join(dest, "bin", "pyrunc")
+
+
+def _rebuild_init(dest, module, old, new, name):
+    """A C weakening: pyrunc-init rebuilt from the project's source with the change, into the copy."""
+    project = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(project, module)) as f:
         src = f.read()
     assert src.count(old) == 1, f"weakening {name}: the line to change is not in {module} exactly once"
-    with open(path, "w") as f:
+    build = os.path.join(dest, "weak-build")
+    os.makedirs(build)
+    with open(os.path.join(build, os.path.basename(module)), "w") as f:
         f.write(src.replace(old, new))
-    shutil.rmtree(os.path.join(os.path.dirname(path), "__pycache__"))
-    return os.path.join(dest, "bin", "pyrunc")
+    subprocess.run([sys.executable, os.path.join(project, "src", "pyrunc", "linux", "initabi.py"),
+                    os.path.join(build, "pyrunc_init_abi.h")], check=True)
+    subprocess.run(["gcc", "-O2", "-static", "-I", build, "-o", os.path.join(dest, "lib", "pyrunc", "pyrunc", "pyrunc-init"),
+                    os.path.join(build, os.path.basename(module))], check=True)

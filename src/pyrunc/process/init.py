@@ -3,13 +3,16 @@ import os
 
 from pyrunc import hooks, jsonlite, trace
 from pyrunc.errors import Error, oserror_reason
-from pyrunc.linux import initabi, loopback, memfd, procself, rootfs
+from pyrunc.linux import creds, final, initabi, loopback, memfd, procself, rootfs
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.final import exec_init
 from pyrunc.linux.mountplan import DEV_LINKS
 from pyrunc.process import messages as M
 from pyrunc.process import program
 from pyrunc.process.channel import ChannelClosed
+
+# The identity a container without a process waits with until it is deleted.
+NOBODY_PROCESS = {"nnp": True, "uid": 0, "gid": 0, "groups": [], "caps": {s: 0 for s in final.CAP_SETS}}
 
 
 def report(chan, e):
@@ -141,6 +144,8 @@ def handover(plan, in_userns):
     fields = {"mode": "init", "fifo": plan["fds"]["fifo"], "self_pid": hs["pid"]}
     p = plan["process"]
     if p is None:
+        # nothing to run: wait as root of the container with no capability at all
+        fields.update(final.identity_fields(NOBODY_PROCESS, 3 + plan["fds"]["preserve"], creds.setgroups_allowed()))
         return initabi.argv(fields), [], []
     ident, path, env, keep = program.prepare(plan, p, in_userns, dict(hs, status="creating"))
     fields.update(ident)
