@@ -10,7 +10,8 @@
  * has to run; this program does those two cases itself.
  *
  * It never decides anything it could get wrong: any other command, a flag it
- * does not know, --debug, a caller that is not root, a missing fact, a fact that
+ * does not know, --debug, a caller that is not root, a root directory that is not
+ * root's alone (another user could have planted the facts), a missing fact, a fact that
  * does not hold (init dead for start, alive for delete, a frozen cgroup, a busy
  * cgroup, a subdirectory in the state dir) or an error before it changed
  * anything, and it execs the Python CLI with the same arguments, which does the
@@ -91,6 +92,13 @@ static int is_id(const char *s)
               strchr("_+-.", *p)))
             return 0;
     return 1;
+}
+
+/* Owned by us and writable by nobody else: the only root whose facts this program may act on. */
+static int private_dir(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH));
 }
 
 static long long now_ns(void)
@@ -302,8 +310,8 @@ int main(int argc, char **argv)
         close(fd);
     }
     rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0)
-        python();
+    if (rootfd < 0 || !private_dir(rootfd))
+        python();      /* Python refuses a root another user could have written (state.py) */
     dir = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dir < 0 || flock(dir, LOCK_EX) < 0)
         python();

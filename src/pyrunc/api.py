@@ -12,6 +12,7 @@
 Errors are pyrunc.Error (one line: the reason); nothing is printed.
 """
 from pyrunc.cli import DEFAULT_ROOT
+from pyrunc.errors import Error
 
 
 class Container:
@@ -20,6 +21,7 @@ class Container:
     def __init__(self, id, root=None, rootless=None, systemd_cgroup=False):
         from pyrunc.cli import state_root
         from pyrunc.container import Runtime
+        _no_nul(root=root)
         if rootless is None:
             import posix
             rootless = posix.geteuid() != 0
@@ -38,6 +40,7 @@ class Container:
     def create(self, bundle, *, pid_file=None, console_socket=None, no_pivot=False, no_new_keyring=False,
                preserve_fds=0):
         """Set the container up (its stdio is the caller's); returns the init's host pid."""
+        _no_nul(bundle=bundle, pid_file=pid_file, console_socket=console_socket)
         return self._rt.create(self.id, bundle, pid_file=pid_file, console_socket=console_socket,
                                no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds)
 
@@ -81,6 +84,8 @@ class Container:
         process: a runtime-spec process (dict) or the path of a process.json,
         instead of args and the other process settings."""
         from pyrunc import execproc
+        _no_nul(args=args, process=process if isinstance(process, str) else None, console_socket=console_socket,
+                cwd=cwd, env=env, user=user, additional_gids=additional_gids, caps=caps, pid_file=pid_file)
         o = {"process": process, "detach": detach, "tty": tty, "console-socket": console_socket, "cwd": cwd,
              "env": list(env), "user": user, "additional-gids": [str(g) for g in additional_gids],
              "cap": list(caps), "pid-file": pid_file, "preserve-fds": preserve_fds,
@@ -114,6 +119,17 @@ class Container:
         """runc's stats: cpu, memory, pids, blkio, hugetlb."""
         from pyrunc.cgroups import control
         return control.stats(self.root, self.id)
+
+
+def _no_nul(**named):
+    """The caller's strings (or lists of them) cut at the C boundary if they hold a NUL: refused.
+
+    The command line cannot carry one (argv), nor can config.json or a
+    process.json (spec.scan); only a Python caller can."""
+    for name, value in named.items():
+        for s in [value] if isinstance(value, str) else value or ():
+            if isinstance(s, str) and "\0" in s:
+                raise Error(f"{name}: {s!r} contains a NUL byte")
 
 
 def containers(root=None, rootless=None):

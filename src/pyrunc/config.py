@@ -97,7 +97,9 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
         "domainname": doc.get("domainname"),
         "sysctl": linux.get("sysctl", {}),
         "personality": procattrs.personality_value(linux["personality"]) if "personality" in linux else None,
-        "keyring": None if no_new_keyring else cid,
+        # runc's name: the kernel refuses to join a keyring whose name starts with '.' (EPERM),
+        # and ".x" is a valid id
+        "keyring": None if no_new_keyring else f"_ses.{cid}",
         "runtime_hooks": [k for k in ("prestart", "createRuntime") if hooks.get(k)],
         "runtime_setup": bool(linux.get("netDevices")) or any(hooks.get(k) for k in ("prestart", "createRuntime")),
         "hooks": {k: hooks[k] for k in ("createContainer", "startContainer") if hooks.get(k)},

@@ -189,4 +189,7 @@ def _saved_config(doc):
 
 def write_pid_file(path, pid):
     """Decimal, no newline, atomically (the shim reads it with strconv.Atoi right after create)."""
-    os.replace_file(os.path.abspath(path), str(pid).encode(), 0o644)
+    try:
+        os.replace_file(os.path.abspath(path), str(pid).encode(), 0o644)
+    except OSError as e:
+        raise Error(f"cannot write the pid file {path}: {e.strerror}") from None

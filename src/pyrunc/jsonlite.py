@@ -62,7 +62,11 @@ def _explain(text):
 
 def dumps(obj):
     """Compact JSON (ASCII, no spaces), as Go's encoding/json writes state files."""
-    return "".join(_encode(obj, 0))
+    try:
+        return "".join(_encode(obj, 0))
+    except RecursionError:
+        # the API hands in dicts as they are (spec.parse bounds what comes from files)
+        raise Error("cannot encode JSON: nested too deeply") from None
 
 
 def pretty(obj, indent="  ", _level=0):

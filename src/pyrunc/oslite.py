@@ -8,7 +8,8 @@ called several times per container, so the modules they import say
 from posix import *  # noqa: F401,F403  (open, close, read, write, stat, O_* ... exactly os's)
 from posix import _exit  # noqa: F401  (not in posix.__all__)
 from posix import environ as _environ
-from posix import O_CLOEXEC, O_CREAT, O_NOFOLLOW, O_PATH, O_TRUNC, O_WRONLY, close, getcwd, getpid, lstat, mkdir, readlink, rename, scandir, write
+from posix import O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_PATH, O_WRONLY, close, getcwd, getpid, lstat, mkdir, readlink, rename
+from posix import scandir, unlink, urandom, write
 from posix import open
 from posix import stat as _stat
 
@@ -126,14 +127,32 @@ def write_file(p, value):
 
 
 def replace_file(p, data, mode=0o600):
-    """Write a whole file atomically: a temporary beside it, renamed over it (readers see old or new)."""
-    tmp = path.join(path.dirname(p), f".{path.basename(p)}.{getpid()}")
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+    """Write a whole file atomically: a temporary beside it, renamed over it (readers see old or new).
+
+    The temporary is always a new file (O_EXCL, under a random name): in a
+    directory others can write (a --pid-file in /tmp), whatever was planted
+    at a name we would use, a symlink or a hard link to a victim, is never
+    opened, let alone truncated.  runc creates its pid file's temporary with
+    O_EXCL too."""
+    while True:
+        tmp = path.join(path.dirname(p), f".{path.basename(p)}.{getpid()}.{urandom(6).hex()}")
+        try:
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+            break
+        except FileExistsError:
+            continue    # planted there (or, at odds of 2^-48, another writer's)
     try:
-        write(fd, data)
-    finally:
-        close(fd)
-    rename(tmp, p)
+        try:
+            write(fd, data)
+        finally:
+            close(fd)
+        rename(tmp, p)
+    except BaseException:
+        try:
+            unlink(tmp)
+        except OSError:
+            pass    # the original failure is the one to report
+        raise
 
 
 def makedirs(name, mode=0o777, exist_ok=False):

@@ -103,6 +103,10 @@ CONFIG = {
 
 _JSON_TYPE = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
               float: "number"}
+# Arrays and objects inside each other: the schema goes 7 deep (/linux/seccomp/syscalls/0/args/0),
+# and later code (copy.deepcopy of the saved process for exec, the encoder) recurses through every
+# value, unknown keys included: 900 levels there made each later exec fail with RecursionError
+MAX_DEPTH = 100
 
 
 def pointer(path, key):
@@ -151,6 +155,47 @@ def check(value, schema, path, errors):
             errors.append(f"{path}: {value} is out of range for {schema}")
 
 
+def scan(doc):
+    """Problems of every key and value, known to the schema or not, as 'pointer: problem' strings.
+
+    A string must hold no NUL (the kernel would cut it there: a mount on
+    "/tmp\\0/x" lands on /tmp) and no lone surrogate (JSON can escape one, but
+    it is no text and cannot be encoded); nothing may nest deeper than
+    MAX_DEPTH.  Iterative, so that no document can make the check itself recurse.
+    """
+    problems = []
+    stack = [("", doc, 1)] if isinstance(doc, (dict, list)) else []
+    while stack:
+        at, value, level = stack.pop()
+        if level > MAX_DEPTH:
+            problems.append(f"{at}: nested more than {MAX_DEPTH} levels deep")
+            continue
+        inner = []
+        for k, v in value.items() if isinstance(value, dict) else enumerate(value):
+            bad = isinstance(k, str) and _bad_text(k)
+            if bad:
+                problems.append(f"{at or '/'}: key {k!r} {bad}")
+            elif isinstance(v, str):
+                bad = _bad_text(v)
+                if bad:
+                    problems.append(f"{pointer(at, k)}: {bad}")
+            elif isinstance(v, (dict, list)):
+                inner.append((pointer(at, k), v, level + 1))
+        stack.extend(reversed(inner))   # siblings in document order
+    return problems
+
+
+def _bad_text(s):
+    if "\0" in s:
+        return "contains a NUL byte"
+    if not s.isascii():
+        try:
+            s.encode()
+        except UnicodeEncodeError as e:
+            return f"contains a lone surrogate (\\u{ord(s[e.start]):04x}), which is not text"
+    return ""
+
+
 def _describe(value):
     if value is None:
         return "null"
@@ -165,7 +210,7 @@ def parse(text, what="config.json", schema=CONFIG):
         doc = jsonlite.loads(text)
     except Error as e:
         raise BadConfig(f"{what}: {e}") from None
-    errors = []
+    errors = scan(doc)
     check(doc, schema, "", errors)
     if errors:
         raise BadConfig(f"{what}: " + "; ".join(errors))

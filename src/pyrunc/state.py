@@ -14,6 +14,12 @@ STATE_FILE = "state.json"
 FIFO = "exec.fifo"
 FACTS = "fast"                 # read by the installed command's front end (csrc/pyrunc_front.c)
 START_TRACE = "trace.start"    # the front end's marks of a `start` it did itself
+# The id names the state directory <root>/<id> and, by default, a cgroup directory: one file name
+NAME_MAX = 255
+# create builds <root>/<id> under this name, '@' being outside the id alphabet: a temporary is never a
+# container (a container named ".<id>.<pid>" once was swept as one by `delete --force <id>`)
+TEMPORARY = "@creating."
+_S_IFMT, _S_IFDIR = 0o170000, 0o040000
 
 
 def is_id(cid):
@@ -24,6 +30,32 @@ def is_id(cid):
 def validate_id(cid):
     if not is_id(cid):
         raise Error(f"invalid container id {cid!r}: use letters, digits, '_', '+', '-' and '.'")
+    if len(cid) > NAME_MAX:    # ASCII: characters are bytes
+        raise Error(f"invalid container id: {len(cid)} characters long, at most {NAME_MAX} "
+                    "(it names the state directory)")
+
+
+def check_private_dir(path, what):
+    """Refuse a directory another user could have written into: pyrunc trusts what it finds there.
+
+    Its owner must be the caller's euid (a rootless caller owns its own root)
+    and its mode must not let the group or others write; a missing directory
+    is fine (pyrunc makes it, 0711).  runc 1.1 and crun 1.8 check nothing.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise Error(f"{what} {path}: {e.strerror}") from None
+    if st.st_mode & _S_IFMT != _S_IFDIR:
+        raise Error(f"{what} {path} is not a directory")
+    if st.st_uid != os.geteuid():
+        raise Error(f"{what} {path} is owned by uid {st.st_uid}, not by uid {os.geteuid()} (the caller): "
+                    "refusing to use it")
+    if st.st_mode & 0o022:
+        raise Error(f"{what} {path} is writable by its group or others (mode {st.st_mode & 0o7777:04o}): "
+                    "refusing to use it")
 
 
 def proc_start_time(pid):
@@ -50,6 +82,7 @@ class Container:
 
     def __init__(self, root, cid):
         validate_id(cid)
+        check_private_dir(root, "state root")
         self.root = root
         self.id = cid
         self.dir = os.path.join(root, cid)
@@ -90,8 +123,11 @@ class Container:
         creator is gone (and not merely about to take the lock)."""
         from pyrunc.linux.syscalls import rename_noreplace
         os.makedirs(self.root, mode=0o711, exist_ok=True)
+        check_private_dir(self.root, "state root")   # again: it may have appeared since __init__
         self.sweep_temporary()
-        tmp = os.path.join(self.root, f".{self.id}.{os.getpid()}")
+        # the pid tells the sweep whether the creator lives; the random part keeps two creates
+        # of one process (API threads) apart
+        tmp = os.path.join(self.root, f"{TEMPORARY}{os.getpid()}.{os.urandom(8).hex()}")
         os.mkdir(tmp, 0o711)
         fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -110,12 +146,14 @@ class Container:
         return self
 
     def sweep_temporary(self):
-        """Remove the half-built directories of creates of this id that were killed before their rename."""
-        prefix = f".{self.id}."
+        """Remove the half-built directories of creates that were killed before their rename."""
         for name in os.listdir(self.root):
-            if not name.startswith(prefix) or not name[len(prefix):].isdigit():
+            if not name.startswith(TEMPORARY):
                 continue
-            if os.path.exists(f"/proc/{name[len(prefix):]}"):
+            pid = name[len(TEMPORARY):].partition(".")[0]
+            if not pid.isdigit():
+                continue
+            if os.path.exists(f"/proc/{pid}"):
                 continue    # its creator may be between mkdir and flock: never sweep a live pid's
             path = os.path.join(self.root, name)
             try:
@@ -281,6 +319,7 @@ def now_rfc3339nano():
 
 
 def list_ids(root):
+    check_private_dir(root, "state root")
     try:
         # other names (the seccomp cache, "@seccomp") are not containers
         return sorted(n for n in os.listdir(root) if is_id(n) and os.path.isdir(os.path.join(root, n)))

@@ -39,7 +39,7 @@ def test_sigkill_during_create_start_delete(rt, bundle):
         p = rt.run("delete", "--force", cid, check=False)
         assert p.returncode == 0, p.stderr
         assert cid not in rt.ids()
-        assert not [n for n in os.listdir(rt.root) if n.startswith(f".{cid}.")]
+        assert not [n for n in os.listdir(rt.root) if n.startswith("@creating.")]   # create's temporaries
 
 
 def test_interrupted_create_is_cleaned_by_the_next_create(rt, bundle):

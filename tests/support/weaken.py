@@ -80,6 +80,16 @@ WEAKENINGS = {
                         "        wait_for_start(a.fifo, a.prog != NULL);\n",
                         "    if (a.fifo >= 0 || !a.prog)\n        wait_for_start(a.fifo, a.prog != NULL);\n"
                         "    set_identity(&a);\n"),
+    # create's temporaries named like ids (".<pid>.<random>"): `delete --force` sweeps a container named so
+    "sweep-ids": ("pyrunc/state.py", 'TEMPORARY = "@creating."\n', 'TEMPORARY = "."\n'),
+    # a pid file's temporary at a predictable name, opened without O_EXCL: a planted hard link is truncated
+    "pid-file-truncate": ("pyrunc/oslite.py",
+                          '.{getpid()}.{urandom(6).hex()}")\n        try:\n'
+                          "            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL |",
+                          '.{getpid()}")\n        try:\n            fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC |'),
+    # trust a state root or seccomp cache that another user owns or may write
+    "trust-private-dirs": ("pyrunc/state.py", "        st = os.stat(path)\n    except FileNotFoundError:\n",
+                           "        st = os.stat(path)\n        return\n    except FileNotFoundError:\n"),
 }
 
 

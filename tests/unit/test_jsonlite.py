@@ -26,3 +26,13 @@ def test_errors(bad):
 def test_pretty_matches_json_indent():
     obj = {"a": 1, "b": [1, {"c": "d"}], "e": {}, "f": []}
     assert jsonlite.pretty(obj) == json.dumps(obj, indent=2, separators=(",", ": "))
+
+
+def test_deep_documents_are_errors_not_recursion():
+    with pytest.raises(Error, match="invalid JSON"):
+        jsonlite.loads("[" * 100000 + "]" * 100000)
+    deep = []
+    for _ in range(100000):
+        deep = [deep]
+    with pytest.raises(Error, match="cannot encode JSON: nested too deeply"):
+        jsonlite.dumps(deep)

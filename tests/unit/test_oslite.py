@@ -1,6 +1,9 @@
-"""oslite's path helpers behave exactly as posixpath's (the CLI uses them instead of os.py)."""
+"""oslite's path helpers behave exactly as posixpath's (the CLI uses them instead of os.py); replace_file."""
+import itertools
 import os
 import posixpath
+
+import pytest
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,3 +33,30 @@ def test_realpath_matches_posixpath(tmp_path):
               tmp_path / "missing" / "x", "/proc/self/cwd", "."]:
         assert oslite.path.realpath(str(p)) == posixpath.realpath(str(p)), p
     assert oslite.path.realpath(str(tmp_path / "link")) == os.path.join(str(tmp_path), "real")
+
+
+def test_replace_file_never_opens_what_is_planted_beside_it(tmp_path):
+    """A hard link or symlink to a victim at any name the temporary used to have is left alone."""
+    victim = tmp_path / "victim"
+    victim.write_text("VICTIM")
+    target = tmp_path / "pid"
+    old_name = tmp_path / f".pid.{os.getpid()}"
+    os.link(victim, old_name)
+    os.symlink(victim, tmp_path / ".pid")
+    oslite.replace_file(str(target), b"42")
+    assert target.read_text() == "42" and victim.read_text() == "VICTIM"
+    assert sorted(os.listdir(tmp_path)) == [".pid", old_name.name, "pid", "victim"]
+
+
+def test_replace_file_retries_a_taken_name_and_cleans_up(tmp_path, monkeypatch):
+    names = itertools.chain([b"\0" * 6, b"\0" * 6], (i.to_bytes(6, "big") for i in itertools.count(1)))
+    monkeypatch.setattr(oslite, "urandom", lambda n: next(names))
+    taken = tmp_path / f".f.{os.getpid()}.{'00' * 6}"
+    taken.write_text("planted")
+    oslite.replace_file(str(tmp_path / "f"), b"data")
+    assert (tmp_path / "f").read_text() == "data" and taken.read_text() == "planted"
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x").write_text("")
+    with pytest.raises(OSError):
+        oslite.replace_file(str(tmp_path / "d"), b"data")     # rename over a non-empty directory
+    assert sorted(os.listdir(tmp_path)) == sorted(["d", "f", taken.name])

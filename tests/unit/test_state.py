@@ -7,7 +7,7 @@ from pyrunc import state
 from pyrunc.errors import Error, NotExist
 
 
-@pytest.mark.parametrize("cid", ["a", "A-b_c.d+1", "x" * 200])
+@pytest.mark.parametrize("cid", ["a", "A-b_c.d+1", "x" * 255, ".x.1"])
 def test_valid_ids(cid):
     state.validate_id(cid)
 
@@ -16,6 +16,15 @@ def test_valid_ids(cid):
 def test_invalid_ids(cid):
     with pytest.raises(Error, match="invalid container id"):
         state.validate_id(cid)
+
+
+def test_an_id_longer_than_a_file_name_is_invalid():
+    with pytest.raises(Error, match=r"^invalid container id: 256 characters long, at most 255 \(it names the state directory\)$"):
+        state.validate_id("x" * 256)
+
+
+def test_temporary_names_are_never_ids():
+    assert not state.is_id(state.TEMPORARY + "1.ab")
 
 
 def test_status_from_live_facts(tmp_path):
@@ -90,3 +99,64 @@ def test_saved_facts_follow_the_state(tmp_path):
     c.save_facts()
     assert not os.path.exists(os.path.join(c.dir, state.FACTS))
     c.unlock()
+
+
+def test_create_sweeps_only_its_own_temporaries(tmp_path):
+    """A container named like an old-style temporary (".x.<dead pid>") is never swept; a dead create's is."""
+    lookalike = tmp_path / ".x.99999999"          # above any pid_max: its "creator" is dead
+    lookalike.mkdir()
+    (lookalike / "state.json").write_text("{}")
+    dead = tmp_path / f"{state.TEMPORARY}99999999.00"
+    dead.mkdir()
+    (dead / state.FIFO).write_text("")
+    live = tmp_path / f"{state.TEMPORARY}{os.getpid()}.00"  # a create of ours between mkdir and flock
+    live.mkdir()
+    c = state.Container(str(tmp_path), "x").reserve()
+    c.unlock()
+    assert sorted(os.listdir(tmp_path)) == sorted([".x.99999999", "x", live.name])
+    assert (lookalike / "state.json").exists()
+
+
+def test_reserve_leaves_no_temporary(tmp_path):
+    state.Container(str(tmp_path), "y").reserve().unlock()
+    assert os.listdir(tmp_path) == ["y"]
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757, 0o1777], ids=oct)
+def test_a_root_others_can_write_is_refused(tmp_path, mode):
+    root = tmp_path / "root"
+    root.mkdir()
+    root.chmod(mode)
+    with pytest.raises(Error, match=rf"^state root {root} is writable by its group or others \(mode {mode:04o}\): refusing"):
+        state.Container(str(root), "c")
+    with pytest.raises(Error, match="writable by its group or others"):
+        state.list_ids(str(root))
+
+
+def test_a_root_of_another_user_is_refused(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    root = tmp_path / "root"
+    root.mkdir(mode=0o711)
+    os.chown(root, 65534, 65534)
+    with pytest.raises(Error, match=rf"^state root {root} is owned by uid 65534, not by uid 0 \(the caller\)"):
+        state.Container(str(root), "c")
+
+
+def test_a_private_or_missing_root_is_fine(tmp_path):
+    (tmp_path / "root").mkdir(mode=0o711)
+    state.Container(str(tmp_path / "root"), "c")
+    state.Container(str(tmp_path / "missing"), "c")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(Error, match="is not a directory"):
+        state.Container(str(tmp_path / "file"), "c")
+
+
+def test_reading_a_state_json_too_deep_to_parse_is_an_error(tmp_path):
+    c = state.Container(str(tmp_path), "deep")
+    c.reserve()
+    with open(os.path.join(c.dir, state.STATE_FILE), "w") as f:
+        f.write("[" * 100000 + "]" * 100000)
+    with pytest.raises(Error, match="invalid JSON"):
+        c.load()
+    c.remove()

@@ -19,6 +19,7 @@ from pyrunc import __version__, jsonlite, log
 from pyrunc._seccomp import ffi, lib
 from pyrunc.errors import BadConfig, Error
 from pyrunc.linux import seccomp
+from pyrunc.state import check_private_dir
 
 CACHE_DIR = "@seccomp"             # '@' is not allowed in container ids: never a container's dir
 CACHE_ENTRIES = 64
@@ -211,6 +212,8 @@ def cache_key(p):
 def program(p, root):
     """The compiled program for a plan, from <root>/@seccomp when a previous create compiled it."""
     d = os.path.join(root, CACHE_DIR)
+    # a program planted there would be loaded as the container's filter
+    check_private_dir(d, "seccomp cache")
     path = os.path.join(d, cache_key(p) + ".bpf")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
