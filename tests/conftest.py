@@ -78,6 +78,17 @@ def rt(tmp_path):
 
 
 @pytest.fixture
+def running(rt, bundle):
+    """The id of a started container running `sleep 300` (deleted afterwards)."""
+    from tests.support.helpers import create
+    bundle.set_args("sleep", "300")
+    create(rt, bundle, "run1")
+    rt.run("start", "run1")
+    yield "run1"
+    rt.run("delete", "--force", "run1", check=False)
+
+
+@pytest.fixture
 def is_pyrunc():
     return runtime_name() == "pyrunc"
 

@@ -10,15 +10,6 @@ from tests.support.helpers import create, proc_status, read, wait_for
 pytestmark = pytest.mark.agnostic
 
 
-@pytest.fixture
-def running(rt, bundle):
-    bundle.set_args("sleep", "300")
-    create(rt, bundle, "ex")
-    rt.run("start", "ex")
-    yield "ex"
-    rt.run("delete", "--force", "ex", check=False)
-
-
 def ns(pid, name):
     return os.readlink(f"/proc/{pid}/ns/{name}")
 

@@ -22,15 +22,6 @@ DEAD = 99999999          # above any pid_max (at most 2^22): never a live proces
 LONG_ID = "a" * 300
 
 
-@pytest.fixture
-def running(rt, bundle):
-    bundle.set_args("sleep", "300")
-    create(rt, bundle, "hx")
-    rt.run("start", "hx")
-    yield "hx"
-    rt.run("delete", "--force", "hx", check=False)
-
-
 def edit(bundle, change):
     change(bundle.config)
     return bundle.save()
@@ -133,7 +124,7 @@ def test_config_strings_the_kernel_would_cut_are_refused(rt, bundle, tmp_path, c
 ], ids=["args", "cwd", "surrogate"])
 def test_process_json_strings_the_kernel_would_cut_are_refused(rt, running, tmp_path, fields, expect):
     path = write_process(tmp_path, **fields)
-    check_failure(rt, tmp_path, ["exec", "-p", path, running], rf"^exec hx: {re.escape(path)}: " + expect)
+    check_failure(rt, tmp_path, ["exec", "-p", path, running], rf"^exec {running}: {re.escape(path)}: " + expect)
 
 
 def test_api_strings_with_nul_are_refused(pyrunc_api, rt, bundle, running, tmp_path):
@@ -167,7 +158,7 @@ def test_deep_config_is_refused_at_parse(rt, bundle, tmp_path):
 def test_deep_process_json_is_refused(rt, running, tmp_path):
     path = write_process(tmp_path, x=nested(900))
     check_failure(rt, tmp_path, ["exec", "-p", path, running],
-                  rf"^exec hx: {re.escape(path)}: /x(/k){{99}}: nested more than 100 levels deep$")
+                  rf"^exec {running}: {re.escape(path)}: /x(/k){{99}}: nested more than 100 levels deep$")
 
 
 def test_config_at_the_nesting_limit_still_execs(rt, bundle):

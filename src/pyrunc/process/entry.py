@@ -18,7 +18,7 @@ RESUME = "import sys; sys.path[:0] = {path!r}; from pyrunc.process.entry import 
 
 def child_main(chan, preserve_fds):
     """Runs in the forked child; never returns.  The plan arrives later, in BOOTSTRAP."""
-    try:
+    def body():
         from pyrunc import trace
         from pyrunc.linux import syscalls as S
         _shed(S, preserve_fds, chan.fileno())
@@ -30,12 +30,7 @@ def child_main(chan, preserve_fds):
         if bootstrap.joins_shared_pid_namespace(plan):
             _reexec_sealed(chan, plan, path)
         bootstrap.main(chan, plan)
-        os._exit(0)
-    except BaseException as e:
-        from pyrunc.process.init import report
-        report(chan, e)
-    finally:
-        os._exit(1)
+    _run_stage(chan, body)
 
 
 def resumed(chan_fd, plan_fd):
@@ -46,13 +41,20 @@ def resumed(chan_fd, plan_fd):
     from pyrunc.linux import memfd
     from pyrunc.process.channel import Channel
     chan = Channel(chan_fd)
-    try:
+
+    def body():
         plan = jsonlite.loads(memfd.read_all(plan_fd))
         os.close(plan_fd)
         for fd in [chan_fd, *plan["fds"]["received"]]:
             os.set_inheritable(fd, False)
-        bootstrap = _rails_up()
-        bootstrap.main(chan, plan)
+        _rails_up().main(chan, plan)
+    _run_stage(chan, body)
+
+
+def _run_stage(chan, body):
+    """Run stage 1's body; any failure goes to the parent as one line; never returns."""
+    try:
+        body()
         os._exit(0)
     except BaseException as e:
         from pyrunc.process.init import report

@@ -34,11 +34,7 @@ def main(plan, chan):
     if p["terminal"]:
         fields["flags"] |= initabi.FLAGS["TTY"]
     trace.mark("process checked")
-    chan.send(M.READY, marks=trace.marks())
-    msg, _ = chan.recv()
-    if msg["type"] != M.COMMIT:
-        raise Error(f"unexpected message {msg['type']}")
-    chan.close()
+    M.ready_then_commit(chan, trace.marks())
     try:
         exec_init(plan["fds"]["init"], initabi.argv(fields, path, p["args"]), env,
                   pass_fds=[plan["fds"]["report"], *keep])

@@ -38,11 +38,7 @@ def main(plan, chan):
         plan["hook_state"]["pid"] = msg["pid"]
         argv, env, keep = setup_container(plan, chan)
         trace.mark("process checked")
-        chan.send(M.READY, marks=trace.marks())
-        msg, _ = chan.recv()
-        if msg["type"] != M.COMMIT:
-            raise Error(f"unexpected message {msg['type']}")
-        chan.close()
+        M.ready_then_commit(chan, trace.marks())
     except ChannelClosed:
         os._exit(1)
     except BaseException as e:

@@ -26,6 +26,8 @@ leaves an init behind; the parent reads EOF before READY as "init exited".
 After COMMIT the stage execs pyrunc-init, which waits for `start` (create)
 or forks the process (exec).
 """
+from pyrunc.errors import Error
+
 BOOTSTRAP = "BOOTSTRAP"
 USERNS = "USERNS"
 USERNS_MAPPED = "USERNS_MAPPED"
@@ -36,3 +38,12 @@ SETUP_DONE = "SETUP_DONE"
 READY = "READY"
 COMMIT = "COMMIT"
 ERROR = "ERROR"
+
+
+def ready_then_commit(chan, marks):
+    """A stage's last exchange before its exec: READY (with its trace marks), then wait for COMMIT."""
+    chan.send(READY, marks=marks)
+    msg, _ = chan.recv()
+    if msg["type"] != COMMIT:
+        raise Error(f"unexpected message {msg['type']}")
+    chan.close()
