@@ -50,9 +50,9 @@ WEAKENINGS = {
                            '    if plan["hooks"].get("startContainer") and not hooks.run_all(\n'
                            '            "startContainer", plan["hooks"]["startContainer"], hook_state(plan, "created")):\n'),
     # CVE-2019-5736 through exec: a Python stage inside the container's pid namespace, as before
-    "exec-python-in-pidns": ("pyrunc/process/execstage.py", "    chan.send(M.READY, marks=trace.marks())\n",
+    "exec-python-in-pidns": ("pyrunc/process/execstage.py", "    M.ready_then_commit(chan, trace.marks())\n",
                              "    if os.fork() == 0:\n        for _ in range(3000000):\n            pass\n"
-                             "        os._exit(0)\n    chan.send(M.READY, marks=trace.marks())\n"),
+                             "        os._exit(0)\n    M.ready_then_commit(chan, trace.marks())\n"),
     # the init runs host Python in a pid namespace that other containers share
     "no-python-seal": ("pyrunc/process/entry.py", "        if bootstrap.joins_shared_pid_namespace(plan):\n",
                        "        if False:\n"),
