@@ -105,13 +105,19 @@ unit: build
 
 # The whole suite runs as root inside a private cgroup+mount namespace whose
 # cgroup mounts are rooted at a fresh cgroup of ours (tests/support/sandbox.sh):
-# first on this host, then the cgroupv2 tests in the VM, even when the first part failed.
+# first on this host (the integration tests twice: through the installed front
+# end, then through the Python CLI alone, so that both paths stay covered),
+# then the cgroupv2 tests in the VM, even when the first part failed.
 # PYRUNC_REQUIRE_PEERS: a client missing from make peers is a failure here, not a skip.
 test: deps deps-v2vm build peers
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
 	PYRUNC=$(PYRUNC_TEST) PYRUNC_PEERS_CACHE=$(PEERS_CACHE) PYRUNC_REQUIRE_PEERS=1 \
 		bash tests/support/sandbox.sh $(PYTHON) -m pytest -q -p no:cacheprovider -m "not cgroupv2" tests $(PYTEST_ARGS); \
-	rc=$$?; $(MAKE) -s v2-tests || rc=1; $(MAKE) -s fuzz || rc=1; \
+	rc=$$?; \
+	echo "the integration tests again, through the Python CLI alone (no front end):"; \
+	PYRUNC=$(TEST_PREFIX)/lib/pyrunc/pyrunc-cli bash tests/support/sandbox.sh $(PYTHON) -m pytest -q -p no:cacheprovider \
+		-m "not cgroupv2" tests/integration $(PYTEST_ARGS) || rc=1; \
+	$(MAKE) -s v2-tests || rc=1; $(MAKE) -s fuzz || rc=1; \
 	$(MAKE) -s conformance CONFORMANCE_MIN=33 || rc=1; exit $$rc
 
 test-v2: deps deps-v2vm build

@@ -14,8 +14,9 @@ class BuildExtAndInit(build_ext):
     dynamic loader would come from the container's own files.  pyrunc-front
     (the installed command) is static because it is started on every call:
     static, it starts in a fraction of a millisecond less.  pyrunc-init's
-    argv keys and flags come from src/pyrunc/linux/initabi.py, written out
-    as a header first, so that Python and C share one definition.
+    argv keys and flags (src/pyrunc/linux/initabi.py) and the front end's
+    recipe format (src/pyrunc/frontabi.py) are written out as headers first,
+    so that Python and C share one definition.
     """
 
     def run(self):
@@ -24,8 +25,8 @@ class BuildExtAndInit(build_ext):
         os.makedirs(out_dir, exist_ok=True)
         abi_dir = os.path.join(self.build_temp, "abi")
         os.makedirs(abi_dir, exist_ok=True)
-        subprocess.check_call([sys.executable, "src/pyrunc/linux/initabi.py",
-                               os.path.join(abi_dir, "pyrunc_init_abi.h")])
+        for module, header in (("linux/initabi.py", "pyrunc_init_abi.h"), ("frontabi.py", "pyrunc_front_abi.h")):
+            subprocess.check_call([sys.executable, f"src/pyrunc/{module}", os.path.join(abi_dir, header)])
         for name in ("pyrunc_init", "pyrunc_front"):
             subprocess.check_call([os.environ.get("CC", "cc"), "-O2", "-Wall", "-Werror", "-static", "-s",
                                    "-I", abi_dir, "-o", os.path.join(out_dir, name.replace("_", "-")),

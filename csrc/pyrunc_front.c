@@ -5,29 +5,22 @@
  * 1 ms for a static binary, and containerd makes at least three calls per
  * container.  Two of them are trivial for an ordinary container: `start` of a
  * created container (one byte into its exec fifo) and `delete` of a stopped one
- * (rmdir its cgroups, remove its state directory).  `create` leaves the facts
- * these two need in <root>/<id>/fast (state.py, fast_facts), and only when no hook
- * has to run; this program does those two cases itself.
+ * (rmdir its cgroups, remove its state directory).
  *
- * It never decides anything it could get wrong: any other command, a flag it
- * does not know, --debug, a caller that is not root, a root directory that is not
- * root's alone (another user could have planted the facts), a missing fact, a fact that
- * does not hold (init dead for start, alive for delete, a frozen cgroup, a busy
- * cgroup, a subdirectory in the state dir) or an error before it changed
- * anything, and it execs the Python CLI with the same arguments, which does the
- * whole command and words any error.  So it never prints and never fails on its
- * own: the only message it can write is that the Python CLI cannot be run.
+ * Python decides, this program only interprets.  Whenever Python saves a
+ * container's state it also writes <root>/<id>/recipe (src/pyrunc/steps.py,
+ * format in src/pyrunc/frontabi.py, whose constants this build includes as
+ * pyrunc_front_abi.h): for each verb the front end may do, the conditions that
+ * must hold and the steps to take.  This program checks the conditions and
+ * runs the steps; at any doubt (another command or flag, --debug, a caller
+ * that is not root, a root others could write, no recipe or another version,
+ * a condition that does not hold, a step it does not know, a step that fails)
+ * it execs the Python CLI with the same arguments, which does the whole
+ * command and words any error.  It never prints: the only message it can write
+ * is that the Python CLI cannot be run.
  *
  * The Python CLI is <prefix>/lib/pyrunc/pyrunc-cli, found from /proc/self/exe
  * (<prefix>/bin/pyrunc), so a copied or relocated install stays consistent.
- *
- * Facts file, one per line, a keyword then a space then the rest of the line:
- *   pid N              the init's pid
- *   start N            its start time in clock ticks (/proc/N/stat field 22)
- *   thawed V PATH      the freezer file and its content when not frozen
- *   cgroup PATH        a cgroup directory of the container (one per hierarchy)
- *   start-ok           `start` needs nothing but the fifo (a process, no poststart hook)
- *   delete-ok          `delete` needs nothing but removal (no poststop hook)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -43,18 +36,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_ROOT "/run/pyrunc"
-#define FACTS_MAX 65536
-#define MAX_CGROUPS 64
+#include "pyrunc_front_abi.h"
+
+#define RECIPE_MAX 65536
+#define MAX_ITEMS 128
 
 static char **saved_argv;
 
-struct facts {
-    long pid;
-    unsigned long long start;
-    const char *thawed_value, *thawed_path;
-    const char *cgroups[MAX_CGROUPS];
-    int ncgroups, start_ok, delete_ok;
+/* One `if` or `do` line of the recipe: its kind (enum cond or enum step) and its fields. */
+struct item {
+    int kind;
+    char *a, *b, *c; /* fields; the last one given runs to the end of the line */
+};
+
+struct recipe {
+    struct item conds[MAX_ITEMS], steps[MAX_ITEMS];
+    int nconds, nsteps;
 };
 
 /* The Python CLI does the whole command: the answer to anything unusual. */
@@ -82,16 +79,10 @@ static void __attribute__((noreturn)) python(void)
     exit(127);
 }
 
-static int is_id(const char *s)
+/* A directory name in the root: the id's rule is Python's, which wrote the recipe this must match. */
+static int plain_name(const char *s)
 {
-    const char *p;
-    if (!*s || !strcmp(s, ".") || !strcmp(s, ".."))
-        return 0;
-    for (p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr("_+-.", *p)))
-            return 0;
-    return 1;
+    return *s && strcmp(s, ".") && strcmp(s, "..") && !strchr(s, '/');
 }
 
 /* Owned by us and writable by nobody else: the only root whose facts this program may act on. */
@@ -127,112 +118,167 @@ static ssize_t read_file(int dir, const char *path, char *buf, size_t size)
     return n < 0 ? -1 : (ssize_t)got;
 }
 
-static int parse_facts(char *text, struct facts *f)
+static int lookup(const char *name, const char *const *names, int count)
 {
-    char *line, *next, *rest;
-    memset(f, 0, sizeof(*f));
-    for (line = text; *line; line = next) {
-        next = strchr(line, '\n');
-        if (!next)
-            return -1;             /* every line ends with a newline: a torn file is no fact */
-        *next++ = 0;
-        rest = strchr(line, ' ');
-        if (rest)
-            *rest++ = 0;
-        if (!strcmp(line, "pid") && rest)
-            f->pid = strtol(rest, NULL, 10);
-        else if (!strcmp(line, "start") && rest)
-            f->start = strtoull(rest, NULL, 10);
-        else if (!strcmp(line, "thawed") && rest && (f->thawed_path = strchr(rest, ' '))) {
-            *(char *)f->thawed_path++ = 0;
-            f->thawed_value = rest;
-        } else if (!strcmp(line, "cgroup") && rest && f->ncgroups < MAX_CGROUPS)
-            f->cgroups[f->ncgroups++] = rest;
-        else if (!strcmp(line, "start-ok"))
-            f->start_ok = 1;
-        else if (!strcmp(line, "delete-ok"))
-            f->delete_ok = 1;
-        else
-            return -1;
-    }
-    return f->pid > 0 && f->start > 0 ? 0 : -1;
+    int i;
+    for (i = 0; i < count; i++)
+        if (!strcmp(name, names[i]))
+            return i;
+    return -1;
 }
 
-/* Is the init still the process create started (same start time, not a zombie)? */
-static int init_alive(const struct facts *f)
+/* Split off the next space-separated field of *rest (the last field takes the rest of the line). */
+static char *field(char **rest, int last)
+{
+    char *f = *rest, *sp;
+    if (!f || !*f)
+        return NULL;
+    if (last) {
+        *rest = NULL;
+        return f;
+    }
+    sp = strchr(f, ' ');
+    if (sp)
+        *sp++ = 0;
+    *rest = sp;
+    return f;
+}
+
+/* Fill r with the section of `verb`; -1 if the recipe is not one this program may follow. */
+static int parse_recipe(char *text, const char *id, const char *verb, struct recipe *r)
+{
+    char *line, *next, *rest, *word;
+    int in_verb = 0, seen_verb = 0, ended = 0, lineno = 0;
+    memset(r, 0, sizeof(*r));
+    for (line = text; *line; line = next, lineno++) {
+        next = strchr(line, '\n');
+        if (!next || ended)
+            return -1;             /* every line ends with a newline, nothing after end */
+        *next++ = 0;
+        rest = line;
+        word = field(&rest, 0);
+        if (!word)
+            return -1;
+        if (lineno == 0) {
+            if (strcmp(word, "pyrunc-recipe") || !rest || strtol(rest, NULL, 10) != RECIPE_VERSION)
+                return -1;
+        } else if (lineno == 1) {
+            if (strcmp(word, "id") || !rest || strcmp(rest, id))
+                return -1;
+        } else if (!strcmp(word, "end")) {
+            ended = 1;
+        } else if (!strcmp(word, "verb")) {
+            if (!rest || lookup(rest, verb_names, VERB_COUNT) < 0)
+                return -1;
+            in_verb = !strcmp(rest, verb);
+            seen_verb |= in_verb;
+        } else if (!strcmp(word, "if") || !strcmp(word, "do")) {
+            int is_if = word[0] == 'i';
+            struct item *it = is_if ? &r->conds[r->nconds] : &r->steps[r->nsteps];
+            char *name = field(&rest, 0);
+            if (!name)
+                return -1;
+            it->kind = is_if ? lookup(name, cond_names, COND_COUNT) : lookup(name, step_names, STEP_COUNT);
+            if (it->kind < 0)
+                return -1;         /* a condition or step this build does not know */
+            if (!in_verb)
+                continue;
+            if ((is_if ? r->nconds : r->nsteps) >= MAX_ITEMS)
+                return -1;
+            if (is_if && it->kind != COND_EQUALS) {        /* alive|dead PID START */
+                it->a = field(&rest, 0);
+                it->b = field(&rest, 1);
+            } else if (is_if) {                            /* equals TEXT PATH */
+                it->a = field(&rest, 0);
+                it->b = field(&rest, 1);
+            } else if (it->kind == STEP_FIFO_START || it->kind == STEP_RMDIR) {
+                it->a = field(&rest, 1);                   /* NAME or DIR */
+            }
+            if ((is_if || it->kind == STEP_FIFO_START || it->kind == STEP_RMDIR) && !it->a)
+                return -1;
+            if (is_if && !it->b)
+                return -1;
+            if (is_if)
+                r->nconds++;
+            else
+                r->nsteps++;
+        } else {
+            return -1;
+        }
+    }
+    return ended && seen_verb ? 0 : -1;
+}
+
+/* Is the process pid the one that started at `start` clock ticks, and not a zombie? */
+static int process_alive(const char *pid, const char *start)
 {
     char path[64], buf[1024], *p;
-    int field;
-    snprintf(path, sizeof(path), "/proc/%ld/stat", f->pid);
+    int field_no;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", strtol(pid, NULL, 10));
     if (read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
         return 0;
     p = strrchr(buf, ')');
     if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
         return 0;
-    for (field = 3, p += 2; field < 22 && p; field++)   /* p: field 3 (state) -> 22 (starttime) */
+    for (field_no = 3, p += 2; field_no < 22 && p; field_no++)   /* p: field 3 (state) -> 22 (starttime) */
         if ((p = strchr(p, ' ')))
             p++;
-    return p && strtoull(p, NULL, 10) == f->start;
+    return p && strtoull(p, NULL, 10) == strtoull(start, NULL, 10);
 }
 
-static int thawed(const struct facts *f)
+static int file_equals(const char *path, const char *text)
 {
-    char buf[64];
+    char buf[256];
     size_t n;
-    if (!f->thawed_path)
-        return 1;
-    if (read_file(AT_FDCWD, f->thawed_path, buf, sizeof(buf)) < 0)
+    if (read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
         return 0;
     n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
         buf[--n] = 0;
-    return !strcmp(buf, f->thawed_value);
+    return !strcmp(buf, text);
+}
+
+static int holds(const struct item *c)
+{
+    switch (c->kind) {
+    case COND_ALIVE: return process_alive(c->a, c->b);
+    case COND_DEAD: return !process_alive(c->a, c->b);
+    case COND_EQUALS: return file_equals(c->b, c->a);
+    }
+    return 0;
 }
 
 static void write_start_trace(int dir, long long began)
 {
     char buf[128];
     int n = snprintf(buf, sizeof(buf), "cli start %lld\nexec %lld\n", began, now_ns());
-    int fd = openat(dir, "trace.start", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = openat(dir, START_TRACE_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) {
         (void)!write(fd, buf, (size_t)n);   /* a diagnostic: its loss changes nothing */
         close(fd);
     }
 }
 
-/* start of a created container: what Runtime.start does when there is no poststart hook. */
-static void start(int dir, const struct facts *f, long long began)
+/* fifo-start: what lets the init exec the program (steps.py says the same for Python). */
+static void fifo_start(int dir, const char *name)
 {
-    int fifo;
-    if (!f->start_ok || !init_alive(f) || !thawed(f))
-        python();
-    fifo = openat(dir, "exec.fifo", O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    int fifo = openat(dir, name, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (fifo < 0)
         python();      /* running already (no fifo), or the init stopped reading: Python says which */
-    /* unlink first, as Runtime.start: a start killed here leaves "running", never a
-     * "created" container that has in fact started */
-    if (unlinkat(dir, "exec.fifo", 0) < 0 || write(fifo, "0", 1) != 1) {
+    /* unlink first: a start killed here leaves "running", never a "created"
+     * container that has in fact started */
+    if (unlinkat(dir, name, 0) < 0 || write(fifo, "0", 1) != 1) {
         close(fifo);
         python();      /* the fifo is gone now: Python reports the state the init is in */
     }
     close(fifo);
-    write_start_trace(dir, began);
-    exit(0);
 }
 
-/* delete of a stopped container: what Runtime.delete does when there is no poststop hook. */
-static void delete(int root, const char *id, int dir, const struct facts *f)
+/* remove-state: the state directory, if it holds only plain files (anything else is Python's). */
+static void remove_state(int root, const char *id, int dir)
 {
     struct dirent *e;
-    DIR *d;
-    int i;
-    if (!f->delete_ok || init_alive(f))
-        python();
-    for (i = 0; i < f->ncgroups; i++)
-        if (rmdir(f->cgroups[i]) < 0 && errno != ENOENT)
-            python();  /* processes left (no pid namespace) or children: Python kills and retries */
-    /* only plain entries: anything else is for Python's remove(), before we touch any */
-    d = fdopendir(dup(dir));
+    DIR *d = fdopendir(dup(dir));
     if (!d)
         python();
     while ((e = readdir(d)))
@@ -250,6 +296,27 @@ static void delete(int root, const char *id, int dir, const struct facts *f)
     closedir(d);
     if (unlinkat(root, id, AT_REMOVEDIR) < 0)
         python();
+}
+
+static void run_steps(int root, const char *id, int dir, const struct recipe *r, long long began)
+{
+    int i;
+    for (i = 0; i < r->nconds; i++)
+        if (!holds(&r->conds[i]))
+            python();
+    for (i = 0; i < r->nsteps; i++) {
+        const struct item *s = &r->steps[i];
+        switch (s->kind) {
+        case STEP_FIFO_START: fifo_start(dir, s->a); break;
+        case STEP_TRACE_START: write_start_trace(dir, began); break;
+        case STEP_RMDIR:
+            if (rmdir(s->a) < 0 && errno != ENOENT)
+                python();  /* processes left (no pid namespace) or children: Python kills and retries */
+            break;
+        case STEP_REMOVE_STATE: remove_state(root, id, dir); break;
+        default: python();
+        }
+    }
     exit(0);
 }
 
@@ -270,8 +337,8 @@ int main(int argc, char **argv)
 {
     long long began = now_ns();
     const char *root = DEFAULT_ROOT, *logpath = NULL, *fmt = "text", *id = NULL, *v, *verb;
-    char buf[FACTS_MAX];
-    struct facts f;
+    static char buf[RECIPE_MAX];
+    static struct recipe r;
     int i = 1, rootfd, dir, fd;
 
     saved_argv = argv;
@@ -290,10 +357,10 @@ int main(int argc, char **argv)
     if (i >= argc || !*root || (strcmp(fmt, "text") && strcmp(fmt, "json")))
         python();
     verb = argv[i++];
-    if (strcmp(verb, "start") && strcmp(verb, "delete"))
+    if (lookup(verb, verb_names, VERB_COUNT) < 0)
         python();
     for (; i < argc; i++) {
-        /* --force changes nothing for a stopped container, the only kind deleted here */
+        /* --force changes nothing for a stopped container, what delete's recipe requires */
         if (!strcmp(verb, "delete") && (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force")))
             continue;
         if (argv[i][0] == '-' || id)
@@ -301,7 +368,7 @@ int main(int argc, char **argv)
         else
             id = argv[i];
     }
-    if (!id || !is_id(id))
+    if (!id || !plain_name(id))
         python();
     if (logpath) {     /* the Python CLI creates the log file on every call, so does this */
         fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -316,11 +383,9 @@ int main(int argc, char **argv)
     if (dir < 0 || flock(dir, LOCK_EX) < 0)
         python();
     /* the lock fd is close-on-exec: handing over to Python releases the lock */
-    if (read_file(dir, "fast", buf, sizeof(buf)) < 0 || parse_facts(buf, &f) < 0)
+    if (read_file(dir, RECIPE_FILE, buf, sizeof(buf)) < 0 || parse_recipe(buf, id, verb, &r) < 0)
         python();
     signal(SIGPIPE, SIG_IGN);   /* an init gone between open and write: EPIPE, then Python */
-    if (!strcmp(verb, "start"))
-        start(dir, &f, began);
-    delete(rootfd, id, dir, &f);
+    run_steps(rootfd, id, dir, &r, began);
     return 0;
 }

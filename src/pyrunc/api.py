@@ -10,28 +10,51 @@
     c.delete(force=True)
 
 Errors are pyrunc.Error (one line: the reason); nothing is printed.
+The one layer below is lifecycle.py (start, state, kill, delete, list),
+create.py, execproc.py and cgroups/control.py: each verb is one call.
 """
-from pyrunc.cli import DEFAULT_ROOT
+from pyrunc import frontabi
 from pyrunc.errors import Error
+
+DEFAULT_ROOT = frontabi.DEFAULT_ROOT
+
+
+def state_root(root=None, rootless=None):
+    """root, else /run/pyrunc, or $XDG_RUNTIME_DIR/pyrunc for a rootless caller (as runc)."""
+    if root:
+        return root
+    if not _rootless(rootless):
+        return DEFAULT_ROOT
+    from pyrunc import oslite
+    xdg = oslite.environ.get("XDG_RUNTIME_DIR")
+    if not xdg:
+        raise Error("rootless: set XDG_RUNTIME_DIR (or pass --root) for the state directory")
+    return oslite.path.join(xdg, "pyrunc")
+
+
+def _rootless(rootless):
+    if rootless is None:
+        import posix
+        return posix.geteuid() != 0
+    return rootless
+
+
+def _host(root, rootless, systemd_cgroup=False):
+    from pyrunc.lifecycle import Host
+    _no_nul(root=root)
+    return Host(state_root(root, rootless), systemd_cgroup=systemd_cgroup, rootless=_rootless(rootless))
 
 
 class Container:
     """One container, by id, under a state root (runc's --root)."""
 
     def __init__(self, id, root=None, rootless=None, systemd_cgroup=False):
-        from pyrunc.cli import state_root
-        from pyrunc.container import Runtime
-        _no_nul(root=root)
-        if rootless is None:
-            import posix
-            rootless = posix.geteuid() != 0
         self.id = id
-        self._rt = Runtime(state_root({"root": root} if root else {}, rootless),
-                           systemd_cgroup=systemd_cgroup, rootless=rootless)
+        self._host = _host(root, rootless, systemd_cgroup)
 
     @property
     def root(self):
-        return self._rt.root
+        return self._host.root
 
     def __repr__(self):
         return f"pyrunc.Container({self.id!r}, root={self.root!r})"
@@ -40,20 +63,33 @@ class Container:
     def create(self, bundle, *, pid_file=None, console_socket=None, no_pivot=False, no_new_keyring=False,
                preserve_fds=0):
         """Set the container up (its stdio is the caller's); returns the init's host pid."""
+        from pyrunc import create
         _no_nul(bundle=bundle, pid_file=pid_file, console_socket=console_socket)
-        return self._rt.create(self.id, bundle, pid_file=pid_file, console_socket=console_socket,
-                               no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds)
+        return create.create(self._host, self.id, bundle, pid_file=pid_file, console_socket=console_socket,
+                             no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds)
+
+    def run(self, bundle, *, detach=False, keep=False, subreaper=True, pid_file=None, console_socket=None,
+            no_pivot=False, no_new_keyring=False, preserve_fds=0):
+        """create and start; in the foreground relay signals and the tty, wait, delete (unless keep):
+        the process's exit code (0 once it runs when detached)."""
+        from pyrunc import runfg
+        _no_nul(bundle=bundle, pid_file=pid_file, console_socket=console_socket)
+        return runfg.run(self._host, self.id, bundle, detach=detach, keep=keep, subreaper=subreaper,
+                         pid_file=pid_file, console_socket=console_socket, no_pivot=no_pivot,
+                         no_new_keyring=no_new_keyring, preserve_fds=preserve_fds)
 
     def start(self):
-        self._rt.start(self.id)
+        from pyrunc import lifecycle
+        lifecycle.start(self._host, self.id)
 
     def state(self):
         """The runtime-spec state: ociVersion, id, status, pid, bundle, rootfs, created, owner, annotations."""
-        return self._rt.state(self.id)
+        from pyrunc import lifecycle
+        return lifecycle.container_state(self._host, self.id)
 
     def saved_trace(self):
         """{"create": [(stage, monotonic ns)...], "start": [...]}: what `pyrunc trace` prints."""
-        c = self._rt.container(self.id)
+        c = self._host.container(self.id)
         if not c.exists():
             from pyrunc.errors import NotExist
             raise NotExist(self.id)
@@ -70,11 +106,13 @@ class Container:
 
     def kill(self, signal="TERM", all=False):
         """Signal the init (a name such as "TERM" or a number), or with all=True every process."""
-        from pyrunc.container import parse_signal
-        self._rt.kill(self.id, parse_signal(str(signal)), all)
+        from pyrunc import lifecycle
+        from pyrunc.signals import parse_signal
+        lifecycle.kill(self._host, self.id, parse_signal(str(signal)), all)
 
     def delete(self, force=False):
-        self._rt.delete(self.id, force)
+        from pyrunc import lifecycle
+        lifecycle.delete(self._host, self.id, force)
 
     def exec(self, args=None, *, process=None, detach=False, tty=False, console_socket=None, cwd=None,
              env=(), user=None, additional_gids=(), caps=(), no_new_privs=None, pid_file=None,
@@ -92,7 +130,7 @@ class Container:
              "ignore-paused": ignore_paused}
         if no_new_privs is not None:
             o["no-new-privs"] = no_new_privs
-        return execproc.run(self._rt, self.id, {k: v for k, v in o.items() if v is not None},
+        return execproc.run(self._host, self.id, {k: v for k, v in o.items() if v is not None},
                             list(args or ()))
 
     # -- cgroups ---------------------------------------------------------
@@ -135,8 +173,26 @@ def _no_nul(**named):
 def containers(root=None, rootless=None):
     """Every container under a state root."""
     from pyrunc import state
-    probe = Container("probe", root, rootless)
-    return [Container(cid, probe.root, rootless) for cid in state.list_ids(probe.root)]
+    host = _host(root, rootless)
+    return [Container(cid, host.root, rootless) for cid in state.list_ids(host.root)]
+
+
+def states(root=None, rootless=None):
+    """The runtime-spec state of every container under a state root, with its owner (`list`)."""
+    from pyrunc import lifecycle
+    return lifecycle.containers(_host(root, rootless))
+
+
+def features():
+    """What this runtime supports (runtime-spec features.md)."""
+    from pyrunc.features import features as probe
+    return probe()
+
+
+def write_spec(bundle=".", rootless=False):
+    """`spec`: an example config.json in bundle, never over an existing one."""
+    from pyrunc.spec import write_example
+    write_example(bundle, rootless)
 
 
 def check(bundle):
@@ -145,4 +201,4 @@ def check(bundle):
     return preflight(bundle)
 
 
-__all__ = ["Container", "containers", "check", "DEFAULT_ROOT"]
+__all__ = ["Container", "containers", "states", "check", "features", "write_spec", "state_root", "DEFAULT_ROOT"]

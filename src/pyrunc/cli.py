@@ -10,9 +10,8 @@ from pyrunc import oslite as os  # posix without os.py: see oslite
 import sys
 
 from pyrunc import __version__, OCI_VERSION, log, trace
+from pyrunc.api import DEFAULT_ROOT
 from pyrunc.errors import Error
-
-DEFAULT_ROOT = "/run/pyrunc"
 
 # flag name -> kind ("bool", "str", "int", "list"); aliases map to a name
 GLOBAL_FLAGS = {"root": "str", "log": "str", "log-format": "str", "debug": "bool",
@@ -234,24 +233,6 @@ def _container(g, cid):
     return Container(cid, root=g.get("root"), rootless=_rootless(g), systemd_cgroup=g.get("systemd-cgroup", False))
 
 
-def _runtime(g):
-    from pyrunc.container import Runtime
-    rootless = _rootless(g)
-    return Runtime(state_root(g, rootless), systemd_cgroup=g.get("systemd-cgroup", False), rootless=rootless)
-
-
-def state_root(g, rootless):
-    """--root, else /run/pyrunc, or $XDG_RUNTIME_DIR/pyrunc for a rootless caller (as runc)."""
-    if g.get("root"):
-        return g["root"]
-    if not rootless:
-        return DEFAULT_ROOT
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if not xdg:
-        raise Error("rootless: set XDG_RUNTIME_DIR (or pass --root) for the state directory")
-    return os.path.join(xdg, "pyrunc")
-
-
 def do_create(g, o, pos):
     _container(g, pos[0]).create(o.get("bundle", "."), pid_file=o.get("pid-file"),
                                  console_socket=o.get("console-socket"), no_pivot=o.get("no-pivot", False),
@@ -277,8 +258,11 @@ def do_delete(g, o, pos):
 
 
 def do_run(g, o, pos):
-    from pyrunc.runfg import run
-    return run(_runtime(g), pos[0], o)
+    return _container(g, pos[0]).run(
+        o.get("bundle", "."), detach=o.get("detach", False), keep=o.get("keep", False),
+        subreaper=not o.get("no-subreaper", False), pid_file=o.get("pid-file"),
+        console_socket=o.get("console-socket"), no_pivot=o.get("no-pivot", False),
+        no_new_keyring=o.get("no-new-keyring", False), preserve_fds=o.get("preserve-fds", 0))
 
 
 def do_exec(g, o, pos):
@@ -299,7 +283,8 @@ def do_list(g, o, pos):
     fmt = o.get("format", "table")
     if fmt not in ("table", "json"):
         raise Usage(f"invalid format {fmt!r}: use table or json")
-    items = _runtime(g).list()
+    from pyrunc.api import states
+    items = states(g.get("root"), _rootless(g))
     if o.get("quiet"):
         sys.stdout.write("".join(s["id"] + "\n" for s in items))
     elif fmt == "json":
@@ -313,7 +298,7 @@ def do_list(g, o, pos):
 
 
 def do_check(g, o, pos):
-    from pyrunc.preflight import check
+    from pyrunc.api import check
     fmt = o.get("format", "text")
     if fmt not in ("text", "json"):
         raise Usage(f"invalid format {fmt!r}: use text or json")
@@ -333,13 +318,13 @@ def do_trace(g, o, pos):
 
 def do_features(g, o, pos):
     import json
-    from pyrunc.features import features
+    from pyrunc.api import features
     sys.stdout.write(json.dumps(features(), indent=4) + "\n")
 
 
 def do_spec(g, o, pos):
-    from pyrunc.spec import write_example
-    write_example(o.get("bundle", "."), o.get("rootless", False))
+    from pyrunc.api import write_spec
+    write_spec(o.get("bundle", "."), o.get("rootless", False))
 
 
 def do_pause(g, o, pos):

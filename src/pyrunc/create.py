@@ -1,12 +1,11 @@
 """`create` (CLI process): check the config, claim the id, make the cgroups, drive the stages until READY."""
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
-from pyrunc import jsonlite, log, state, trace, unixsock
-from pyrunc.container import _hook_state, _quiet
+from pyrunc import hooks, jsonlite, lifecycle, log, state, trace, unixsock
 from pyrunc.errors import BadConfig, Error
 
 
-def create(rt, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
+def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
            no_new_keyring=False, preserve_fds=0, detach=True, subreaper=False, console_fd=None):
     """Set the container up until its init waits for `start`; returns the init's pid.
 
@@ -28,18 +27,18 @@ def create(rt, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
     c = manager = None
     fds = []
     try:
-        doc = _checked_config(bundle, console_socket, detach, preserve_fds, rt.rootless)
+        doc = _checked_config(bundle, console_socket, detach, preserve_fds, host.rootless)
         from pyrunc.linux import seccomp
-        filter_entry, bpf = seccomp.prepare(doc.get("linux", {}).get("seccomp"), rt.root)
+        filter_entry, bpf = seccomp.prepare(doc.get("linux", {}).get("seccomp"), host.root)
         if filter_entry:
             log.debug(f"seccomp filter flags: {filter_entry['flags']}")   # runc's words
         trace.mark("seccomp")
-        c = _claim(rt, cid)
+        c = _claim(host, cid)
         trace.mark("reserve id")
         # rootless: no cgroup of our own to manage (runc ignores them on v1 too)
-        layout = (detect.NONE, []) if rt.rootless else detect.host_layout()
+        layout = (detect.NONE, []) if host.rootless else detect.host_layout()
         linux = doc.get("linux", {})
-        manager = cgroups.new(linux.get("cgroupsPath", ""), cid, layout, systemd=rt.systemd_cgroup,
+        manager = cgroups.new(linux.get("cgroupsPath", ""), cid, layout, systemd=host.systemd_cgroup,
                               resources=linux.get("resources", {}),
                               cgroupns=any(n.get("type") == "cgroup" for n in linux.get("namespaces", ())))
         plan = config.build(doc, bundle, cid, manager, layout, no_pivot, no_new_keyring)
@@ -67,21 +66,20 @@ def create(rt, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
             if doc.get("linux", {}).get("netDevices"):
                 from pyrunc.linux import netdev
                 netdev.move(doc["linux"]["netDevices"], pid)
-            run_runtime_hooks(kinds, doc.get("hooks", {}), _hook_state(base, "creating", pid))
+            run_runtime_hooks(kinds, doc.get("hooks", {}), hooks.state_json(base, "creating", pid))
 
         def on_pid(pid):
             start = state.proc_start_time(pid)
             c.save(dict(base, pid=pid, pid_start=start[0] if start else 0, creating=True))
 
         pid = stages.wait_ready(on_userns=lambda p: write_maps(p, plan["uid_map"], plan["gid_map"],
-                                                               deny_setgroups=rt.rootless),
+                                                               deny_setgroups=host.rootless),
                                 on_setup=on_setup, on_pid=on_pid)
         start = state.proc_start_time(pid)
         if start is None:
             raise Error("container init exited before it was ready")
         trace.mark("init ready")
         c.save(dict(base, pid=pid, pid_start=start[0], trace={"create": trace.marks()}))
-        c.save_facts()
         if pid_file:
             write_pid_file(pid_file, pid)
         stages.commit()
@@ -89,9 +87,9 @@ def create(rt, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
     except BaseException:
         stages.kill()
         if manager is not None:
-            _quiet(manager.destroy)
+            log.quietly(manager.destroy)
         if c is not None:
-            _quiet(c.remove)
+            log.quietly(c.remove)
         raise
     finally:
         for fd in fds:
@@ -102,15 +100,15 @@ def create(rt, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
     return pid
 
 
-def _claim(rt, cid):
+def _claim(host, cid):
     """Reserve the id; an earlier create of it that was killed half-way is cleaned up first."""
-    c = rt.container(cid)
+    c = host.container(cid)
     try:
         return c.reserve()
     except Error:
         if not c.exists():
             raise
-    old = rt.container(cid)
+    old = host.container(cid)
     try:
         old.lock(blocking=False)
     except Error:
@@ -121,9 +119,9 @@ def _claim(rt, cid):
             raise Error(f"container with id {cid} already exists")
         # unlocked and never finished: its creator is gone
         log.warning(f"cleaning up an interrupted create of {cid}")
-        rt._kill_init(old, 9)
-        rt._destroy(old)
-    return rt.container(cid).reserve()
+        lifecycle.kill_init(old, 9)
+        lifecycle.destroy(old)
+    return host.container(cid).reserve()
 
 
 def fd_slots(plan):

@@ -2,10 +2,10 @@
 import copy
 import os
 
-from pyrunc import OCI_VERSION, config, console, exeseal, log, spec, trace, unixsock, validate
+from pyrunc import OCI_VERSION, config, console, exeseal, log, spec, trace, transitions, unixsock, validate
 from pyrunc.cgroups import base as cgroups
 from pyrunc.create import fd_slots, write_pid_file
-from pyrunc.errors import BadConfig, Error, WrongState
+from pyrunc.errors import BadConfig, Error
 from pyrunc.linux.namespaces import TYPES
 from pyrunc.process.parent import Stages
 
@@ -65,14 +65,14 @@ def _parse_user(text):
     return out
 
 
-def run(rt, cid, o, args):
+def run(host, cid, o, args):
     """Start the process; detached, return 0 once it runs; else wait and return its exit code."""
     # forked first: stage 1 imports while we read the state and build the plan
     stages = Stages().spawn(o.get("preserve-fds", 0))
     fds = []
     ours = None
     try:
-        plan, fds, ours = _plan(rt, cid, o, args)
+        plan, fds, ours = _plan(host, cid, o, args)
         detach = o.get("detach", False)
         stages.bootstrap(plan, fd_slots(plan))
         stages.wait_ready()
@@ -100,20 +100,15 @@ def run(rt, cid, o, args):
             ours.close()
 
 
-def _plan(rt, cid, o, args):
+def _plan(host, cid, o, args):
     """(the plan of stage 1, the fds it holds, our end of a local console or None)."""
     from pyrunc import state
     fds = []
     ours = None
     try:
-        with rt.container(cid).lock() as c:
+        with host.container(cid).lock() as c:
             c.load()
-            status = c.status()
-            if status in ("stopped", "creating"):
-                raise WrongState("cannot exec in a stopped container" if status == "stopped"
-                                 else "cannot exec in a container that is still being created")
-            if status == "paused" and not o.get("ignore-paused"):
-                raise WrongState("cannot exec in a paused container (use --ignore-paused)")
+            transitions.require("exec --ignore-paused" if o.get("ignore-paused") else "exec", c.status(), cid)
             data = c.data
             # the namespaces to join, pinned under the lock: a pidfd of the init, checked to be
             # the init (pid and start time) once it is open, so a reused pid cannot be joined
@@ -122,7 +117,7 @@ def _plan(rt, cid, o, args):
             except ProcessLookupError:
                 fds.append(-1)
             if fds[0] < 0 or not state.alive(data["pid"], data.get("pid_start")):
-                raise WrongState("cannot exec in a stopped container")
+                transitions.require("exec", "stopped", cid)     # the init exited since the check
         saved = data.get("config", {})
         p = process_spec(saved.get("process"), o, args)
         detach = o.get("detach", False)
@@ -134,7 +129,7 @@ def _plan(rt, cid, o, args):
         blockers = seccomp.exec_problems(saved.get("seccomp"))
         if blockers:
             raise BadConfig("; ".join(blockers))
-        entry, bpf = seccomp.prepare(saved.get("seccomp"), rt.root)
+        entry, bpf = seccomp.prepare(saved.get("seccomp"), host.root)
         manager = cgroups.from_state(data["cgroup"])
         namespaces = saved.get("namespaces", ())
         flags = 0

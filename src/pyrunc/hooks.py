@@ -3,10 +3,17 @@ from pyrunc import oslite as os  # posix without os.py: see oslite
 import select
 import time
 
+from pyrunc import OCI_VERSION, jsonlite
 from pyrunc.errors import Error
 from pyrunc.linux import memfd
 
 MAX_OUTPUT = 16 << 10
+
+
+def state_json(base, status, pid):
+    """The runtime-spec state a hook reads on stdin, from a container's saved state."""
+    return jsonlite.dumps({"ociVersion": OCI_VERSION, "id": base["id"], "status": status, "pid": pid,
+                           "bundle": base["bundle"], "annotations": base.get("annotations", {})})
 
 
 def run_all(kind, hooks, state_json, on_failure=None):

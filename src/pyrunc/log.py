@@ -77,3 +77,11 @@ def error(msg):
         os.write(2, (msg + "\n").encode())
     except OSError:
         pass
+
+
+def quietly(fn):
+    """Run a clean-up step after a failure: its own failure is only a warning, never hides the first."""
+    try:
+        fn()
+    except Exception as e:
+        warning(f"cleanup: {e}")

@@ -1,4 +1,4 @@
-"""Container state on disk (CLI process): <root>/<id>/ with a lock, state.json, exec.fifo and the front end's facts.
+"""Container state on disk (CLI process): <root>/<id>/ with a lock, state.json, exec.fifo and the front end's recipe.
 
 The status is never stored: it is derived from live facts each time
 (the init's pid and start time, the exec fifo, the freezer).
@@ -7,13 +7,12 @@ import fcntl
 from pyrunc import oslite as os  # posix without os.py: see oslite
 import time
 
-from pyrunc import OCI_VERSION, jsonlite
+from pyrunc import OCI_VERSION, frontabi, jsonlite
 from pyrunc.errors import Error, NotExist
 
 STATE_FILE = "state.json"
-FIFO = "exec.fifo"
-FACTS = "fast"                 # read by the installed command's front end (csrc/pyrunc_front.c)
-START_TRACE = "trace.start"    # the front end's marks of a `start` it did itself
+FIFO = frontabi.FIFO
+START_TRACE = frontabi.START_TRACE    # the marks of a `start`, by the front end or Python
 # The id names the state directory <root>/<id> and, by default, a cgroup directory: one file name
 NAME_MAX = 255
 # create builds <root>/<id> under this name, '@' being outside the id alphabet: a temporary is never a
@@ -171,9 +170,24 @@ class Container:
             os.rmdir(path)
 
     def save(self, data):
-        """Atomically replace state.json."""
+        """Atomically replace state.json, then the front end's recipe derived from it (steps.recipe):
+        the one writer of both, so the recipe never says more than the state it follows."""
+        from pyrunc import steps
         self.data = data
         os.replace_file(os.path.join(self.dir, STATE_FILE), jsonlite.dumps(data).encode())
+        text = steps.recipe(self.id, data)
+        path = os.path.join(self.dir, frontabi.RECIPE)
+        if text is not None:
+            os.replace_file(path, text.encode())
+            return
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    def save_start_trace(self, marks):
+        """The marks of a `start`, in the file the front end writes when it starts a container itself."""
+        os.replace_file(os.path.join(self.dir, START_TRACE), "".join(f"{s} {t}\n" for s, t in marks).encode())
 
     # -- reading ---------------------------------------------------------
     def load(self):
@@ -207,7 +221,8 @@ class Container:
         return "running"
 
     def frozen(self):
-        freezer = _freezer((self.data or {}).get("cgroup") or {})
+        from pyrunc.steps import freezer_of
+        freezer = freezer_of((self.data or {}).get("cgroup") or {})
         if freezer is None:
             return False
         path, thawed = freezer
@@ -216,18 +231,6 @@ class Container:
                 return f.read().strip() != thawed   # v1 FREEZING counts as frozen, as runc
         except OSError:
             return False
-
-    def save_facts(self):
-        """Write (or drop) what the front end needs to start or delete this container without Python."""
-        text = fast_facts(self.data)
-        path = os.path.join(self.dir, FACTS)
-        if text is not None:
-            os.replace_file(path, text.encode())
-            return
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
 
     def saved_trace(self):
         """The marks create and start recorded; a start done by the front end left its own file."""
@@ -274,43 +277,6 @@ class Container:
                 os.unlink(p)
         os.rmdir(self.dir)
         self.unlock()
-
-
-def _freezer(cg):
-    """(freezer file, its content when thawed) of a container's cgroup state, or None."""
-    for key, d in cg.get("dirs", {}).items():
-        if key == "" and cg.get("driver") == "fs2":
-            return os.path.join(d, "cgroup.freeze"), "0"
-        if "freezer" in key.split(","):
-            return os.path.join(d, "freezer.state"), "THAWED"
-    return None
-
-
-def fast_facts(data):
-    """The facts file of a created container (format: csrc/pyrunc_front.c), or None.
-
-    start-ok and delete-ok say that the command has nothing to do but the
-    fifo write or the removal: no hook to run, a process to start.  No facts
-    for a container still being created, or with a newline in a path (the
-    format is one fact per line).
-    """
-    if not data or data.get("creating") or not data.get("pid"):
-        return None
-    cg = data.get("cgroup") or {}
-    config = data.get("config", {})
-    hooks = config.get("hooks", {})
-    lines = [f"pid {data['pid']}", f"start {data['pid_start']}"]
-    freezer = _freezer(cg)
-    if freezer:
-        lines.append(f"thawed {freezer[1]} {freezer[0]}")
-    lines += [f"cgroup {d}" for d in cg.get("dirs", {}).values()]
-    if config.get("process") and not hooks.get("poststart"):
-        lines.append("start-ok")
-    if not hooks.get("poststop"):
-        lines.append("delete-ok")
-    if any("\n" in line for line in lines):
-        return None
-    return "".join(line + "\n" for line in lines)
 
 
 def now_rfc3339nano():

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from tests.support.helpers import wait_for
-from tests.support.runtime import runtime_path
+from tests.support.runtime import install_prefix, runtime_path
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def pyrunc_api(is_pyrunc):
     """The installed package, imported into this test process."""
     if not is_pyrunc:
         pytest.skip("pyrunc's own API")
-    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(runtime_path()))), "lib", "pyrunc")
+    lib = os.path.join(install_prefix(runtime_path()), "lib", "pyrunc")
     sys.path.insert(0, lib)
     try:
         import pyrunc

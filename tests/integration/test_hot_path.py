@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from tests.support.helpers import create, wait_for
+from tests.support.runtime import python_cli
 
 # modules no hot-path command may pull in: each costs milliseconds per call
 FORBIDDEN = {"json", "re", "enum", "argparse", "subprocess", "signal", "socket", "threading",
@@ -13,14 +14,9 @@ FORBIDDEN = {"json", "re", "enum", "argparse", "subprocess", "signal", "socket",
              "jsonschema", "hashlib", "shutil", "tempfile", "traceback", "resource", "os"}
 
 
-def python_cli(rt):
-    """The installed Python CLI (PREFIX/lib/pyrunc/pyrunc-cli) behind the front end PREFIX/bin/pyrunc."""
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(rt.path))), "lib", "pyrunc", "pyrunc-cli")
-
-
 def imported(rt, *args):
     """Module names a runtime call imports (python -X importtime on the installed Python CLI)."""
-    p = subprocess.run([sys.executable, "-IS", "-X", "importtime", python_cli(rt), "--root", rt.root, *args],
+    p = subprocess.run([sys.executable, "-IS", "-X", "importtime", python_cli(rt.path), "--root", rt.root, *args],
                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
     names = set()
     for line in p.stderr.splitlines():
@@ -57,7 +53,7 @@ def test_create_cli_process_imports_no_os(rt, bundle, tmp_path, is_pyrunc):
     if not is_pyrunc:
         pytest.skip("pyrunc's own import graph")
     out = tmp_path / "modules"
-    with open(python_cli(rt)) as f:
+    with open(python_cli(rt.path)) as f:
         setup = "".join(line for line in f if line.startswith(("import sys", "sys.path")))
     code = setup + (
         "from pyrunc.api import Container\n"

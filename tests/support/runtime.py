@@ -18,7 +18,28 @@ def runtime_path():
 
 
 def runtime_name():
-    return os.path.basename(runtime_path())
+    """runc, crun, or pyrunc (the installed command or, PYRUNC=<prefix>/lib/pyrunc/pyrunc-cli, its Python CLI alone)."""
+    name = os.path.basename(runtime_path())
+    return "pyrunc" if name == "pyrunc-cli" else name
+
+
+def uses_front_end():
+    """Is the runtime under test pyrunc's installed front end (not its Python CLI alone)?"""
+    return os.path.basename(runtime_path()) == "pyrunc"
+
+
+def install_prefix(pyrunc):
+    """PREFIX of a pyrunc install, from PREFIX/bin/pyrunc or PREFIX/lib/pyrunc/pyrunc-cli."""
+    path = os.path.realpath(pyrunc)
+    up = 3 if os.path.basename(path) == "pyrunc-cli" else 2
+    for _ in range(up):
+        path = os.path.dirname(path)
+    return path
+
+
+def python_cli(pyrunc):
+    """The Python CLI behind an installed front end."""
+    return os.path.join(install_prefix(pyrunc), "lib", "pyrunc", "pyrunc-cli")
 
 
 class Runtime:

@@ -95,7 +95,8 @@ WEAKENINGS = {
 
 def weakened(pyrunc, name, dest):
     """A copy of the install that `pyrunc` (PREFIX/bin/pyrunc) belongs to, with one defence removed."""
-    prefix = os.path.dirname(os.path.dirname(os.path.realpath(pyrunc)))
+    from tests.support.runtime import install_prefix
+    prefix = install_prefix(pyrunc)
     dest = str(dest)
     subprocess.run(["cp", "-a", prefix, dest], check=True)
     # bin/pyrunc (the front end) finds lib/pyrunc/pyrunc-cli beside itself; that script names its lib
@@ -115,6 +116,9 @@ def weakened(pyrunc, name, dest):
         with open(path, "w") as f:
             f.write(src.replace(old, new))
         shutil.rmtree(os.path.join(os.path.dirname(path), "__pycache__"))
+    # the same entry point as the runtime under test: the front end, or the Python CLI alone
+    if os.path.basename(pyrunc) == "pyrunc-cli":
+        return os.path.join(dest, "lib", "pyrunc", "pyrunc-cli")
     return os.path.join(dest, "bin", "pyrunc")
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 from pyrunc.cli import CREATE_FLAGS, Usage, parse_flags
-from pyrunc.container import parse_signal
+from pyrunc.signals import parse_signal
 from pyrunc.errors import Error
 
 ALIASES = {"b": "bundle"}

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from pyrunc import state
+from pyrunc import frontabi, state, steps, transitions
 from pyrunc.errors import Error, NotExist
 
 
@@ -69,35 +69,62 @@ def _created(**over):
     return data
 
 
-def test_fast_facts_of_an_ordinary_container():
-    assert state.fast_facts(_created()).splitlines() == [
-        "pid 42", "start 777", "thawed THAWED /sys/fs/cgroup/freezer/c/freezer.state",
-        "cgroup /sys/fs/cgroup/cpu,cpuacct/c", "cgroup /sys/fs/cgroup/freezer/c", "start-ok", "delete-ok"]
-    v2 = state.fast_facts(_created(cgroup={"driver": "fs2", "dirs": {"": "/sys/fs/cgroup/c"}}))
-    assert v2.splitlines()[2:4] == ["thawed 0 /sys/fs/cgroup/c/cgroup.freeze", "cgroup /sys/fs/cgroup/c"]
-    assert state.fast_facts(_created(cgroup={})).splitlines() == ["pid 42", "start 777", "start-ok", "delete-ok"]
+def test_recipe_of_an_ordinary_container():
+    assert steps.recipe("c", _created()).splitlines() == [
+        "pyrunc-recipe 1", "id c",
+        "verb start", "if alive 42 777", "if equals THAWED /sys/fs/cgroup/freezer/c/freezer.state",
+        "do fifo-start exec.fifo", "do trace-start",
+        "verb delete", "if dead 42 777", "do rmdir /sys/fs/cgroup/cpu,cpuacct/c", "do rmdir /sys/fs/cgroup/freezer/c",
+        "do remove-state", "end"]
+    v2 = steps.recipe("c", _created(cgroup={"driver": "fs2", "dirs": {"": "/sys/fs/cgroup/c"}})).splitlines()
+    assert "if equals 0 /sys/fs/cgroup/c/cgroup.freeze" in v2 and "do rmdir /sys/fs/cgroup/c" in v2
+    assert steps.recipe("c", _created(cgroup={})).splitlines()[2:] == [
+        "verb start", "if alive 42 777", "do fifo-start exec.fifo", "do trace-start",
+        "verb delete", "if dead 42 777", "do remove-state", "end"]
 
 
-def test_fast_facts_leave_hooks_and_odd_containers_to_python():
+def test_a_verb_with_a_step_the_front_end_lacks_gets_no_recipe():
+    """Hooks are run by Python only: their verb is left out, so the front end hands it over."""
     hooks = {"process": {"args": ["true"]}, "hooks": {"poststart": [{"path": "/h"}], "poststop": [{"path": "/h"}]}}
-    lines = state.fast_facts(_created(config=hooks)).splitlines()
-    assert "start-ok" not in lines and "delete-ok" not in lines
-    assert "start-ok" not in state.fast_facts(_created(config={})).splitlines()   # no process to start
-    assert state.fast_facts(_created(creating=True)) is None
-    assert state.fast_facts({}) is None
-    newline = {"driver": "fs2", "dirs": {"": "/sys/fs/cgroup/a\nstart-ok"}}
-    assert state.fast_facts(_created(cgroup=newline)) is None
+    assert steps.recipe("c", _created(config=hooks)).splitlines() == ["pyrunc-recipe 1", "id c", "end"]
+    assert "verb start" not in steps.recipe("c", _created(config={}))      # no process to start
+    assert steps.recipe("c", _created(creating=True)) is None
+    assert steps.recipe("c", {}) is None
+    newline = {"driver": "fs2", "dirs": {"": "/sys/fs/cgroup/a\nverb start"}}
+    assert steps.recipe("c", _created(cgroup=newline)) is None
 
 
-def test_saved_facts_follow_the_state(tmp_path):
+def test_the_recipe_is_written_with_the_state(tmp_path):
     c = state.Container(str(tmp_path), "c")
     c.reserve()
     c.save(_created())
-    c.save_facts()
-    assert open(os.path.join(c.dir, state.FACTS)).read() == state.fast_facts(_created())
+    assert open(os.path.join(c.dir, frontabi.RECIPE)).read() == steps.recipe("c", _created())
     c.save(_created(creating=True))
-    c.save_facts()
-    assert not os.path.exists(os.path.join(c.dir, state.FACTS))
+    assert not os.path.exists(os.path.join(c.dir, frontabi.RECIPE))
+    c.unlock()
+
+
+def test_every_refused_transition_has_runc_words():
+    for verb, allowed in transitions.ALLOWED.items():
+        assert allowed <= set(transitions.STATUSES), verb
+        for status in set(transitions.STATUSES) - allowed:
+            assert (verb, status) in transitions.REFUSALS, (verb, status)
+    assert set(transitions.REFUSALS) <= {(v, s) for v in transitions.ALLOWED for s in transitions.STATUSES}
+
+
+def test_the_front_end_conditions_mean_the_status_its_fast_path_needs(tmp_path, monkeypatch):
+    """steps.conditions hold exactly when state.status() is what transitions lets the front end act in."""
+    c = state.Container(str(tmp_path), "c")
+    c.reserve()
+    c.save(_created())
+    for alive in (True, False):
+        monkeypatch.setattr(state, "alive", lambda pid, start, a=alive: a)
+        for frozen in (True, False):
+            monkeypatch.setattr(state.Container, "frozen", lambda self, f=frozen: f)
+            status = c.status()
+            start_ok = alive and not frozen     # with the fifo present, as here
+            assert (status == "created") == start_ok, (alive, frozen, status)
+            assert (status == "stopped") == (not alive), (alive, frozen, status)
     c.unlock()
 
 

@@ -1,0 +1,74 @@
+"""The front end's interface, defined once (CLI process; the build generates csrc's header from it).
+
+The installed `pyrunc` (csrc/pyrunc_front.c) does `start` and `delete` of a
+container itself when the container's recipe says how, and hands every
+other call to the Python CLI.  Python writes the recipe (steps.recipe, from
+state.Container.save); the front end only interprets it.
+
+Where it is: <root>/<id>/recipe, root being --root or DEFAULT_ROOT.  Before
+it reads the recipe, the front end takes the container's lock as Python
+does: flock(LOCK_EX) on an fd of the state directory, opened with
+O_NOFOLLOW; the lock fd is close-on-exec, so handing over releases it.
+
+Format, version VERSION, one item per line, fields separated by one space,
+the last field running to the end of the line (paths may hold spaces; a
+state with a newline in a field gets no recipe):
+
+    pyrunc-recipe VERSION
+    id ID
+    verb VERB                (start or delete; each verb at most once)
+    if CONDITION ARGS...     every one must hold, else the front end hands over
+    do STEP ARGS...          run in order; a failure hands over (steps.py says what each does)
+    end
+
+Conditions: `alive PID START` (the process PID exists, is not a zombie, and
+started at START clock ticks), `dead PID START` (not so), `equals TEXT PATH`
+(the file holds TEXT, trailing whitespace aside).  The front end refuses
+(hands over) a recipe of another version, an id other than the one it was
+called with, an unknown condition or step, or anything it cannot parse.
+This module is pure data: setup.py runs it without importing pyrunc.
+"""
+VERSION = 1
+RECIPE = "recipe"
+FIFO = "exec.fifo"
+START_TRACE = "trace.start"      # the marks of a start, written by whoever ran it
+DEFAULT_ROOT = "/run/pyrunc"
+VERBS = ("start", "delete")
+CONDITIONS = ("alive", "dead", "equals")
+FRONT_STEPS = ("fifo-start", "trace-start", "rmdir", "remove-state")
+
+
+def format_recipe(cid, sections):
+    """The recipe text: sections are (verb, conditions, steps); None if a field holds a newline."""
+    lines = [f"pyrunc-recipe {VERSION}", f"id {cid}"]
+    for verb, conds, ops in sections:
+        lines.append(f"verb {verb}")
+        lines += ["if " + " ".join(str(x) for x in c) for c in conds]
+        lines += ["do " + " ".join(str(x) for x in op) for op in ops]
+    lines.append("end")
+    if any("\n" in line for line in lines):
+        return None
+    return "".join(line + "\n" for line in lines)
+
+
+def header():
+    """csrc's view of this module (written by setup.py as pyrunc_front_abi.h)."""
+    def cstr(s):
+        return '"' + s + '"'
+    lines = ["/* Generated from src/pyrunc/frontabi.py by setup.py: do not edit. */",
+             "#ifndef PYRUNC_FRONT_ABI_H", "#define PYRUNC_FRONT_ABI_H",
+             f"#define RECIPE_VERSION {VERSION}", f"#define RECIPE_FILE {cstr(RECIPE)}",
+             f"#define START_TRACE_FILE {cstr(START_TRACE)}", f"#define DEFAULT_ROOT {cstr(DEFAULT_ROOT)}"]
+    for group, names in (("COND", CONDITIONS), ("STEP", FRONT_STEPS), ("VERB", VERBS)):
+        ids = [f"{group}_{n.upper().replace('-', '_')}" for n in names]
+        lines.append(f"enum {group.lower()} {{ " + ", ".join(ids) + f", {group}_COUNT }};")
+        lines.append(f"static const char *const {group.lower()}_names[] = {{ "
+                     + ", ".join(cstr(n) for n in names) + " };")
+    lines.append("#endif")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+    with open(sys.argv[1], "w") as f:
+        f.write(header())
