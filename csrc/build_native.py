@@ -27,7 +27,6 @@ long pr_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
               unsigned long a5);
 long pr_keyctl(int cmd, unsigned long a2, unsigned long a3, unsigned long a4,
                unsigned long a5);
-long pr_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable);
 long pr_open_tree(int dirfd, const char *path, unsigned int flags);
 long pr_move_mount(int from_dirfd, const char *from_path, int to_dirfd,
                    const char *to_path, unsigned int flags);
@@ -42,7 +41,6 @@ long pr_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t nice,
                       uint32_t priority, uint64_t runtime, uint64_t deadline,
                       uint64_t period);
 long pr_ioprio_set(int which, int who, int ioprio);
-long pr_statfs_type(const char *path);
 long pr_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
                   unsigned int flags);
 long pr_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags);

@@ -74,20 +74,6 @@ long pr_keyctl(int cmd, unsigned long a2, unsigned long a3, unsigned long a4,
     RET(syscall(SYS_keyctl, cmd, a2, a3, a4, a5));
 }
 
-/* Capability sets as three 64-bit masks (kernel ABI v3: two 32-bit words). */
-long pr_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable)
-{
-    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[2];
-    data[0].effective = (uint32_t)effective;
-    data[1].effective = (uint32_t)(effective >> 32);
-    data[0].permitted = (uint32_t)permitted;
-    data[1].permitted = (uint32_t)(permitted >> 32);
-    data[0].inheritable = (uint32_t)inheritable;
-    data[1].inheritable = (uint32_t)(inheritable >> 32);
-    RET(syscall(SYS_capset, &hdr, data));
-}
-
 long pr_open_tree(int dirfd, const char *path, unsigned int flags)
 {
     RET(syscall(SYS_open_tree, dirfd, path, flags));
@@ -156,15 +142,7 @@ long pr_ioprio_set(int which, int who, int ioprio)
 
 #include <sys/vfs.h>
 
-/* f_type of the filesystem holding path / fd (statfs magic numbers). */
-long pr_statfs_type(const char *path)
-{
-    struct statfs st;
-    if (statfs(path, &st) < 0)
-        return -errno;
-    return (long)(unsigned long)st.f_type;
-}
-
+/* f_type of the filesystem holding fd (statfs magic numbers). */
 long pr_fstatfs_type(int fd)
 {
     struct statfs st;

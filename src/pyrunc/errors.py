@@ -20,10 +20,6 @@ class WrongState(Error):
     """The command is not allowed in the container's current state."""
 
 
-class Unsupported(Error):
-    """A feature pyrunc does not (yet) implement on this host."""
-
-
 def oserror_reason(e):
     """`what: strerror` for an OSError, without Python's `[Errno N]` noise."""
     what = e.filename if e.filename is not None else ""

@@ -12,7 +12,6 @@ class _Context:
     object_pairs_hook = None
     parse_float = float
     parse_int = int
-    memo = {}
 
     @staticmethod
     def parse_constant(name):
@@ -35,11 +34,9 @@ def loads(text):
         i += 1
     try:
         value, end = _scan(text, i)
-        _Context.memo.clear()
     except (StopIteration, ValueError, RecursionError, SystemError):
         # SystemError: CPython 3.11's scanner cannot build its error unless
         # json.decoder is already imported; the explanation comes from there.
-        _Context.memo.clear()
         raise Error(f"invalid JSON: {_explain(text)}") from None
     while end < n and text[end] in _WS:
         end += 1

@@ -169,3 +169,16 @@ def test_features(rt, is_pyrunc):
     assert "user" in f["linux"]["namespaces"] and "CAP_SYS_ADMIN" in f["linux"]["capabilities"]
     assert f["linux"]["seccomp"]["enabled"] and "SCMP_ACT_NOTIFY" in f["linux"]["seccomp"]["actions"]
     assert "SCMP_ARCH_X86_64" in f["linux"]["seccomp"]["archs"]
+
+
+def test_stages_have_titles(rt, bundle, tmp_path, is_pyrunc):
+    """ps names pyrunc's stages (as runc's): a createRuntime hook sees the init stage, its parent's child."""
+    if not is_pyrunc:
+        pytest.skip("pyrunc's stage names")
+    out = tmp_path / "ps"
+    bundle.config["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": [
+        "sh", "-c", f"cat /proc/[0-9]*/comm > {out}"]}]}
+    bundle.set_args("true")
+    create(rt, bundle, "titles")
+    rt.run("delete", "--force", "titles")
+    assert "pyrunc:[2:INIT]\n" in out.read_text()

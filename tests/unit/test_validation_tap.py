@@ -61,3 +61,15 @@ def test_go_version_parsing():
     assert suite.parse_go_version("go version go1.26.8 linux/amd64") == (1, 26)
     assert suite.parse_go_version("go version go1.19.8 linux/amd64") < suite.GO_MIN
     assert suite.parse_go_version("garbage") is None
+
+
+def test_the_gate_fails_on_a_lost_pass_and_reports_new_ones(tmp_path, capsys):
+    from tests.validation.run import _gate
+    expected = tmp_path / "expected.txt"
+    expected.write_text("# comment\nkill\nstate\n")
+    assert _gate(str(expected), ["kill", "state", "start"], {"kill", "state", "start"}) == 0
+    assert "start" in capsys.readouterr().out
+    assert _gate(str(expected), ["kill", "state"], {"kill"}) == 1
+    assert "state" in capsys.readouterr().err
+    assert _gate(str(expected), ["kill"], {"kill"}) == 0          # a subset run gates only what ran
+    assert _gate(None, ["kill"], set()) == 0

@@ -57,20 +57,3 @@ def masks(capabilities, unknown):
 
 def names(mask):
     return [NAMES[i] if i < len(NAMES) else f"CAP_{i}" for i in range(64) if mask >> i & 1]
-
-
-def drop_bounding(keep, syscalls):
-    """Drop every capability outside `keep` from the bounding set (needs CAP_SETPCAP)."""
-    for n in range(last_cap() + 1):
-        if not keep >> n & 1:
-            syscalls.prctl(syscalls.PR_CAPBSET_DROP, n)
-
-
-def raise_ambient(mask, permitted, inheritable, syscalls):
-    """Raise the ambient set; the kernel only allows caps both permitted and inheritable, and
-    runc silently skips the others, so do we (runc's own `spec` asks for such ambient caps)."""
-    syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
-    mask &= permitted & inheritable
-    for n in range(64):
-        if mask >> n & 1:
-            syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, n)

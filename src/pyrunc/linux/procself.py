@@ -19,12 +19,16 @@ def pin():
     _dir = os.open("/proc/self", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
+def open_file(name, flags=os.O_RDONLY):
+    """An fd of /proc/self/<name> (close-on-exec)."""
+    if _dir is None:
+        return os.open("/proc/self/" + name, flags | os.O_CLOEXEC)
+    return os.open(name, flags | os.O_CLOEXEC, dir_fd=_dir)
+
+
 def read(name):
     """The text of /proc/self/<name>."""
-    if _dir is None:
-        fd = os.open("/proc/self/" + name, os.O_RDONLY | os.O_CLOEXEC)
-    else:
-        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=_dir)
+    fd = open_file(name)
     try:
         chunks = []
         while chunk := os.read(fd, 65536):

@@ -157,9 +157,6 @@ def join_session_keyring(name):
                  "keyctl(JOIN_SESSION_KEYRING)")
 
 
-def capset(effective, permitted, inheritable):
-    check(lib.pr_capset(effective, permitted, inheritable), "capset")
-
 
 def open_tree(dirfd, path, flags):
     return check(lib.pr_open_tree(dirfd, path.encode(), flags), path or "open_tree")
@@ -217,9 +214,6 @@ RENAME_NOREPLACE = 1
 def rename_noreplace(old, new):
     check(lib.pr_renameat2(-100, old.encode(), -100, new.encode(), RENAME_NOREPLACE), new)
 
-
-def statfs_type(path):
-    return check(lib.pr_statfs_type(path.encode()), path)
 
 
 def fstatfs_type(fd):

@@ -76,8 +76,9 @@ def _shed(S, preserve_fds, chan_fd):
 
 def _rails_up():
     """Import everything the stages need, then refuse any further import; the bootstrap module."""
-    from pyrunc.linux import procself
+    from pyrunc.linux import procself, proctitle
     procself.pin()
+    proctitle.set_title("pyrunc:[1:BOOTSTRAP]")
     if len(os.listdir("/proc/self/task")) != 1:
         raise RuntimeError("stage 1 is not single-threaded")
     from pyrunc import exeseal  # noqa: F401  (_reexec_sealed)

@@ -13,7 +13,7 @@ import os
 
 from pyrunc import trace
 from pyrunc.errors import Error
-from pyrunc.linux import initabi
+from pyrunc.linux import initabi, proctitle
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.final import exec_init
 from pyrunc.process import messages as M
@@ -22,6 +22,7 @@ from pyrunc.process import program
 
 def main(plan, chan):
     """Never returns: raises before READY (bootstrap reports it), exits or execs after."""
+    proctitle.set_title("pyrunc:[1:EXEC]")
     join_namespaces(plan["fds"]["pidfd"], plan["ns"])
     trace.mark("namespaces")
     p = plan["process"]

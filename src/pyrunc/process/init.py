@@ -3,7 +3,7 @@ import os
 
 from pyrunc import hooks, jsonlite, trace
 from pyrunc.errors import Error, oserror_reason
-from pyrunc.linux import creds, final, initabi, loopback, memfd, procself, rootfs
+from pyrunc.linux import creds, final, initabi, loopback, memfd, procself, proctitle, rootfs
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.final import exec_init
 from pyrunc.linux.mountplan import DEV_LINKS
@@ -32,6 +32,7 @@ def report(chan, e):
 def main(plan, chan):
     try:
         procself.pin()
+        proctitle.set_title("pyrunc:[2:INIT]")
         msg, _ = chan.recv()
         if msg["type"] != M.HOST_PID:
             raise Error(f"unexpected message {msg['type']}")
