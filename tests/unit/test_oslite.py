@@ -60,3 +60,23 @@ def test_replace_file_retries_a_taken_name_and_cleans_up(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         oslite.replace_file(str(tmp_path / "d"), b"data")     # rename over a non-empty directory
     assert sorted(os.listdir(tmp_path)) == sorted(["d", "f", taken.name])
+
+
+@given(rooted)
+def test_dirname_and_basename_match_posixpath(p):
+    assert oslite.path.dirname(p) == posixpath.dirname(p)
+    assert oslite.path.basename(p) == posixpath.basename(p)
+
+
+def test_exists_isdir_islink_match_os_path(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "f").write_text("")
+    (tmp_path / "ld").symlink_to("d")
+    (tmp_path / "lf").symlink_to("f")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    (tmp_path / "loop").symlink_to("loop")
+    for name in ("d", "f", "ld", "lf", "dangling", "loop", "missing", "f/x", "d/"):
+        p = str(tmp_path / name) if not name.endswith("/") else str(tmp_path / name[:-1]) + "/"
+        for fn in ("exists", "isdir", "islink"):
+            assert getattr(oslite.path, fn)(p) == getattr(os.path, fn)(p), (fn, name)
+    assert oslite.path.exists("a\0b") == os.path.exists("a\0b")
