@@ -49,7 +49,7 @@
  *      its controlling tty, and execs the program.
  *
  * Any failure once the program's stdio is set up: one line on stderr (the
- * container's) and exit 127 (not found) / 126 (not executable) / 1.
+ * container's) and exit 1, as runc's init.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -569,10 +569,17 @@ static void run_start_hooks(int fd, char **prog_env)
 
 /* ------------------------------------------------------------ exec mode */
 
+/* A failed execve is reported as runc's init reports it, on the program's stderr, and exits 1:
+ * "exec /x: no such file or directory" (Go's errno text: strerror's, lowercase). */
 static void __attribute__((noreturn)) exec_program(char **prog, char **envp)
 {
+    char reason[128];
+
     execve(prog[0], prog + 1, envp);
-    die("exec", errno, errno == EACCES ? 126 : 127);
+    snprintf(reason, sizeof(reason), "%s", strerror(errno));
+    if (reason[0] >= 'A' && reason[0] <= 'Z')
+        reason[0] += 'a' - 'A';
+    dprintf(2, "exec %s: %s\n", prog[0], reason);
     _exit(1);
 }
 

@@ -186,14 +186,20 @@ def main(argv=None):
         return rc
     except Error as e:
         log.error(f"{verb} {obj}: {e}" if obj else f"{verb}: {e}")
-        return 1
+        return _failure_status(verb, e)
     except KeyboardInterrupt:
         return 130
     except Exception as e:   # a bug: one line for the caller, the traceback in the log
         import traceback
         log.debug(traceback.format_exc())
         log.error(f"{verb} {obj}: internal error: {type(e).__name__}: {e}")
-        return 1
+        return _failure_status(verb, e)
+
+
+def _failure_status(verb, e):
+    """runc's exit status: 255 for any failure of `exec` past its command line (its
+    fatalWithCode(err, 255)), 1 otherwise."""
+    return 255 if verb == "exec" and not isinstance(e, Usage) else 1
 
 
 def run_and_exit(argv=None):
@@ -269,7 +275,7 @@ def do_exec(g, o, pos):
     if o.get("apparmor") or o.get("process-label") or o.get("cgroup"):
         raise Usage("--apparmor, --process-label and --cgroup are not supported yet")
     if not o.get("process") and len(pos) < 2:
-        raise Usage("a command is required unless --process is given")
+        raise Error("process args cannot be empty")
     return _container(g, pos[0]).exec(
         pos[1:], process=o.get("process"), detach=o.get("detach", False), tty=o.get("tty", False),
         console_socket=o.get("console-socket"), cwd=o.get("cwd"), env=o.get("env", ()), user=o.get("user"),

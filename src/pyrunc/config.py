@@ -1,7 +1,7 @@
 """Turn a validated config into the init's plan (CLI process, pure data, serialisable)."""
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
-from pyrunc import OCI_VERSION
+from pyrunc import OCI_VERSION, log
 from pyrunc.errors import BadConfig
 from pyrunc.linux import caps, mountplan, namespaces, procattrs
 from pyrunc.validate import RLIMITS
@@ -14,6 +14,16 @@ def dedup_env(env):
         k, _, _ = e.partition("=")
         out[k] = e
     return list(out.values())
+
+
+def capability_masks(capabilities):
+    """caps.masks, warning about the names left out in runc's words (config.json and exec --cap)."""
+    unknown = []
+    m = caps.masks(capabilities, unknown)
+    if unknown:
+        names = " ".join(sorted({name for _s, name in unknown}))
+        log.warning(f"ignoring unknown or unavailable capabilities: [{names}]")
+    return m
 
 
 def process_plan(p):
@@ -31,7 +41,7 @@ def process_plan(p):
         "groups": user.get("additionalGids", []),
         "umask": user.get("umask", 0o022),
         # like runc: no capabilities object means no capabilities at all
-        "caps": caps.masks(p.get("capabilities", {}), []),
+        "caps": capability_masks(p.get("capabilities", {})),
         "nnp": p.get("noNewPrivileges", False),
         "rlimits": [[RLIMITS[r["type"]], r.get("soft", 0), r.get("hard", 0)] for r in p.get("rlimits", ())],
         "attrs": procattrs.plan(p),
@@ -67,6 +77,7 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
     if linux.get("timeOffsets"):
         ns["time_offsets"] = time_offsets(linux["timeOffsets"])
     mounts = [mountplan.plan_mount(m, i, bundle) for i, m in enumerate(doc.get("mounts", ()))]
+    mountplan.imply_idmaps(mounts, ns, linux.get("uidMappings", []), linux.get("gidMappings", []))
     setup_dev = mountplan.needs_dev_setup(mounts)
     rootfs = os.path.realpath(os.path.join(bundle, doc["root"]["path"]))
     propagation = linux.get("rootfsPropagation", "")

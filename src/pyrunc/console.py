@@ -34,16 +34,27 @@ def _relay(pid, sig):
 
 
 def recv_master(sock):
+    """The pty master our own foreground run/exec proxies, with ONLCR cleared as runc's recvtty
+    clears it: the program's "\n" reaches our stdout as "\n", not "\r\n" (a --console-socket
+    receiver decides that for itself)."""
     import _socket
+    import termios
     _data, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(4))
     for level, typ, blob in anc:
         if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
-            return int.from_bytes(blob[:4], "little", signed=True)
+            master = int.from_bytes(blob[:4], "little", signed=True)
+            attrs = termios.tcgetattr(master)
+            attrs[1] &= ~termios.ONLCR
+            termios.tcsetattr(master, termios.TCSANOW, attrs)
+            return master
     raise Error("the container did not send its terminal")
 
 
 def proxy_tty(master, pid):
-    """Copy our stdin to the pty and the pty to our stdout, our terminal raw, until the init exits."""
+    """Copy our stdin to the pty and the pty to our stdout, our terminal raw, until the init exits.
+
+    Raw but with output processing kept (containerd/console's SetRaw, which runc uses): the
+    container's pty has ONLCR cleared (recv_master), so our own terminal turns its "\n" into "\r\n"."""
     import termios
     saved = None
     if os.isatty(0):
@@ -51,7 +62,6 @@ def proxy_tty(master, pid):
         raw = termios.tcgetattr(0)
         raw[0] &= ~(termios.IGNBRK | termios.BRKINT | termios.PARMRK | termios.ISTRIP | termios.INLCR
                     | termios.IGNCR | termios.ICRNL | termios.IXON)
-        raw[1] &= ~termios.OPOST
         raw[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
         raw[2] = (raw[2] & ~(termios.CSIZE | termios.PARENB)) | termios.CS8
         termios.tcsetattr(0, termios.TCSANOW, raw)

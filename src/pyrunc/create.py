@@ -66,7 +66,8 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
             if doc.get("linux", {}).get("netDevices"):
                 from pyrunc.linux import netdev
                 netdev.move(doc["linux"]["netDevices"], pid)
-            run_runtime_hooks(kinds, doc.get("hooks", {}), hooks.state_json(base, "creating", pid))
+            # in the bundle, where runc runs them (it works from there during create)
+            run_runtime_hooks(kinds, doc.get("hooks", {}), hooks.state_json(base, "creating", pid), cwd=bundle)
 
         def on_pid(pid):
             start = state.proc_start_time(pid)
@@ -134,16 +135,24 @@ def fd_slots(plan):
 
 
 def _prepare_idmaps(mounts):
-    """One user namespace fd per distinct mapping of the idmapped mounts (the init uses them)."""
+    """One user namespace fd per distinct mapping (or joined namespace) of the idmapped mounts."""
     from pyrunc.linux.idmap import userns_fd
     made = {}
     for m in mounts:
-        if m["uid_mappings"] and ("idmap" in m["extensions"] or "ridmap" in m["extensions"]):
-            key = jsonlite.dumps([m["uid_mappings"], m["gid_mappings"]])
+        if "userns_path" in m or m["uid_mappings"]:
+            key = m.get("userns_path") or jsonlite.dumps([m["uid_mappings"], m["gid_mappings"]])
             if key not in made:
-                made[key] = userns_fd(m["uid_mappings"], m["gid_mappings"])
+                made[key] = (_open_userns(key) if "userns_path" in m
+                             else userns_fd(m["uid_mappings"], m["gid_mappings"]))
             m["userns_fd"] = made[key]
     return list(made.values())
+
+
+def _open_userns(path):
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise Error(f"open user namespace {path} for an idmapped mount: {e.strerror}") from None
 
 
 def _checked_config(bundle, console_socket, detach, preserve_fds, rootless=False):

@@ -25,3 +25,9 @@ def oserror_reason(e):
     what = e.filename if e.filename is not None else ""
     text = e.strerror or str(e)
     return f"{what}: {text}" if what else text
+
+
+def go_text(e):
+    """An OSError's errno text as Go (runc) words it: strerror with a lowercase first letter."""
+    text = e.strerror or str(e)
+    return text[:1].lower() + text[1:]

@@ -70,12 +70,14 @@ def run(host, cid, o, args):
     # forked first: stage 1 imports while we read the state and build the plan
     stages = Stages().spawn(o.get("preserve-fds", 0))
     fds = []
-    ours = None
+    ours = master = None
     try:
         plan, fds, ours = _plan(host, cid, o, args)
         detach = o.get("detach", False)
         stages.bootstrap(plan, fd_slots(plan))
         stages.wait_ready()
+        # the terminal's settings before the program can write to it
+        master = console.recv_master(ours) if ours is not None else None
         stages.commit()
         xpid = stages.wait_exec(plan["fds"]["report"])
         if o.get("pid-file"):
@@ -84,6 +86,8 @@ def run(host, cid, o, args):
         stages.kill()
         if ours is not None:
             ours.close()
+        if master is not None:
+            os.close(master)
         raise
     finally:
         for fd in fds:
@@ -93,7 +97,6 @@ def run(host, cid, o, args):
     if detach:
         return 0
     try:
-        master = console.recv_master(ours) if ours is not None else None
         return console.wait_foreground(xpid, master)
     finally:
         if ours is not None:

@@ -16,22 +16,26 @@ def state_json(base, status, pid):
                            "bundle": base["bundle"], "annotations": base.get("annotations", {})})
 
 
-def run_all(kind, hooks, state_json, on_failure=None):
+def run_all(kind, hooks, state_json, on_failure=None, env=None, cwd=None):
     """Run the hooks of one kind in order.  A failure raises Error; given on_failure instead
-    (poststop, whose failures are only warnings), it gets the Error and the rest still run."""
+    (poststop, whose failures are only warnings), it gets the Error and the rest still run.
+
+    A hook without `env` gets `env` (a list of NAME=value), by default our own environment
+    (runc's exec.Cmd with a nil Env); cwd: where it runs, by default our working directory."""
     for i, hook in enumerate(hooks):
         try:
-            run(hook, state_json, f"{kind} hook #{i} ({hook['path']})")
+            run(hook, state_json, f"{kind} hook #{i} ({hook['path']})", env, cwd)
         except Error as e:
             if on_failure is None:
                 raise
             on_failure(e)
 
 
-def run(hook, state_json, what):
+def run(hook, state_json, what, default_env=None, cwd=None):
     path = hook["path"]
     args = hook.get("args") or [path]
-    env = dict(e.split("=", 1) for e in hook.get("env", ()) if "=" in e)
+    env = hook["env"] if "env" in hook else _caller_env() if default_env is None else default_env
+    env = dict(e.split("=", 1) for e in env if "=" in e)
     timeout = hook.get("timeout")
     # the state comes on stdin from a sealed memfd, not a pipe: a state larger than a
     # pipe's buffer (big annotations) cannot block us before the timeout applies
@@ -41,6 +45,8 @@ def run(hook, state_json, what):
     if pid == 0:
         try:
             os.setpgid(0, 0)   # a timeout kills the hook with everything it started
+            if cwd:
+                os.chdir(cwd)
             os.dup2(state_fd, 0)
             os.dup2(w_out, 1)
             os.dup2(w_out, 2)
@@ -64,6 +70,19 @@ def run(hook, state_json, what):
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127 and not os.access(path, os.X_OK):
             reason = "cannot execute: not found or not executable"
         raise Error(f"{what}: {reason}" + (f": {text}" if text else ""))
+
+
+def _caller_env():
+    """The environment we were started with, as the caller gave it: /proc/self/environ, not
+    os.environ, to which the interpreter adds LC_CTYPE when it coerces a C locale (PEP 538)."""
+    fd = os.open("/proc/self/environ", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = b""
+        while chunk := os.read(fd, 65536):
+            data += chunk
+    finally:
+        os.close(fd)
+    return [e.decode(errors="surrogateescape") for e in data.split(b"\0") if e]
 
 
 def _wait(pid, out_fd, timeout):

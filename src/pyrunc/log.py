@@ -15,7 +15,9 @@ _stderr_ok = True   # False while fds 0-2 belong to a container (create/run/exec
 def setup(path=None, fmt="text", debug=False, stderr_ok=True):
     """Configure the process-wide log; creates the --log file at once (containerd needs it to exist)."""
     global _path, _fmt, _threshold, _stderr_ok
-    _path, _fmt, _stderr_ok = path, fmt, stderr_ok
+    # --debug without --log: runc writes its debug lines (and everything else) to stderr, even
+    # while the container's stdio is its own; without --debug we keep create/run/exec's quiet
+    _path, _fmt, _stderr_ok = path, fmt, stderr_ok or debug
     _threshold = LEVELS["debug" if debug else "info"]
     if path:
         try:
@@ -55,7 +57,7 @@ def _emit(level, msg, extra=None):
         finally:
             os.close(fd)
     elif _stderr_ok and level != "error":
-        os.write(2, format_line(level, msg, "text", extra).encode())
+        os.write(2, format_line(level, msg, _fmt, extra).encode())
 
 
 def debug(msg, **extra):

@@ -1,8 +1,8 @@
 """Semantic checks of a typed config (CLI process, pure): every violation at once, each naming its field."""
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
-from pyrunc.linux import caps, procattrs, seccomp
-from pyrunc.linux import namespaces
+from pyrunc.linux import procattrs, seccomp
+from pyrunc.linux import namespaces, userns
 
 RLIMITS = {
     "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
@@ -16,8 +16,15 @@ _IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
 _UTS_SYSCTLS = {"kernel.hostname", "kernel.domainname"}
 
 
+def sysctl_dotted(key):
+    """A sysctl key in its dotted form: "kernel/domainname" -> "kernel.domainname" (runc swaps
+    '.' and '/' when the first separator is a '/')."""
+    first = next((c for c in key if c in "./"), ".")
+    return key if first == "." else key.translate(str.maketrans("./", "/."))
+
+
 def sysctl_namespace(key):
-    """The namespace a sysctl key lives in, or None when it is host-wide."""
+    """The namespace a sysctl key (dotted) lives in, or None when it is host-wide."""
     if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
         return "ipc"
     if key.startswith("net."):
@@ -46,10 +53,6 @@ def check_process(p, problems, where="/process"):
         name = e.partition("=")[0]
         if "=" not in e or not name or "\0" in e:
             problems.append(f"{where}/env/{i}: {e!r} is not NAME=value")
-    unknown = []
-    caps.masks(p.get("capabilities", {}), unknown)
-    for s, name in unknown:
-        problems.append(f"{where}/capabilities/{s}: unknown capability {name!r}")
     seen = set()
     for i, r in enumerate(p.get("rlimits", ())):
         t = r.get("type")
@@ -107,8 +110,8 @@ def check(doc, bundle):
         problems.append("/linux/uidMappings: a new user namespace needs uidMappings and gidMappings")
     if has_maps and "user" not in types:
         problems.append("/linux/uidMappings: id mappings given without a user namespace")
-    if has_maps and types.get("user"):
-        problems.append("/linux/uidMappings: id mappings cannot apply to a joined user namespace")
+    if types.get("user"):
+        problems += userns.joined_problems(types["user"], linux)
     for name in ("hostname", "domainname"):
         if doc.get(name) and "uts" not in types:
             problems.append(f"/{name}: unable to set {name} without a private UTS namespace")
@@ -117,8 +120,13 @@ def check(doc, bundle):
     if linux.get("timeOffsets") and "time" not in types:
         problems.append("/linux/timeOffsets: time offsets given without a time namespace")
     for key in linux.get("sysctl", {}):
-        ns = sysctl_namespace(key)
-        if ns is None:
+        name = sysctl_dotted(key)
+        ns = sysctl_namespace(name)
+        if name == "kernel.hostname" and "uts" in types:
+            # runc's reason: the container's hostname is the hostname field's business
+            problems.append(f'/linux/sysctl/{key}: sysctl "kernel.hostname" is not allowed as it conflicts '
+                            'with the OCI "hostname" field')
+        elif ns is None:
             problems.append(f"/linux/sysctl/{key}: not in a separate kernel namespace")
         elif ns not in types:
             problems.append(f"/linux/sysctl/{key}: needs a private {ns} namespace")

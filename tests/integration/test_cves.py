@@ -11,6 +11,7 @@ import time
 import pytest
 
 from tests.integration.test_mount_race import check_ro_bind_race
+from tests.support import leaks
 from tests.support.helpers import create, proc_status, read, run_to_completion, wait_for
 from tests.support.runtime import HERE, Runtime
 from tests.support.weaken import weakened
@@ -125,6 +126,18 @@ def check_proc_symlink(rt, bundle, cid="procsym"):
         rt.run("delete", "--force", cid)
         return ["a /proc redirected by an image symlink was accepted"]
     return []
+
+
+def check_host_dev_null_stdio(rt, bundle, cid="nullstdio"):
+    """stdin is the host's /dev/null and the process runs as uid 1000: handing the stdio to the
+    process's user (runc's fixStdioPermissions) must skip /dev/null, or the host's becomes uid 1000's."""
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bundle.set_args("true")
+    run_to_completion(rt, bundle, cid, stdin=os.devnull)
+    if leaks.dev_null_ok():
+        return []
+    leaks.restore_dev_null()
+    return ["the host's /dev/null was handed to the container's user"]
 
 
 def check_dev_null_symlink(rt, bundle, cid="devnull"):
@@ -490,6 +503,11 @@ def test_fake_dev_null_never_masks(rt, bundle):
     assert check_dev_null_symlink(rt, bundle) == []
 
 
+@pytest.mark.agnostic
+def test_host_dev_null_stdio_stays_roots(rt, bundle):
+    assert check_host_dev_null_stdio(rt, bundle) == []
+
+
 def test_console_symlink_never_followed(rt, bundle, tmp_path, is_pyrunc):
     if not is_pyrunc:
         pytest.skip("Debian's runc 1.1.5 predates the CVE-2025-52565 fix")
@@ -549,6 +567,7 @@ def test_exec_never_joins_a_reused_pid(rt, bundle, pidat, is_pyrunc):
     ("path-remount", "ro-bind-race"),
     ("follow-proc-symlink", check_proc_symlink),
     ("any-dev-null", check_dev_null_symlink),
+    ("stdio-dev-null", check_host_dev_null_stdio),
     ("console-symlink", "console"),
     ("inheritable-cap", check_exec_cap_inheritable),
     ("python-start-hooks", check_start_hook_privileges),

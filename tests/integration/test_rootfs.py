@@ -1,5 +1,6 @@
 """The root filesystem: mounts and their options, /dev, masked and read-only paths, pivot_root."""
 import os
+import re
 import stat
 
 import pytest
@@ -208,20 +209,27 @@ def test_dev_null_stays_roots(rt, bundle):
     assert st.st_uid == 0 and stat.S_ISCHR(st.st_mode)
 
 
+def idmapped_volume(bundle, tmp_path, options, owner=(0, 0), **mappings):
+    """/vol: a host directory holding f, owned by `owner` on disk, bound with `options` (and
+    mount mappings); the container prints f's owner as it sees it."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "f").write_text("x")
+    os.chown(vol / "f", *owner)
+    bundle.config["mounts"].append(dict({"destination": "/vol", "type": "bind", "source": str(vol),
+                                         "options": options}, **mappings))
+    bundle.set_args("stat", "-c", "%u %g", "/vol/f")
+    return vol
+
+
 @pytest.mark.skipif_reference("runc 1.1 has no idmapped mounts")
 def test_idmapped_bind_mount(rt, bundle, tmp_path):
-    host = tmp_path / "owned"
-    host.mkdir()
-    (host / "by-root").write_text("x")
-    os.chown(host / "by-root", 0, 0)
-    bundle.config["mounts"].append({"destination": "/idm", "type": "bind", "source": str(host),
-                                    "options": ["bind", "idmap"],
-                                    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
-                                    "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 1}]})
-    bundle.set_args("stat", "-c", "%u %g", "/idm/by-root")
+    vol = idmapped_volume(bundle, tmp_path, ["bind", "idmap"],
+                          uidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}],
+                          gidMappings=[{"containerID": 0, "hostID": 2000, "size": 1}])
     # on-disk root is seen through the mount's user namespace as 1000:2000
     assert run_to_completion(rt, bundle, "idm1").split() == ["1000", "2000"]
-    assert os.stat(host / "by-root").st_uid == 0
+    assert os.stat(vol / "f").st_uid == 0
 
 
 @pytest.mark.skipif_reference("Debian's runc 1.1.5 predates the /dev fix and leaks after the /proc refusal")
@@ -235,5 +243,6 @@ def test_symlinked_proc_or_dev_in_the_image_is_refused(rt, bundle, where):
     from tests.support.helpers import create, read
     p = create(rt, bundle, "sl1", check=False)
     assert p.returncode != 0
-    assert "symlink" in read(p.out_path)
+    # runc's words for /proc ("must be mounted on ordinary directory"), pyrunc's for /dev
+    assert re.search("symlink|ordinary directory", read(p.out_path))
     assert "sl1" not in rt.ids()

@@ -331,7 +331,8 @@ def test_missing_listener_fails_create(rt, bundle, tmp_path):
     with_profile(bundle, profile({"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"},
                                  listenerPath=str(tmp_path / "nobody.sock")))
     check_failure(rt, tmp_path, ["create", "-b", bundle.path, "nol"],
-                  r"create nol: cannot connect to the seccomp listener .*nobody\.sock: No such file or directory", "nol")
+                  r"create nol: failed to connect with seccomp agent specified in the seccomp profile: "
+                  r"dial unix .*nobody\.sock: connect: no such file or directory", "nol")
 
 
 def test_filter_is_compiled_once(rt, bundle, tmp_path):

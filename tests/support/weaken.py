@@ -26,11 +26,11 @@ WEAKENINGS = {
     # CVE-2021-30465 class: a bind's read-only step acts on its destination looked up again after
     # the mount (runc's and pyrunc's old MS_BIND|MS_REMOUNT by path), not on the mount it made
     "path-remount": ("pyrunc/linux/rootfs.py",
-                     '                S.mount_setattr(tree, "", S.AT_EMPTY_PATH, *_bind_attrs(flags))\n'
+                     '                _set_bind_flags(tree, flags, m["clear"])\n'
                      '            S.move_mount(tree, "", target, "", MOVE_FD_TO_FD)\n',
                      '                pass\n            S.move_mount(tree, "", target, "", MOVE_FD_TO_FD)\n'
                      '            if flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT):\n'
-                     '                S.mount_setattr(resolve(root_fd, m["dest"]), "", S.AT_EMPTY_PATH, *_bind_attrs(flags))\n'),
+                     '                _set_bind_flags(resolve(root_fd, m["dest"]), flags, m["clear"])\n'),
     # CVE-2019-16884 / CVE-2026-41579: trust a /proc or /dev that the image redirects
     "follow-proc-symlink": ("pyrunc/linux/rootfs.py", "    _refuse_symlinked(root_fd, m)\n", "    pass\n"),
     # CVE-2025-31133: mask with whatever /dev/null is
@@ -38,6 +38,10 @@ WEAKENINGS = {
                      '    fd = S.openat2(root, "/dev/null", O_PATH | os.O_NOFOLLOW, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)\n'
                      "    st = os.fstat(fd)\n    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != NULL_DEV:\n",
                      '    fd = resolve(root, "/dev/null")\n    if False:\n'),
+    # hand every stdio fd to the process's user, the host's /dev/null included
+    "stdio-dev-null": ("pyrunc/process/program.py",
+                       "        if st.st_uid == uid or (stat.S_ISCHR(st.st_mode) and st.st_rdev == rootfs.NULL_DEV):\n",
+                       "        if st.st_uid == uid:\n"),
     # CVE-2025-52565: bind the pty over whatever /dev/console points to
     "console-symlink": ("pyrunc/linux/rootfs.py",
                         '        target = S.openat2(dev, "console", O_PATH, S.RESOLVE_BENEATH | S.RESOLVE_NO_SYMLINKS)\n',

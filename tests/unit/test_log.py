@@ -29,3 +29,17 @@ def test_unopenable_path_is_an_error_not_a_traceback(tmp_path, capfd):
     log.error("delete x: the final line")          # still reaches stderr, no second failure
     assert capfd.readouterr().err == "delete x: the final line\n"
     assert not missing.parent.exists()
+
+
+def test_debug_without_log_goes_to_stderr_even_when_stdio_is_the_containers(capfd):
+    # runc writes its debug lines to stderr when there is no --log; so does pyrunc, even for create
+    log.setup(None, "text", debug=True, stderr_ok=False)
+    log.debug("create x: mounts", ms=1.5)
+    err = capfd.readouterr().err
+    assert err.startswith('time="') and err.endswith(' level=debug msg="create x: mounts" ms=1.5\n'), err
+
+
+def test_without_debug_the_containers_stderr_stays_quiet(capfd):
+    log.setup(None, "text", debug=False, stderr_ok=False)
+    log.warning("ignoring unknown or unavailable capabilities: [CAP_X]")
+    assert capfd.readouterr().err == ""

@@ -60,3 +60,31 @@ def test_dev_setup_only_when_dev_is_ours():
     ours = [mp.plan_mount({"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}, 0, "/b")]
     bound = [mp.plan_mount({"destination": "/dev", "type": "bind", "source": "/dev", "options": ["rbind"]}, 0, "/b")]
     assert mp.needs_dev_setup(ours) and not mp.needs_dev_setup(bound)
+
+
+MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def _idmapped(options, **extra):
+    return mp.plan_mount(dict({"destination": "/x", "type": "bind", "source": "/s", "options": options}, **extra), 0, "/b")
+
+
+def test_mappings_alone_make_an_idmapped_mount():
+    # runc 1.2+: uidMappings/gidMappings without idmap/ridmap mean a (non-recursive) idmap
+    step = _idmapped(["bind"], uidMappings=MAP, gidMappings=MAP)
+    assert step["extensions"] == ["idmap"]
+
+
+@pytest.mark.parametrize("ns,expect", [
+    ({"join": [], "new": ["user", "mount"]}, {"uid_mappings": MAP, "gid_mappings": MAP}),
+    ({"join": [["user", "/proc/7/ns/user"]], "new": ["mount"]}, {"userns_path": "/proc/7/ns/user"}),
+])
+def test_idmap_without_mappings_takes_the_containers_user_namespace(ns, expect):
+    mounts = [_idmapped(["rbind", "ridmap"])]
+    mp.imply_idmaps(mounts, ns, MAP, MAP)
+    assert {k: mounts[0].get(k) for k in expect} == expect
+
+
+def test_idmap_without_mappings_or_a_user_namespace_is_refused():
+    with pytest.raises(BadConfig, match="id-mapped mounts must have both uid and gid mappings"):
+        mp.imply_idmaps([_idmapped(["bind", "idmap"])], {"join": [], "new": ["mount"]}, [], [])

@@ -1,4 +1,6 @@
 """rootfs.py's translations for the new mount API: mount(2) flags to mount attributes, data to fsconfig options."""
+import pytest
+
 from pyrunc.linux import rootfs
 from pyrunc.linux import syscalls as S
 
@@ -16,10 +18,25 @@ def test_atime_flags_win_as_in_mount2():
     assert rootfs.mount_attrs(S.MS_RELATIME) == (S.MOUNT_ATTR_RELATIME, S.MOUNT_ATTR__ATIME)
 
 
-def test_bind_attributes_drop_read_only_unless_asked():
-    # like runc's MS_BIND|MS_REMOUNT: a bind of a read-only source given only nosuid is writable
-    assert rootfs._bind_attrs(S.MS_BIND | S.MS_NOSUID) == (S.MOUNT_ATTR_NOSUID, S.MOUNT_ATTR_RDONLY)
-    assert rootfs._bind_attrs(S.MS_BIND | S.MS_RDONLY) == (S.MOUNT_ATTR_RDONLY, 0)
+def test_bind_attributes_are_those_of_a_bind_remount():
+    # runc's MS_BIND|MS_REMOUNT: ro, nosuid, nodev, noexec, nosymfollow exactly as given, the
+    # source's atime kept unless an atime flag is given
+    keep_atime = S.MOUNT_ATTR_RDONLY | S.MOUNT_ATTR_NODEV | S.MOUNT_ATTR_NOEXEC | S.MOUNT_ATTR_NOSYMFOLLOW
+    assert rootfs.bind_attrs(S.MS_BIND | S.MS_NOSUID) == (S.MOUNT_ATTR_NOSUID, keep_atime)
+    assert rootfs.bind_attrs(S.MS_BIND | S.MS_RDONLY)[0] == S.MOUNT_ATTR_RDONLY
+
+
+@pytest.mark.parametrize("flags,atime", [
+    (S.MS_RELATIME, S.MOUNT_ATTR_RELATIME),                      # relatime, nodiratime cleared
+    (S.MS_NOATIME | S.MS_RELATIME, S.MOUNT_ATTR_NOATIME),         # noatime wins over relatime
+    (S.MS_STRICTATIME | S.MS_NOATIME, S.MOUNT_ATTR_STRICTATIME),  # strictatime wins over both
+    (S.MS_NODIRATIME, S.MOUNT_ATTR_RELATIME | S.MOUNT_ATTR_NODIRATIME),   # relatime by default
+])
+def test_bind_atime_flags_replace_the_whole_atime(flags, atime):
+    attr_set, attr_clr = rootfs.bind_attrs(S.MS_BIND | flags)
+    assert attr_set == atime
+    assert attr_clr & S.MOUNT_ATTR__ATIME == S.MOUNT_ATTR__ATIME
+    assert bool(attr_clr & S.MOUNT_ATTR_NODIRATIME) == (not flags & S.MS_NODIRATIME)
 
 
 def test_data_is_split_as_the_kernel_splits_it():

@@ -353,7 +353,7 @@ def test_missing_listener_fails_at_attach(tmp_path):
     profile = allow_but({"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}, listenerPath=str(tmp_path / "none"))
     entry, bpf = seccomp.prepare(profile, str(tmp_path))
     keep = []
-    with pytest.raises(Error, match="cannot connect to the seccomp listener"):
+    with pytest.raises(Error, match="failed to connect with seccomp agent specified in the seccomp profile"):
         seccomp.attach({"fds": {}}, entry, bpf, keep)
     assert len(keep) == 1
     os.close(keep[0])

@@ -37,9 +37,10 @@ def last_cap():
 def masks(capabilities, unknown):
     """Five 64-bit masks from process.capabilities.
 
-    Unknown names are reported through `unknown` (a list of (set, name)): the
-    runtime-spec requires an error for them, where runc only warns.  Known
-    names the running kernel lacks are dropped, as runc drops them.
+    Names runc would not apply are left out and reported through `unknown`
+    (a list of (set, name)): names nobody knows, and known names the
+    running kernel lacks.  runc warns about both and goes on (runtime-spec
+    asks for an error; containerd and podman rely on runc's leniency).
     """
     top = last_cap()
     out = {}
@@ -47,9 +48,9 @@ def masks(capabilities, unknown):
         m = 0
         for name in capabilities.get(s, ()):
             n = NUMBER.get(name)
-            if n is None:
+            if n is None or n > top:
                 unknown.append((s, name))
-            elif n <= top:
+            else:
                 m |= 1 << n
         out[s] = m
     return out

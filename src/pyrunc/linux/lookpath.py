@@ -2,7 +2,7 @@
 import os
 import stat
 
-from pyrunc.errors import Error
+from pyrunc.errors import Error, go_text
 
 
 def env_value(env, name):
@@ -16,29 +16,35 @@ def env_value(env, name):
 
 
 def _check(path):
+    """Go's findExecutable: a stat error as it is, a directory or a file without any execute
+    bit as permission denied."""
     st = os.stat(path)
     if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
-        raise PermissionError(13, "permission denied", path)
+        raise PermissionError(13, "permission denied")
+
+
+def _go_error(e):
+    """An OSError worded as Go's findExecutable returns it: os.Stat's *PathError (it names the
+    file), or a bare permission denied."""
+    return f"stat {e.filename}: {go_text(e)}" if e.filename else go_text(e)
 
 
 def find(arg0, env):
+    """The program's path, as runc's exec.LookPath finds it, or Error worded as Go's:
+    `exec: "/x": stat /x: no such file or directory`, `exec: "/x": permission denied`, and
+    `exec: "x": executable file not found in $PATH` for any miss in $PATH."""
     if "/" in arg0:
         try:
             _check(arg0)
         except OSError as e:
-            raise Error(f'exec: "{arg0}": {e.strerror.lower() if e.strerror else e}') from None
+            raise Error(f'exec: "{arg0}": {_go_error(e)}') from None
         return arg0
-    denied = None
     path_var = env_value(env, "PATH")
     for d in path_var.split(":") if path_var else ():
         p = os.path.join(d or ".", arg0)
         try:
             _check(p)
             return p
-        except PermissionError:
-            denied = denied or p
         except OSError:
             pass
-    if denied:
-        raise Error(f'exec: "{arg0}": permission denied')
     raise Error(f'exec: "{arg0}": executable file not found in $PATH')

@@ -133,18 +133,39 @@ def plan_mount(m, index, bundle):
         raise BadConfig(f"config.json: {where}/type: required for a non-bind mount of {dest}")
     else:
         kind = "fs"
-    idmapped = "idmap" in step["extensions"] or "ridmap" in step["extensions"]
-    if idmapped and not bind:
+    has_maps = bool(m.get("uidMappings") or m.get("gidMappings"))
+    if has_maps and not is_idmapped(step):
+        # runc 1.2+: mappings alone make an idmapped mount (not recursive)
+        step["extensions"] = sorted(step["extensions"] + ["idmap"])
+    if is_idmapped(step) and not bind:
         raise BadConfig(f"config.json: {where}/options: idmap is only supported on bind mounts")
-    if idmapped != bool(m.get("uidMappings") or m.get("gidMappings")):
-        raise BadConfig(f"config.json: {where}: an idmap/ridmap option and uidMappings/gidMappings go together")
-    if idmapped and not (m.get("uidMappings") and m.get("gidMappings")):
+    if has_maps and not (m.get("uidMappings") and m.get("gidMappings")):
         raise BadConfig(f"config.json: {where}: an idmapped mount needs both uidMappings and gidMappings")
     if "tmpcopyup" in step["extensions"] and fstype != "tmpfs":
         raise BadConfig(f"config.json: {where}/options: tmpcopyup is only valid for tmpfs")
     step.update(kind=kind, dest=clean(dest), source=source, type=fstype,
                 uid_mappings=m.get("uidMappings", []), gid_mappings=m.get("gidMappings", []))
     return step
+
+
+def is_idmapped(step):
+    return "idmap" in step["extensions"] or "ridmap" in step["extensions"]
+
+
+def imply_idmaps(mounts, ns_plan, uid_map, gid_map):
+    """idmap/ridmap without mappings of its own takes the container's user namespace (runc's
+    implied mapping): a new one's mappings, or a joined one itself (its path, opened by create)."""
+    joined = next((path for t, path in ns_plan["join"] if t == "user"), None)
+    for i, m in enumerate(mounts):
+        if not is_idmapped(m) or m["uid_mappings"]:
+            continue
+        if joined:
+            m["userns_path"] = joined
+        elif "user" in ns_plan["new"]:
+            m["uid_mappings"], m["gid_mappings"] = uid_map, gid_map
+        else:
+            raise BadConfig(f"config.json: /mounts/{i}: id-mapped mounts must have both uid and gid mappings "
+                            "specified (or take the container's, which has no user namespace)")
 
 
 def needs_dev_setup(mounts):

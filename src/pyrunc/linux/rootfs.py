@@ -14,6 +14,7 @@ import os
 import stat
 
 from pyrunc.errors import Error
+from pyrunc.linux import mountsrc
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.mountplan import DEVICE_TYPES
 
@@ -113,14 +114,19 @@ def _make_parent_private(rootfs):
         S.mount("", best, None, S.MS_PRIVATE)
 
 
-def mount_all(root_fd, mounts, cgroup_plan, in_userns):
-    """Mount the config's mounts; returns the fds of the mounts whose read-only waits (/dev)."""
+def mount_all(root_fd, mounts, cgroup_plan, in_userns, host_source=None):
+    """Mount the config's mounts, in order; returns the fds of the mounts whose read-only waits (/dev).
+
+    host_source(i): an fd the runtime opened for mount i's source with the host's credentials
+    (see _source_tree); asked for only in a user namespace."""
     deferred_ro = []
-    for m in mounts:
+    for i, m in enumerate(mounts):
+        ask = (lambda i=i: host_source(i)) if host_source and in_userns else None
         try:
-            mnt = _mount_one(root_fd, m, cgroup_plan)
-        except OSError as e:
-            raise Error(f"mount {m['source'] or m['type']} on {m['dest']}: {e.strerror}") from None
+            mnt = _mount_one(root_fd, m, cgroup_plan, ask)
+        except (OSError, Error) as e:
+            reason = e.strerror if isinstance(e, OSError) else e
+            raise Error(f"mount {m['source'] or m['type']} on {m['dest']}: {reason}") from None
         if mnt is not None:
             deferred_ro.append(mnt)
     return deferred_ro
@@ -132,9 +138,9 @@ def mount_all(root_fd, mounts, cgroup_plan, in_userns):
 # directory writable (CVE-2021-30465 class).  Binds are detached clones
 # (open_tree) given their attributes before they are moved onto the target's
 # fd; other filesystems are built detached with fsopen/fsconfig/fsmount.
-def _mount_one(root_fd, m, cgroup_plan):
+def _mount_one(root_fd, m, cgroup_plan, ask_host=None):
     if m["kind"] == "bind":
-        _bind(root_fd, m, m["source"], m["flags"])
+        _bind(root_fd, m, m["source"], m["flags"], ask_host)
     elif m["kind"] == "cgroup":
         _mount_cgroup(root_fd, m, cgroup_plan)
     else:
@@ -142,17 +148,16 @@ def _mount_one(root_fd, m, cgroup_plan):
     return None
 
 
-def _bind(root_fd, m, source, flags):
+def _bind(root_fd, m, source, flags, ask_host=None):
     """A detached clone of source with its attributes (and idmap) set, moved onto the destination."""
-    tree = S.open_tree(S.AT_FDCWD, source, CLONE | (S.AT_RECURSIVE if flags & S.MS_REC else 0))
+    tree = _source_tree(m, source, flags, ask_host)
     try:
-        if m.get("userns_fd") is not None:
-            S.mount_setattr(tree, "", S.AT_EMPTY_PATH | (S.AT_RECURSIVE if "ridmap" in m["extensions"] else 0),
-                            attr_set=S.MOUNT_ATTR_IDMAP, userns_fd=m["userns_fd"])
         target = ensure(root_fd, m["dest"], is_dir=stat.S_ISDIR(os.fstat(tree).st_mode))
         try:
+            # options that only clear flags (rw, suid, exec...) leave the source's flags alone, as
+            # runc 1.1 does (runc 1.2+ remounts then, dropping a source's nosuid, nodev, noexec)
             if flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT):
-                S.mount_setattr(tree, "", S.AT_EMPTY_PATH, *_bind_attrs(flags))
+                _set_bind_flags(tree, flags, m["clear"])
             S.move_mount(tree, "", target, "", MOVE_FD_TO_FD)
         finally:
             os.close(target)
@@ -161,15 +166,93 @@ def _bind(root_fd, m, source, flags):
         os.close(tree)
 
 
-def _bind_attrs(flags):
-    """(attr_set, attr_clr) for the top mount of a bind, as runc's MS_BIND|MS_REMOUNT with these
-    flags leaves it: what is asked is set, read-only is dropped unless asked, and the source's
-    other attributes stay (mount_setattr never clears what it is not told to: no locked
-    nosuid/nodev/noexec/atime of a user namespace has to be repeated)."""
-    attr_set, attr_clr = mount_attrs(flags)
-    if not flags & S.MS_RDONLY:
-        attr_clr |= S.MOUNT_ATTR_RDONLY
+def _source_tree(m, source, flags, ask_host):
+    """A detached clone of the bind's source, idmapped if the mount asks for it.
+
+    In a user namespace (ask_host given), a source the container's root may not reach, and
+    every idmapped source, comes from the runtime, which opens it with the host's
+    credentials in our mount namespace at this moment (linux/mountsrc.py)."""
+    if m.get("userns_fd") is not None and ask_host:
+        return ask_host()
+    try:
+        return mountsrc.clone_source(m, source, flags)
+    except PermissionError:
+        if not ask_host:
+            raise
+    src = ask_host()
+    try:
+        return mountsrc.clone_source(m, source, flags, src)
+    finally:
+        os.close(src)
+
+
+def bind_attrs(flags):
+    """(attr_set, attr_clr) that leave a bind's top mount as mount(2) with MS_BIND|MS_REMOUNT and
+    these flags leaves it (runc's remount of a bind): ro, nosuid, nodev, noexec and nosymfollow
+    exactly as given; with any atime flag the atime field too (relatime unless noatime,
+    strictatime over both, nodiratime as given), else the source's atime is kept."""
+    attr_set = 0
+    for ms, attr in _MS_TO_ATTR:
+        if flags & ms and attr & _BIND_ATTRS:
+            attr_set |= attr
+    attr_clr = _BIND_ATTRS & ~attr_set
+    if flags & MS_ATIME_FLAGS:
+        attr_clr |= S.MOUNT_ATTR__ATIME
+        if flags & S.MS_STRICTATIME:
+            attr_set |= S.MOUNT_ATTR_STRICTATIME
+        elif flags & S.MS_NOATIME:
+            attr_set |= S.MOUNT_ATTR_NOATIME
+        if flags & S.MS_NODIRATIME:
+            attr_set |= S.MOUNT_ATTR_NODIRATIME
+        else:
+            attr_clr |= S.MOUNT_ATTR_NODIRATIME
     return attr_set, attr_clr
+
+
+def _set_bind_flags(tree, flags, cleared):
+    """bind_attrs(flags) on the detached tree.  Where the kernel refuses because the source's
+    flags are locked (a mount this user namespace inherited: its ro, nosuid, nodev, noexec and
+    atime cannot be dropped), those flags are kept, as runc 1.2+ does, unless the config
+    explicitly clears one of them or asks for another atime."""
+    try:
+        S.mount_setattr(tree, "", S.AT_EMPTY_PATH, *bind_attrs(flags))
+        return
+    except PermissionError:
+        pass
+    src = _source_flags(tree)
+    locked = src & MS_LOCK_FLAGS
+    if cleared & locked:
+        raise Error(f"cannot clear locked flags {_flag_names(cleared & locked)}")
+    if flags & MS_ATIME_FLAGS and flags & MS_ATIME_FLAGS != src & MS_ATIME_FLAGS:
+        raise Error(f"cannot change locked atime flags {_flag_names(src & MS_ATIME_FLAGS)}")
+    S.mount_setattr(tree, "", S.AT_EMPTY_PATH, *bind_attrs(flags | locked))
+
+
+# statvfs(3)'s f_flag bits -> mount(2) flags (calculate_f_flags in fs/statfs.c)
+_ST_TO_MS = ((1, S.MS_RDONLY), (2, S.MS_NOSUID), (4, S.MS_NODEV), (8, S.MS_NOEXEC), (1024, S.MS_NOATIME),
+             (2048, S.MS_NODIRATIME), (4096, S.MS_RELATIME), (0x2000, S.MS_NOSYMFOLLOW))
+MS_ATIME_FLAGS = S.MS_NOATIME | S.MS_RELATIME | S.MS_STRICTATIME | S.MS_NODIRATIME
+# what a mount inherited into a less privileged user namespace has locked (MNT_LOCK_*)
+MS_LOCK_FLAGS = S.MS_RDONLY | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC | MS_ATIME_FLAGS
+_FLAG_NAMES = ((S.MS_RDONLY, "ro"), (S.MS_NOSUID, "nosuid"), (S.MS_NODEV, "nodev"), (S.MS_NOEXEC, "noexec"),
+               (S.MS_NOATIME, "noatime"), (S.MS_RELATIME, "relatime"), (S.MS_STRICTATIME, "strictatime"),
+               (S.MS_NODIRATIME, "nodiratime"), (S.MS_NOSYMFOLLOW, "nosymfollow"))
+
+
+def _source_flags(fd):
+    """The mount(2) flags of the mount fd is on (strictatime: no other atime flag, as runc reads it)."""
+    st = os.fstatvfs(fd).f_flag
+    flags = 0
+    for st_bit, ms in _ST_TO_MS:
+        if st & st_bit:
+            flags |= ms
+    if not flags & (S.MS_NOATIME | S.MS_RELATIME):
+        flags |= S.MS_STRICTATIME
+    return flags
+
+
+def _flag_names(flags):
+    return ",".join(name for ms, name in _FLAG_NAMES if flags & ms)
 
 
 def _finish(mnt, m):
@@ -271,16 +354,22 @@ def _refuse_symlinked(root_fd, m):
     except FileNotFoundError:
         pass
     except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise Error(f"mount {m['type']} on {m['dest']}: the destination is a symlink in the image; "
-                        "refused") from None
-        raise
+        if e.errno != errno.ELOOP:
+            raise
+        if m["type"] in ("proc", "sysfs"):
+            raise _not_ordinary(m) from None
+        raise Error("the destination is a symlink in the image; refused") from None
 
 
 def _check_proc_target(m, target):
     # procfs and sysfs only on a real directory (CVE-2019-19921: /proc as a symlink)
     if m["type"] in ("proc", "sysfs") and not stat.S_ISDIR(os.fstat(target).st_mode):
-        raise Error(f"mount {m['type']} on {m['dest']}: target is not a directory")
+        raise _not_ordinary(m)
+
+
+def _not_ordinary(m):
+    """runc's words for a procfs or sysfs destination that is not a plain directory."""
+    return Error(f'filesystem "{m["type"]}" must be mounted on ordinary directory')
 
 
 def _copy_up(target, mnt, readonly):
@@ -395,6 +484,9 @@ _MS_TO_ATTR = ((S.MS_RDONLY, S.MOUNT_ATTR_RDONLY), (S.MS_NOSUID, S.MOUNT_ATTR_NO
                (S.MS_NODIRATIME, S.MOUNT_ATTR_NODIRATIME), (S.MS_NOSYMFOLLOW, S.MOUNT_ATTR_NOSYMFOLLOW))
 _MS_ATIME = ((S.MS_STRICTATIME, S.MOUNT_ATTR_STRICTATIME), (S.MS_NOATIME, S.MOUNT_ATTR_NOATIME),
              (S.MS_RELATIME, S.MOUNT_ATTR_RELATIME))
+# what a bind remount sets or clears whatever it is given
+_BIND_ATTRS = (S.MOUNT_ATTR_RDONLY | S.MOUNT_ATTR_NOSUID | S.MOUNT_ATTR_NODEV | S.MOUNT_ATTR_NOEXEC
+               | S.MOUNT_ATTR_NOSYMFOLLOW)
 
 
 def mount_attrs(flags):

@@ -229,7 +229,10 @@ def attach(proc_plan, entry, bpf, keep_fds):
     fds["seccomp"] = memfd.sealed(bpf, "pyrunc-seccomp")
     keep_fds.append(fds["seccomp"])
     if entry["listener"]:
-        fds["seccomp_notify"] = unixsock.connect(entry["listener"], "the seccomp listener")
+        try:
+            fds["seccomp_notify"] = unixsock.connect(entry["listener"])
+        except Error as e:
+            raise Error(f"failed to connect with seccomp agent specified in the seccomp profile: {e}") from None
         keep_fds.append(fds["seccomp_notify"])
 
 

@@ -70,6 +70,17 @@ def own_mount_namespace(ns):
     return "mount" in ns["new"] or any(t == "mount" for t, _ in ns["join"])
 
 
+def mount_source_from_host(chan, index):
+    """Mount `index`'s source, opened by the runtime with the host's credentials (linux/mountsrc.py)."""
+    chan.send(M.MOUNT_SOURCE, index=index)
+    msg, fds = chan.recv()
+    if msg["type"] != M.MOUNT_FD:
+        raise Error(f"unexpected message {msg['type']}")
+    if not fds:
+        raise Error(msg.get("error") or "the runtime sent no mount source")
+    return fds[0]
+
+
 def setup_container(plan, chan):
     os.setsid()
     ns = plan["ns"]
@@ -82,7 +93,8 @@ def setup_container(plan, chan):
     if "network" in ns["new"]:
         loopback.up()
     root_fd = rootfs.prepare_root(plan["rootfs"], plan["rootfs_propagation"])
-    deferred_ro = rootfs.mount_all(root_fd, plan["mounts"], plan["cgroup_mounts"], in_userns)
+    deferred_ro = rootfs.mount_all(root_fd, plan["mounts"], plan["cgroup_mounts"], in_userns,
+                                   host_source=lambda i: mount_source_from_host(chan, i))
     trace.mark("mounts")
     rootfs.create_devices(root_fd, plan["devices"], in_userns)
     if plan["dev_setup"]:
@@ -94,7 +106,9 @@ def setup_container(plan, chan):
         msg, _ = chan.recv()
         if msg["type"] != M.SETUP_DONE:
             raise Error(f"unexpected message {msg['type']}")
-    hooks.run_all("createContainer", plan["hooks"].get("createContainer", ()), hook_state(plan, "creating"))
+    # as runc's init runs them: in the rootfs, with the process's environment (HOME not yet added)
+    hooks.run_all("createContainer", plan["hooks"].get("createContainer", ()), hook_state(plan, "creating"),
+                  env=(plan["process"] or {}).get("env", []), cwd=plan["rootfs"])
     if plan["runtime_setup"] or plan["hooks"].get("createContainer"):
         trace.mark("hooks")
     if not own_mount_namespace(ns):

@@ -15,6 +15,8 @@ reports its pid in a memfd page (process/parent.py, wait_exec).
 | USERNS_MAPPED  | parent -> stage 1  | uid_map/gid_map (and setgroups) written     |                    |                  |
 | HOST_PID       | stage 1 -> stage 2 | create: right after the fork (stage 2 cannot know it inside a pid namespace) | pid |  |
 | INIT_PID       | stage 1 -> parent  | create: stage 2 forked; stage 1 then exits  | pid (host)         | stage-2 channel  |
+| MOUNT_SOURCE   | stage 2 -> parent  | create, in a user namespace: a bind source it may not reach, or an idmapped one (linux/mountsrc.py) | mount index | |
+| MOUNT_FD       | parent -> stage 2  | the source opened in stage 2's mount namespace with the host's credentials | error, if it failed | the fd |
 | RUNTIME_SETUP  | stage 2 -> parent  | create: mounts done, before pivot_root      | hook kinds to run  |                  |
 | SETUP_DONE     | parent -> stage 2  | netDevices moved, prestart and createRuntime hooks succeeded |   |                  |
 | READY          | stage 2 -> parent  | create: fully set up, about to exec pyrunc-init (which waits on exec.fifo); exec: stage 1 joined and checked the process |  |  |
@@ -33,6 +35,8 @@ USERNS = "USERNS"
 USERNS_MAPPED = "USERNS_MAPPED"
 HOST_PID = "HOST_PID"
 INIT_PID = "INIT_PID"
+MOUNT_SOURCE = "MOUNT_SOURCE"
+MOUNT_FD = "MOUNT_FD"
 RUNTIME_SETUP = "RUNTIME_SETUP"
 SETUP_DONE = "SETUP_DONE"
 READY = "READY"

@@ -27,6 +27,7 @@ class Stages:
         self.init_pid = None
         self.init_pidfd = None
         self.chan = None
+        self.plan = None
 
     def spawn(self, preserve_fds):
         """Fork stage 1 now: it imports what it needs while we load and check the config."""
@@ -50,6 +51,7 @@ class Stages:
         from pyrunc import jsonlite
         from pyrunc.linux import memfd
         slots = list(fd_slots)
+        self.plan = plan
         blob = memfd.sealed(jsonlite.dumps(plan).encode(), "pyrunc-plan")
         try:
             self.chan.send(M.BOOTSTRAP, fds=[blob] + [fd_slots[s] for s in slots], slots=slots)
@@ -79,6 +81,8 @@ class Stages:
                 self._reap_stage1()
                 if on_pid:
                     on_pid(self.init_pid)
+            elif t == M.MOUNT_SOURCE:
+                self._send_mount_source(msg["index"])
             elif t == M.RUNTIME_SETUP:
                 on_setup(msg["kinds"], self.init_pid)
                 self.chan.send(M.SETUP_DONE)
@@ -87,6 +91,17 @@ class Stages:
                 return self.init_pid
             else:
                 raise Error(f"unexpected message {t} from the init")
+
+    def _send_mount_source(self, index):
+        from pyrunc.linux import mountsrc
+        fd, error = mountsrc.open_for_init(self.init_pidfd, self.plan["mounts"][index])
+        if fd is None:
+            self.chan.send(M.MOUNT_FD, error=error)
+            return
+        try:
+            self.chan.send(M.MOUNT_FD, fds=[fd])
+        finally:
+            os.close(fd)
 
     def commit(self):
         """Let the init go on (to wait for `start`, or to exec) and drop our end of the channel."""
@@ -149,6 +164,6 @@ def _describe(status):
     return f"exit status {os.WEXITSTATUS(status)}"
 
 
-def run_runtime_hooks(kinds, hook_table, state_json):
+def run_runtime_hooks(kinds, hook_table, state_json, cwd=None):
     for kind in kinds:
-        hooks.run_all(kind, hook_table.get(kind, ()), state_json)
+        hooks.run_all(kind, hook_table.get(kind, ()), state_json, cwd=cwd)

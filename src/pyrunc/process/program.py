@@ -1,5 +1,7 @@
 """The container program's hand-over (create's init after its set-up, exec's stage 1 after joining): checks, then pyrunc-init's fields."""
+import errno
 import os
+import stat
 
 from pyrunc.errors import Error
 from pyrunc.linux import creds, final, lookpath, procattrs, rootfs, seccomp, terminal, users
@@ -44,20 +46,44 @@ def setup_console(p, sock_fd, bind_console=False, controlling=True):
     terminal.become_stdio(slave, controlling)
 
 
+def with_home(env, uid):
+    """HOME from the container's /etc/passwd when process.env has none or an empty one (runc's
+    os.Setenv: an empty entry is replaced where it stands; env is deduplicated already)."""
+    if lookpath.env_value(env, "HOME"):
+        return env
+    home = "HOME=" + users.home_of(uid, users.read_regular("/etc/passwd"))
+    return [home if e.startswith("HOME=") else e for e in env] if "HOME=" in env else env + [home]
+
+
+def give_stdio_to(uid):
+    """fds 0-2 become the process's user's (gid kept: devpts's gid= option or the tty group),
+    so that it can use its own terminal, and reopen /dev/stdout, as under runc
+    (fixStdioPermissions).  /dev/null is left alone; an owner or group not mapped in our user
+    namespace (EPERM), or a read-only /dev (EROFS), leaves that fd as it is, as runc does."""
+    for fd in (0, 1, 2):
+        st = os.fstat(fd)
+        if st.st_uid == uid or (stat.S_ISCHR(st.st_mode) and st.st_rdev == rootfs.NULL_DEV):
+            continue
+        try:
+            os.fchown(fd, uid, -1)
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.EROFS, errno.EINVAL):
+                raise Error(f"cannot give stdio to uid {uid}: {e.strerror}") from None
+
+
 def prepare(plan, p, in_userns, state):
     """Everything about the process that can fail, done before READY so that errors reach the CLI.
 
     Returns (pyrunc-init's fields, the program's path, its environment, the
     fds pyrunc-init inherits); state: the container's, for a seccomp listener."""
-    env = list(p["env"])
-    if lookpath.env_value(env, "HOME") is None:
-        env.append("HOME=" + users.home_of(p["uid"], users.read_regular("/etc/passwd")))
+    env = with_home(list(p["env"]), p["uid"])
     creds.apply_rlimits(p["rlimits"])
     procattrs.apply(p["attrs"])
     os.umask(p["umask"])
     creds.check_identity(p, in_userns)
+    give_stdio_to(p["uid"])
     path = lookpath.find(p["args"][0], env)
-    creds.check_executable(path, p)
+    creds.check_executable(path, p, in_userns)
     sfields, keep = seccomp.handover(plan, state)
     fields = final.identity_fields(p, 3 + plan["fds"]["preserve"], creds.setgroups_allowed(), seccomp=bool(sfields))
     fields.update(sfields)
