@@ -74,9 +74,10 @@ def kill(host, cid, sig, all_processes=False):
         c.load()
         status = c.status()
         transitions.require("kill --all" if all_processes else "kill", status, cid)
-        if all_processes:
-            if status == "stopped":
-                return
+        if all_processes and (c.data or {}).get("cgroup"):
+            # also once the init is gone, as runc: a container without its own pid namespace
+            # leaves its background processes behind, holding the caller's pipes (containerd's
+            # shim sends exactly this after such an init exits, then waits for the pipes)
             from pyrunc.cgroups import base as cgroups
             cgroups.from_state(c.data["cgroup"]).kill_all(sig)
         kill_init(c, sig)

@@ -16,15 +16,16 @@ LONG = "trap 'exit 42' TERM; echo started; while :; do sleep 1; done"
 class Pod:
     """One pod sandbox on the handler, with its config files; containers are added with `container()`."""
 
-    def __init__(self, cri, tmp_path, name):
+    def __init__(self, cri, tmp_path, name, pid=None):
         self.cri = cri
         self.dir = tmp_path
+        # host network: no CNI needed, nothing but loopback touched; pid 1: one pid namespace for the pod
+        namespaces = {"network": 2} if pid is None else {"network": 2, "pid": pid}
         self.config = self._write(f"pod-{name}.json", {
             "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}", "attempt": 1},
             "log_directory": os.path.join(cri.podlogs, name),
-            # host network: no CNI needed, nothing but loopback touched
             "linux": {"cgroup_parent": cri.cri_parent.path,
-                      "security_context": {"namespace_options": {"network": 2}}},
+                      "security_context": {"namespace_options": namespaces}},
         })
         self.id = cri.crictl("runp", "--runtime", cri.handler, self.config).stdout.strip()
 
@@ -152,3 +153,18 @@ def test_update_resources(cri, tmp_path):
 
 def inspect_pid(cri, cid):
     return json.loads(cri.crictl("inspect", "-o", "json", cid).stdout)["info"]["pid"]
+
+
+@pytest.mark.parametrize("pid", [1, 2], ids=["pod-pid", "host-pid"])
+def test_pod_whose_container_leaves_a_background_process_stops(cri, tmp_path, pid):
+    """A container without its own pid namespace (the pod's, or the host's) whose init exits and leaves
+    a background process: the shim then sends `kill --all ID KILL` and waits for the container's
+    output, which the leftover holds; the container must be reported exited and the pod stop and go
+    (this hung while kill --all ignored stopped containers)."""
+    pod = Pod(cri, tmp_path, f"bg{pid}", pid=pid)
+    cid = pod.container("bg", "sh", "-c", "sleep 1000 & echo started", linux={
+        "security_context": {"namespace_options": {"network": 2, "pid": pid}}})
+    wait_state(cri, cid, "CONTAINER_EXITED")
+    cri.crictl("rm", cid, timeout=60)
+    cri.crictl("stopp", pod.id, timeout=60)
+    cri.crictl("rmp", pod.id, timeout=60)

@@ -118,6 +118,22 @@ def test_kill_all_on_stopped_container_exits_0(rt, bundle):
     rt.run("delete", "i2")
 
 
+def test_kill_all_after_the_init_exited_kills_what_is_left(rt, bundle):
+    """No pid namespace: the init's background child outlives it; `kill --all` still reaches it, as
+    runc's does (containerd's shim relies on it to stop such a container's leftovers)."""
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "pid"]
+    bundle.set_args("sh", "-c", "sleep 100 & echo $!")
+    p = create(rt, bundle, "i3")
+    rt.run("start", "i3")
+    wait_for(lambda: read(p.out_path).strip() and rt.status("i3") == "stopped", what="the init to exit")
+    left = int(read(p.out_path))
+    assert proc_status(left)["State"][0] in "SR", "the background sleep should outlive the init"
+    rt.run("kill", "--all", "i3", "KILL")
+    wait_for(lambda: not os.path.exists(f"/proc/{left}") or proc_status(left)["State"].startswith("Z"),
+             what="the background process to die")
+    rt.run("delete", "i3")
+
+
 @pytest.mark.crun_differs("it reports a missing status file instead")
 def test_unknown_container(rt):
     for args in (["state", "nope"], ["start", "nope"], ["kill", "nope", "9"], ["delete", "nope"]):
