@@ -1,7 +1,7 @@
 """Turn a validated config into the init's plan (CLI process, pure data, serialisable)."""
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
-from pyrunc import OCI_VERSION, log
+from pyrunc import OCI_VERSION, log, plan
 from pyrunc.errors import BadConfig
 from pyrunc.linux import caps, mountplan, namespaces, procattrs
 from pyrunc.validate import RLIMITS
@@ -74,8 +74,7 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
     """The plan stage 1 and stage 2 execute for `create`."""
     linux = doc.get("linux", {})
     ns = namespaces.plan(linux.get("namespaces", []))
-    if linux.get("timeOffsets"):
-        ns["time_offsets"] = time_offsets(linux["timeOffsets"])
+    ns["time_offsets"] = time_offsets(linux["timeOffsets"]) if linux.get("timeOffsets") else None
     mounts = [mountplan.plan_mount(m, i, bundle) for i, m in enumerate(doc.get("mounts", ()))]
     mountplan.imply_idmaps(mounts, ns, linux.get("uidMappings", []), linux.get("gidMappings", []))
     setup_dev = mountplan.needs_dev_setup(mounts)
@@ -85,37 +84,36 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
         raise BadConfig(f"config.json: /linux/rootfsPropagation: unknown propagation {propagation!r}")
     hooks = doc.get("hooks", {})
     p = doc.get("process")
-    return {
-        "kind": "init",
-        "id": cid,
-        "ns": ns,
-        "uid_map": linux.get("uidMappings", []),
-        "gid_map": linux.get("gidMappings", []),
-        "cgroup_join": manager.join_files(),
-        "cgroup_mounts": cgroup_mounts(layout, manager, ns),
-        "oom_score_adj": p.get("oomScoreAdj") if p else None,
-        "rootfs": rootfs,
-        "root_readonly": doc["root"].get("readonly", False),
-        "rootfs_propagation": mountplan.PROPAGATION_OPTIONS.get(propagation, 0),
-        "mounts": mounts,
-        "dev_setup": setup_dev,
-        "devices": mountplan.device_steps(linux.get("devices", []), setup_dev),
-        "extra_dev_links": [["/proc/kcore", "/dev/core"]] if os.path.exists("/proc/kcore") else [],
-        "masked_paths": [mountplan.clean(x) for x in linux.get("maskedPaths", ())],
-        "readonly_paths": [mountplan.clean(x) for x in linux.get("readonlyPaths", ())],
-        "no_pivot": no_pivot,
-        "hostname": doc.get("hostname"),
-        "domainname": doc.get("domainname"),
-        "sysctl": linux.get("sysctl", {}),
-        "personality": procattrs.personality_value(linux["personality"]) if "personality" in linux else None,
+    return plan.new(
+        "init",
+        id=cid,
+        ns=ns,
+        uid_map=linux.get("uidMappings", []),
+        gid_map=linux.get("gidMappings", []),
+        cgroup_join=manager.join_files(),
+        cgroup_mounts=cgroup_mounts(layout, manager, ns),
+        oom_score_adj=p.get("oomScoreAdj") if p else None,
+        rootfs=rootfs,
+        root_readonly=doc["root"].get("readonly", False),
+        rootfs_propagation=mountplan.PROPAGATION_OPTIONS.get(propagation, 0),
+        mounts=mounts,
+        dev_setup=setup_dev,
+        devices=mountplan.device_steps(linux.get("devices", []), setup_dev),
+        extra_dev_links=[["/proc/kcore", "/dev/core"]] if os.path.exists("/proc/kcore") else [],
+        masked_paths=[mountplan.clean(x) for x in linux.get("maskedPaths", ())],
+        readonly_paths=[mountplan.clean(x) for x in linux.get("readonlyPaths", ())],
+        no_pivot=no_pivot,
+        hostname=doc.get("hostname"),
+        domainname=doc.get("domainname"),
+        sysctl=linux.get("sysctl", {}),
+        personality=procattrs.personality_value(linux["personality"]) if "personality" in linux else None,
         # runc's name: the kernel refuses to join a keyring whose name starts with '.' (EPERM),
         # and ".x" is a valid id
-        "keyring": None if no_new_keyring else f"_ses.{cid}",
-        "runtime_hooks": [k for k in ("prestart", "createRuntime") if hooks.get(k)],
-        "runtime_setup": bool(linux.get("netDevices")) or any(hooks.get(k) for k in ("prestart", "createRuntime")),
-        "hooks": {k: hooks[k] for k in ("createContainer", "startContainer") if hooks.get(k)},
-        "hook_state": {"ociVersion": OCI_VERSION, "id": cid, "pid": 0, "bundle": bundle,
-                       "annotations": doc.get("annotations", {})},
-        "process": process_plan(p) if p else None,
-        "fds": {"fifo": -1, "console": None, "preserve": 0},
-    }
+        keyring=None if no_new_keyring else f"_ses.{cid}",
+        runtime_hooks=[k for k in ("prestart", "createRuntime") if hooks.get(k)],
+        runtime_setup=bool(linux.get("netDevices")) or any(hooks.get(k) for k in ("prestart", "createRuntime")),
+        hooks={k: hooks[k] for k in ("createContainer", "startContainer") if hooks.get(k)},
+        hook_state={"ociVersion": OCI_VERSION, "id": cid, "pid": 0, "bundle": bundle,
+                    "annotations": doc.get("annotations", {})},
+        process=process_plan(p) if p else None,
+        fds=plan.fds("init"))

@@ -49,7 +49,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         manager.create(linux.get("devices", ()))
         trace.mark("cgroup")
         fds.append(os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC))
-        plan["fds"] = {"fifo": fds[0], "console": None, "preserve": preserve_fds}
+        plan["fds"].update(fifo=fds[0], preserve=preserve_fds)
         fds.extend(_prepare_idmaps(plan["mounts"]))
         fds.append(exeseal.sealed_init())
         plan["fds"]["init"] = fds[-1]
@@ -60,7 +60,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         if subreaper:
             from pyrunc.linux import syscalls as S
             S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
-        stages.bootstrap(plan, fd_slots(plan))
+        stages.bootstrap(plan)
 
         def on_setup(kinds, pid):
             if doc.get("linux", {}).get("netDevices"):
@@ -125,24 +125,15 @@ def _claim(host, cid):
     return host.container(cid).reserve()
 
 
-def fd_slots(plan):
-    """Where in the plan each fd goes ("fds/fifo", "mounts/3/userns_fd"): they travel with BOOTSTRAP."""
-    slots = {f"fds/{k}": v for k, v in plan["fds"].items() if k != "preserve" and v is not None and v >= 0}
-    for i, m in enumerate(plan.get("mounts", ())):
-        if m.get("userns_fd") is not None:
-            slots[f"mounts/{i}/userns_fd"] = m["userns_fd"]
-    return slots
-
-
 def _prepare_idmaps(mounts):
     """One user namespace fd per distinct mapping (or joined namespace) of the idmapped mounts."""
     from pyrunc.linux.idmap import userns_fd
     made = {}
     for m in mounts:
-        if "userns_path" in m or m["uid_mappings"]:
-            key = m.get("userns_path") or jsonlite.dumps([m["uid_mappings"], m["gid_mappings"]])
+        if m["userns_path"] or m["uid_mappings"]:
+            key = m["userns_path"] or jsonlite.dumps([m["uid_mappings"], m["gid_mappings"]])
             if key not in made:
-                made[key] = (_open_userns(key) if "userns_path" in m
+                made[key] = (_open_userns(key) if m["userns_path"]
                              else userns_fd(m["uid_mappings"], m["gid_mappings"]))
             m["userns_fd"] = made[key]
     return list(made.values())

@@ -2,9 +2,10 @@
 import copy
 import os
 
+from pyrunc import plan as plans
 from pyrunc import OCI_VERSION, config, console, exeseal, log, spec, trace, transitions, unixsock, validate
 from pyrunc.cgroups import base as cgroups
-from pyrunc.create import fd_slots, write_pid_file
+from pyrunc.create import write_pid_file
 from pyrunc.errors import BadConfig, Error
 from pyrunc.linux.namespaces import TYPES
 from pyrunc.process.parent import Stages
@@ -74,7 +75,7 @@ def run(host, cid, o, args):
     try:
         plan, fds, ours = _plan(host, cid, o, args)
         detach = o.get("detach", False)
-        stages.bootstrap(plan, fd_slots(plan))
+        stages.bootstrap(plan)
         stages.wait_ready()
         # the terminal's settings before the program can write to it
         master = console.recv_master(ours) if ours is not None else None
@@ -138,19 +139,18 @@ def _plan(host, cid, o, args):
         flags = 0
         for t in namespaces:
             flags |= TYPES[t][0]
-        plan = {
-            "kind": "exec",
-            "id": cid,
-            "ns": {"flags": flags, "user": "user" in namespaces},
+        plan = plans.new(
+            "exec",
+            id=cid,
+            ns={"flags": flags, "user": "user" in namespaces},
             # joined first of all, by stage 1 (a paused container: see bootstrap.join_cgroups)
-            "cgroup_join": manager.join_files(),
-            "oom_score_adj": p.get("oomScoreAdj"),
-            "process": config.process_plan(p),
+            cgroup_join=manager.join_files(),
+            oom_score_adj=p.get("oomScoreAdj"),
+            process=config.process_plan(p),
             # the container's state, as a seccomp listener receives it with an exec'd process's fd
-            "hook_state": {"ociVersion": OCI_VERSION, "id": cid, "pid": data["pid"],
-                           "bundle": data.get("bundle", ""), "annotations": data.get("annotations", {})},
-            "fds": {"pidfd": fds[0], "fifo": -1, "console": None, "preserve": o.get("preserve-fds", 0)},
-        }
+            hook_state={"ociVersion": OCI_VERSION, "id": cid, "pid": data["pid"],
+                        "bundle": data.get("bundle", ""), "annotations": data.get("annotations", {})},
+            fds=dict(plans.fds("exec"), pidfd=fds[0], preserve=o.get("preserve-fds", 0)))
         fds.append(exeseal.sealed_init())
         plan["fds"]["init"] = fds[-1]
         fds.append(_report_page())

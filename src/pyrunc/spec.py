@@ -110,8 +110,12 @@ MAX_DEPTH = 100
 
 
 def pointer(path, key):
-    """Extend a JSON pointer (RFC 6901) by one key or index."""
-    return f"{path}/{str(key).replace('~', '~0').replace('/', '~1')}"
+    """Extend a JSON pointer (RFC 6901) by one key or index; a key's control characters are shown
+    escaped (\\n, \\x00...), so that an error naming it stays one line."""
+    key = str(key).replace("~", "~0").replace("/", "~1")
+    if not key.isprintable():
+        key = key.encode("unicode_escape").decode("ascii")
+    return f"{path}/{key}"
 
 
 def check(value, schema, path, errors):

@@ -90,3 +90,10 @@ def test_nesting_check_never_recurses():
     for depth in (0, sys.getrecursionlimit() - 50):
         with pytest.raises(BadConfig, match="nested"):
             at_depth(depth)
+
+
+def test_a_key_with_control_characters_is_named_on_one_line():
+    with pytest.raises(BadConfig) as e:
+        spec.parse('{"ociVersion": {"a\\nb": 1}}')
+    assert "\n" not in str(e.value) and "/ociVersion" in str(e.value)
+    assert spec.pointer("", "a\nb\x00") == "/a\\nb\\x00"

@@ -36,18 +36,18 @@ def check_identity(p, in_userns):
         if bad:
             raise Error(f"user {p['uid']}:{p['gid']} (groups {p['groups']}): id {bad[0]} is not mapped "
                         "in the container's user namespace")
-    m = p["caps"]
-    if m is None:
+    masks = p["caps"]
+    if masks is None:
         return
     have = caps.status_mask("CapPrm")
-    missing = (m["permitted"] | m["effective"]) & ~have
+    missing = (masks["permitted"] | masks["effective"]) & ~have
     if missing:
         raise Error(f"capabilities {', '.join(caps.names(missing))} are not available to pyrunc here")
-    if m["effective"] & ~m["permitted"]:
-        raise Error(f"effective capabilities {', '.join(caps.names(m['effective'] & ~m['permitted']))} "
+    if masks["effective"] & ~masks["permitted"]:
+        raise Error(f"effective capabilities {', '.join(caps.names(masks['effective'] & ~masks['permitted']))} "
                     "are not in the permitted set")
-    if m["inheritable"] & ~(m["bounding"] | caps.status_mask("CapInh")):
-        raise Error(f"inheritable capabilities {', '.join(caps.names(m['inheritable'] & ~m['bounding']))} "
+    if masks["inheritable"] & ~(masks["bounding"] | caps.status_mask("CapInh")):
+        raise Error(f"inheritable capabilities {', '.join(caps.names(masks['inheritable'] & ~masks['bounding']))} "
                     "are not in the bounding set")
 
 

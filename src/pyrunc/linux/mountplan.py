@@ -144,7 +144,8 @@ def plan_mount(m, index, bundle):
     if "tmpcopyup" in step["extensions"] and fstype != "tmpfs":
         raise BadConfig(f"config.json: {where}/options: tmpcopyup is only valid for tmpfs")
     step.update(kind=kind, dest=clean(dest), source=source, type=fstype,
-                uid_mappings=m.get("uidMappings", []), gid_mappings=m.get("gidMappings", []))
+                uid_mappings=m.get("uidMappings", []), gid_mappings=m.get("gidMappings", []),
+                userns_fd=None, userns_path=None)
     return step
 
 

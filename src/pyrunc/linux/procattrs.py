@@ -14,9 +14,9 @@ IOPRIO_WHO_PROCESS = 1
 PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
-def check(p, where, problems):
+def check(proc, where, problems):
     """Problems with process.scheduler/ioPriority (config.json's or exec's process)."""
-    sch = p.get("scheduler")
+    sch = proc.get("scheduler")
     if sch is not None:
         if sch.get("policy") not in SCHED_POLICIES:
             problems.append(f"{where}/scheduler/policy: unknown policy {sch.get('policy')!r}")
@@ -25,7 +25,7 @@ def check(p, where, problems):
                 problems.append(f"{where}/scheduler/flags: unknown flag {f!r}")
         if sch.get("policy") == "SCHED_DEADLINE" and not sch.get("runtime"):
             problems.append(f"{where}/scheduler: SCHED_DEADLINE needs runtime, deadline and period")
-    io = p.get("ioPriority")
+    io = proc.get("ioPriority")
     if io is not None:
         if io.get("class") not in IOPRIO_CLASSES:
             problems.append(f"{where}/ioPriority/class: unknown class {io.get('class')!r}")
@@ -33,20 +33,20 @@ def check(p, where, problems):
             problems.append(f"{where}/ioPriority/priority: {io.get('priority')} is outside 0..7")
 
 
-def plan(p):
+def plan(proc):
     """Numbers for the executor, from a checked process."""
     out = {"scheduler": None, "ioprio": None, "cpus_final": None}
-    sch = p.get("scheduler")
+    sch = proc.get("scheduler")
     if sch is not None:
         flags = 0
         for f in sch.get("flags", ()):
             flags |= SCHED_FLAGS[f]
         out["scheduler"] = [SCHED_POLICIES[sch["policy"]], flags, sch.get("nice", 0), sch.get("priority", 0),
                             sch.get("runtime", 0), sch.get("deadline", 0), sch.get("period", 0)]
-    io = p.get("ioPriority")
+    io = proc.get("ioPriority")
     if io is not None:
         out["ioprio"] = IOPRIO_CLASSES[io["class"]] << 13 | io.get("priority", 0)
-    aff = p.get("execCPUAffinity", {})
+    aff = proc.get("execCPUAffinity", {})
     if aff.get("final"):
         out["cpus_final"] = cpu_list(aff["final"])
     return out

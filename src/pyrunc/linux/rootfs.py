@@ -426,12 +426,12 @@ def _copy_dir(src, dst):
             os.chmod(name, mode, dir_fd=dst)
 
 
-def _mount_cgroup(root_fd, m, plan):
+def _mount_cgroup(root_fd, m, cg):
     """/sys/fs/cgroup in the container: the container's own cgroup, never the host's tree."""
     flags = m["flags"] & ~S.MS_REMOUNT
-    if plan["mode"] == "unified":
-        if not plan["cgroupns"]:
-            _bind(root_fd, m, plan["hierarchies"][0]["dir"], flags | S.MS_BIND | S.MS_REC)
+    if cg["mode"] == "unified":
+        if not cg["cgroupns"]:
+            _bind(root_fd, m, cg["hierarchies"][0]["dir"], flags | S.MS_BIND | S.MS_REC)
             return
         mnt = new_mount("cgroup2", "cgroup2", flags, "")
     else:
@@ -444,18 +444,18 @@ def _mount_cgroup(root_fd, m, plan):
             S.move_mount(mnt, "", target, "", MOVE_FD_TO_FD)
         finally:
             os.close(target)
-        if plan["mode"] != "unified":
-            _fill_cgroup_tmpfs(mnt, plan, flags)
+        if cg["mode"] != "unified":
+            _fill_cgroup_tmpfs(mnt, cg, flags)
         _finish(mnt, m)
     finally:
         os.close(mnt)
 
 
-def _fill_cgroup_tmpfs(tmpfs, plan, flags):
+def _fill_cgroup_tmpfs(tmpfs, cg, flags):
     """The hierarchies below the (attached) tmpfs, reached through its fd only."""
-    for h in plan["hierarchies"]:
+    for h in cg["hierarchies"]:
         os.mkdir(h["name"], 0o755, dir_fd=tmpfs)
-        if plan["cgroupns"]:
+        if cg["cgroupns"]:
             fstype = "cgroup2" if h["v2"] else "cgroup"
             mnt = new_mount(fstype, fstype, flags, "" if h["v2"] else h["options"])
         else:

@@ -43,15 +43,19 @@ class Stages:
         trace.mark("fork bootstrap")
         return self
 
-    def bootstrap(self, plan, fd_slots):
-        """Send the plan; fd_slots: {"fds/fifo": fd, "mounts/3/userns_fd": fd, ...} land in it over there.
+    def bootstrap(self, plan):
+        """Check the plan against its type (plan.py) and send it, with the fds its fields name
+        ({"fds/fifo": fd, "mounts/3/userns_fd": fd, ...}: they land in it over there).
 
         The plan travels in a sealed memfd: it holds the annotations, whose size
         is the caller's business, and a packet is limited by the socket's buffer."""
         from pyrunc import jsonlite
+        from pyrunc import plan as plans
         from pyrunc.linux import memfd
-        slots = list(fd_slots)
+        plans.check(plan)
         self.plan = plan
+        fd_slots = plans.fd_slots(plan)
+        slots = list(fd_slots)
         blob = memfd.sealed(jsonlite.dumps(plan).encode(), "pyrunc-plan")
         try:
             self.chan.send(M.BOOTSTRAP, fds=[blob] + [fd_slots[s] for s in slots], slots=slots)
