@@ -125,7 +125,7 @@ class Runtime:
                     return
                 raise WrongState("container not running")
             if all_processes:
-                from pyrunc.cgroups import base as cgroups
+                from pyrunc import cgroups
                 cgroups.from_state(c.data["cgroup"]).kill_all(sig)
             self._kill_init(c, sig)
 
@@ -172,14 +172,14 @@ class Runtime:
             self._destroy(c)
 
     def _thaw(self, c):
-        from pyrunc.cgroups import base as cgroups
+        from pyrunc import cgroups
         mgr = cgroups.from_state(c.data["cgroup"])
         if hasattr(mgr, "thaw"):
             mgr.thaw()
 
     def _destroy(self, c):
         """Remove cgroups and state; run poststop hooks (their failure is only a warning)."""
-        from pyrunc.cgroups import base as cgroups
+        from pyrunc import cgroups
         d = c.data or {}
         if d.get("cgroup"):
             cgroups.from_state(d["cgroup"]).destroy()

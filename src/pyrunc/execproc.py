@@ -3,7 +3,7 @@ import copy
 import os
 
 from pyrunc import OCI_VERSION, config, console, exeseal, log, spec, trace, unixsock, validate
-from pyrunc.cgroups import base as cgroups
+from pyrunc import cgroups
 from pyrunc.create import fd_slots, write_pid_file
 from pyrunc.errors import BadConfig, Error, WrongState
 from pyrunc.linux.namespaces import TYPES

@@ -277,13 +277,12 @@ class Container:
 
 
 def _freezer(cg):
-    """(freezer file, its content when thawed) of a container's cgroup state, or None."""
-    for key, d in cg.get("dirs", {}).items():
-        if key == "" and cg.get("driver") == "fs2":
-            return os.path.join(d, "cgroup.freeze"), "0"
-        if "freezer" in key.split(","):
-            return os.path.join(d, "freezer.state"), "THAWED"
-    return None
+    """[freezer file, its content when thawed] the cgroup driver recorded, or None."""
+    if "freezer" in cg or not cg:
+        return cg.get("freezer")
+    # a state.json from before drivers recorded it: ask the driver (only then loaded)
+    from pyrunc import cgroups
+    return cgroups.from_state(cg).freezer()
 
 
 def fast_facts(data):

@@ -15,16 +15,18 @@ def env_value(env, name):
     return value
 
 
-def _check(path):
-    st = os.stat(path)
+def _check(path, stat_fn):
+    st = stat_fn(path)
     if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
         raise PermissionError(13, "permission denied", path)
 
 
-def find(arg0, env):
+def find(arg0, env, stat_fn=os.stat):
+    """The path of the program, as Go's exec.LookPath finds it; stat_fn: how a path is looked up
+    (`check` resolves it in the rootfs)."""
     if "/" in arg0:
         try:
-            _check(arg0)
+            _check(arg0, stat_fn)
         except OSError as e:
             raise Error(f'exec: "{arg0}": {e.strerror.lower() if e.strerror else e}') from None
         return arg0
@@ -33,7 +35,7 @@ def find(arg0, env):
     for d in path_var.split(":") if path_var else ():
         p = os.path.join(d or ".", arg0)
         try:
-            _check(p)
+            _check(p, stat_fn)
             return p
         except PermissionError:
             denied = denied or p
