@@ -195,10 +195,11 @@ def write_spec(bundle=".", rootless=False):
     write_example(bundle, rootless)
 
 
-def check(bundle):
-    """The preflight report of a bundle on this host (pyrunc check): .ok, .findings, .text(), .to_dict()."""
+def check(bundle, rootless=False, systemd=False):
+    """The preflight report of a bundle on this host (pyrunc check): .ok, .findings, .text(), .to_dict();
+    rootless and systemd as create's --rootless and --systemd-cgroup."""
     from pyrunc.preflight import check as preflight
-    return preflight(bundle)
+    return preflight(bundle, rootless=rootless, systemd=systemd)
 
 
 __all__ = ["Container", "containers", "states", "check", "features", "write_spec", "state_root", "DEFAULT_ROOT"]

@@ -308,7 +308,7 @@ def do_check(g, o, pos):
     fmt = o.get("format", "text")
     if fmt not in ("text", "json"):
         raise Usage(f"invalid format {fmt!r}: use text or json")
-    report = check(o.get("bundle", "."))
+    report = check(o.get("bundle", "."), rootless=_rootless(g), systemd=bool(g.get("systemd-cgroup")))
     if fmt == "json":
         from pyrunc import jsonlite
         sys.stdout.write(jsonlite.pretty(report.to_dict()) + "\n")
@@ -342,20 +342,20 @@ def do_resume(g, o, pos):
 
 
 def do_update(g, o, pos):
-    from pyrunc.cgroups import control
+    from pyrunc import cgroupcli
     c = _container(g, pos[0])
     c.state()        # an unknown id is reported before stdin is read
-    c.update(control.request(o))
+    c.update(cgroupcli.request(o))
 
 
 def do_ps(g, o, pos):
-    from pyrunc.cgroups import control
-    control.ps(_container(g, pos[0]).root, pos[0], o.get("format", "table"), pos[1:])
+    from pyrunc import cgroupcli
+    cgroupcli.ps(_container(g, pos[0]).root, pos[0], o.get("format", "table"), pos[1:])
 
 
 def do_events(g, o, pos):
-    from pyrunc.cgroups import control
-    control.events(_container(g, pos[0]).root, pos[0], o.get("interval", "5s"), o.get("stats", False))
+    from pyrunc import cgroupcli
+    cgroupcli.events(_container(g, pos[0]).root, pos[0], o.get("interval", "5s"), o.get("stats", False))
 
 
 HANDLERS = {"create": do_create, "start": do_start, "state": do_state, "kill": do_kill,

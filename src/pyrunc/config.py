@@ -2,7 +2,7 @@
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, log, plan
-from pyrunc.errors import BadConfig
+from pyrunc.errors import Problem, refuse
 from pyrunc.linux import caps, mountplan, namespaces, procattrs
 from pyrunc.validate import RLIMITS
 
@@ -26,9 +26,21 @@ def capability_masks(capabilities):
     return m
 
 
+def identity(p):
+    """Who the process is: its ids, umask and capability sets (a part of its plan; `check` tests it too)."""
+    user = p.get("user", {})
+    return {
+        "uid": user.get("uid", 0),
+        "gid": user.get("gid", 0),
+        "groups": user.get("additionalGids", []),
+        "umask": user.get("umask", 0o022),
+        # like runc: no capabilities object means no capabilities at all
+        "caps": capability_masks(p.get("capabilities", {})),
+    }
+
+
 def process_plan(p):
     """The process part of a plan, shared by create and exec."""
-    user = p.get("user", {})
     cs = p.get("consoleSize")
     return {
         "args": p["args"],
@@ -36,12 +48,7 @@ def process_plan(p):
         "cwd": p.get("cwd", "/"),
         "terminal": p.get("terminal", False),
         "console_size": [cs.get("height", 0), cs.get("width", 0)] if cs else None,
-        "uid": user.get("uid", 0),
-        "gid": user.get("gid", 0),
-        "groups": user.get("additionalGids", []),
-        "umask": user.get("umask", 0o022),
-        # like runc: no capabilities object means no capabilities at all
-        "caps": capability_masks(p.get("capabilities", {})),
+        **identity(p),
         "nnp": p.get("noNewPrivileges", False),
         "rlimits": [[RLIMITS[r["type"]], r.get("soft", 0), r.get("hard", 0)] for r in p.get("rlimits", ())],
         "attrs": procattrs.plan(p),
@@ -70,18 +77,30 @@ def cgroup_mounts(layout, manager, ns_plan):
     return {"mode": mode, "cgroupns": namespaces.has(ns_plan, "cgroup"), "hierarchies": out}
 
 
+def filesystem(doc, bundle, problems):
+    """The mounts, /dev and rootfs propagation of the plan (mountplan); what cannot be planned goes to problems."""
+    linux = doc.get("linux", {})
+    mounts = [mountplan.plan_mount(m, i, bundle, problems) for i, m in enumerate(doc.get("mounts", ()))]
+    mounts = [m for m in mounts if m is not None]
+    setup_dev = mountplan.needs_dev_setup(mounts)
+    propagation = linux.get("rootfsPropagation", "")
+    if propagation and propagation not in mountplan.PROPAGATION_OPTIONS:
+        problems.append(Problem("/linux/rootfsPropagation", f"unknown propagation {propagation!r}"))
+    return {"mounts": mounts, "dev_setup": setup_dev,
+            "devices": mountplan.device_steps(linux.get("devices", []), setup_dev, problems),
+            "rootfs_propagation": mountplan.PROPAGATION_OPTIONS.get(propagation, 0)}
+
+
 def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=False):
     """The plan stage 1 and stage 2 execute for `create`."""
     linux = doc.get("linux", {})
     ns = namespaces.plan(linux.get("namespaces", []))
     ns["time_offsets"] = time_offsets(linux["timeOffsets"]) if linux.get("timeOffsets") else None
-    mounts = [mountplan.plan_mount(m, i, bundle) for i, m in enumerate(doc.get("mounts", ()))]
-    mountplan.imply_idmaps(mounts, ns, linux.get("uidMappings", []), linux.get("gidMappings", []))
-    setup_dev = mountplan.needs_dev_setup(mounts)
+    problems = []
+    fs = filesystem(doc, bundle, problems)
+    refuse(problems, "config.json: ")
+    mountplan.imply_idmaps(fs["mounts"], ns, linux.get("uidMappings", []), linux.get("gidMappings", []))
     rootfs = os.path.realpath(os.path.join(bundle, doc["root"]["path"]))
-    propagation = linux.get("rootfsPropagation", "")
-    if propagation and propagation not in mountplan.PROPAGATION_OPTIONS:
-        raise BadConfig(f"config.json: /linux/rootfsPropagation: unknown propagation {propagation!r}")
     hooks = doc.get("hooks", {})
     p = doc.get("process")
     return plan.new(
@@ -95,10 +114,7 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
         oom_score_adj=p.get("oomScoreAdj") if p else None,
         rootfs=rootfs,
         root_readonly=doc["root"].get("readonly", False),
-        rootfs_propagation=mountplan.PROPAGATION_OPTIONS.get(propagation, 0),
-        mounts=mounts,
-        dev_setup=setup_dev,
-        devices=mountplan.device_steps(linux.get("devices", []), setup_dev),
+        **fs,
         extra_dev_links=[["/proc/kcore", "/dev/core"]] if os.path.exists("/proc/kcore") else [],
         masked_paths=[mountplan.clean(x) for x in linux.get("maskedPaths", ())],
         readonly_paths=[mountplan.clean(x) for x in linux.get("readonlyPaths", ())],

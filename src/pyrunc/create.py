@@ -17,7 +17,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     # first of all: stage 1 imports what it needs while we do the rest
     stages = Stages().spawn(preserve_fds)
     from pyrunc import config, exeseal
-    from pyrunc.cgroups import base as cgroups
+    from pyrunc import cgroups
     from pyrunc.cgroups import detect
     from pyrunc.linux.userns import write_maps
 

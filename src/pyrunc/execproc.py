@@ -3,8 +3,7 @@ import copy
 import os
 
 from pyrunc import plan as plans
-from pyrunc import OCI_VERSION, config, console, exeseal, log, spec, trace, transitions, unixsock, validate
-from pyrunc.cgroups import base as cgroups
+from pyrunc import OCI_VERSION, cgroups, config, console, exeseal, log, spec, trace, transitions, unixsock, validate
 from pyrunc.create import write_pid_file
 from pyrunc.errors import BadConfig, Error
 from pyrunc.linux.namespaces import TYPES

@@ -78,7 +78,7 @@ def kill(host, cid, sig, all_processes=False):
             # also once the init is gone, as runc: a container without its own pid namespace
             # leaves its background processes behind, holding the caller's pipes (containerd's
             # shim sends exactly this after such an init exits, then waits for the pipes)
-            from pyrunc.cgroups import base as cgroups
+            from pyrunc import cgroups
             cgroups.from_state(c.data["cgroup"]).kill_all(sig)
         kill_init(c, sig)
 
@@ -133,7 +133,7 @@ def destroy(c):
 
 
 def _thaw(c):
-    from pyrunc.cgroups import base as cgroups
+    from pyrunc import cgroups
     mgr = cgroups.from_state(c.data["cgroup"])
     if hasattr(mgr, "thaw"):
         mgr.thaw()
@@ -208,7 +208,7 @@ def _run_hooks(c, kind):
 def _remove_cgroups(c, dirs):
     """rmdir each; what still holds processes (a container without its own pid namespace) or
     children is thawed, killed and removed bottom-up by the cgroup driver."""
-    from pyrunc.cgroups import base as cgroups
+    from pyrunc import cgroups
     cg = c.data["cgroup"]
     cgroups.from_state(dict(cg, dirs={k: v for k, v in cg["dirs"].items() if v in dirs})).destroy()
 

@@ -22,7 +22,7 @@ PROCESS = {
     "cpus_initial": ("opt", ["int"]),
 }
 MOUNT = {
-    "kind": "str", "dest": "str", "source": "str", "type": "str", "flags": "int", "clear": "int",
+    "index": "int", "kind": "str", "dest": "str", "source": "str", "type": "str", "flags": "int", "clear": "int",
     "propagation": ["int"], "attr_set": "int", "attr_clr": "int", "extensions": ["str"], "data": "str",
     "uid_mappings": ["any"], "gid_mappings": ["any"],
     # set for id-mapped mounts: the user namespace that maps them (create opens it), or the path of

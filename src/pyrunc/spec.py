@@ -2,7 +2,7 @@
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, jsonlite
-from pyrunc.errors import BadConfig, Error
+from pyrunc.errors import BadConfig, Error, Problem, refuse
 
 # A schema is a type name ("str", "bool", "int", "u16", "u32", "u64", "i32",
 # "i64", "any"), a dict of known keys, a one-element list (an array of that
@@ -119,72 +119,93 @@ def pointer(path, key):
 
 
 def check(value, schema, path, errors):
-    """Type-check value against schema, collecting 'pointer: problem' strings.
+    """Type-check value against schema, collecting Problems; True when value itself has the right type.
 
     JSON null counts as absent (as Go's decoder treats it): such keys are
-    dropped, so the rest of pyrunc never sees None.
+    dropped, so the rest of pyrunc never sees None.  So are the keys whose
+    value has the wrong type, and an array item of the wrong type becomes
+    its type's zero value: what is left is well-typed, and `check` goes on
+    to find the problems of the rest of the document.
     """
     if schema == "any":
-        return
-    if isinstance(schema, dict) or isinstance(schema, tuple):
+        return True
+    if isinstance(schema, (dict, tuple)):
         if not isinstance(value, dict):
-            errors.append(f"{path or '/'}: expected object, got {_describe(value)}")
-            return
+            errors.append(Problem(path or "/", f"expected object, got {_describe(value)}"))
+            return False
         for k in [k for k, v in value.items() if v is None]:
             del value[k]
-        if isinstance(schema, tuple):
-            for k, v in value.items():
-                check(v, schema[1], pointer(path, k), errors)
-        else:
-            for k, sub in schema.items():
-                if k in value:
-                    check(value[k], sub, pointer(path, k), errors)
-    elif isinstance(schema, list):
+        keys = list(value) if isinstance(schema, tuple) else [k for k in schema if k in value]
+        for k in keys:
+            if not check(value[k], schema[1] if isinstance(schema, tuple) else schema[k], pointer(path, k), errors):
+                del value[k]
+        return True
+    if isinstance(schema, list):
         if not isinstance(value, list):
-            errors.append(f"{path}: expected array, got {_describe(value)}")
-            return
+            errors.append(Problem(path, f"expected array, got {_describe(value)}"))
+            return False
         for i, v in enumerate(value):
-            check(v, schema[0], pointer(path, i), errors)
-    elif schema == "str":
-        if not isinstance(value, str):
-            errors.append(f"{path}: expected string, got {_describe(value)}")
-    elif schema == "bool":
-        if not isinstance(value, bool):
-            errors.append(f"{path}: expected boolean, got {_describe(value)}")
-    else:
-        lo, hi = _INT_RANGES[schema]
-        if not isinstance(value, int) or isinstance(value, bool):
-            errors.append(f"{path}: expected integer, got {_describe(value)}")
-        elif not lo <= value <= hi:
-            errors.append(f"{path}: {value} is out of range for {schema}")
+            if not check(v, schema[0], pointer(path, i), errors):
+                value[i] = _zero(schema[0])
+        return True
+    wanted = {"str": str, "bool": bool}.get(schema, int)
+    if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+        errors.append(Problem(path, f"expected {_TYPE_WORD[wanted]}, got {_describe(value)}"))
+        return False
+    if wanted is int and not _INT_RANGES[schema][0] <= value <= _INT_RANGES[schema][1]:
+        errors.append(Problem(path, f"{value} is out of range for {schema}"))
+        return False
+    return True
+
+
+_TYPE_WORD = {str: "string", bool: "boolean", int: "integer"}
+
+
+def _zero(schema):
+    """The value of a schema type that says nothing: {}, [], "", False or 0."""
+    if isinstance(schema, (dict, tuple)):
+        return {}
+    if isinstance(schema, list):
+        return []
+    return {"str": "", "bool": False}.get(schema, 0)
 
 
 def scan(doc):
-    """Problems of every key and value, known to the schema or not, as 'pointer: problem' strings.
+    """Problems of every key and value, known to the schema or not.
 
     A string must hold no NUL (the kernel would cut it there: a mount on
     "/tmp\\0/x" lands on /tmp) and no lone surrogate (JSON can escape one, but
     it is no text and cannot be encoded); nothing may nest deeper than
-    MAX_DEPTH.  Iterative, so that no document can make the check itself recurse.
+    MAX_DEPTH.  Iterative, so that no document can make the check itself
+    recurse.  What it reports is dropped (a key) or emptied (an array item),
+    as check() does with a value of the wrong type.
     """
     problems = []
     stack = [("", doc, 1)] if isinstance(doc, (dict, list)) else []
     while stack:
         at, value, level = stack.pop()
-        if level > MAX_DEPTH:
-            problems.append(f"{at}: nested more than {MAX_DEPTH} levels deep")
-            continue
-        inner = []
-        for k, v in value.items() if isinstance(value, dict) else enumerate(value):
+        inner, bad_keys = [], []
+        for k, v in list(value.items()) if isinstance(value, dict) else enumerate(value):
             bad = isinstance(k, str) and _bad_text(k)
             if bad:
-                problems.append(f"{at or '/'}: key {k!r} {bad}")
+                problems.append(Problem(at or "/", f"key {k!r} {bad}"))
             elif isinstance(v, str):
                 bad = _bad_text(v)
                 if bad:
-                    problems.append(f"{pointer(at, k)}: {bad}")
+                    problems.append(Problem(pointer(at, k), bad))
             elif isinstance(v, (dict, list)):
-                inner.append((pointer(at, k), v, level + 1))
+                if level >= MAX_DEPTH:
+                    bad = f"nested more than {MAX_DEPTH} levels deep"
+                    problems.append(Problem(pointer(at, k), bad))
+                else:
+                    inner.append((pointer(at, k), v, level + 1))
+            if bad:
+                bad_keys.append(k)
+        for k in bad_keys:
+            if isinstance(value, dict):
+                del value[k]
+            else:
+                value[k] = type(value[k])()
         stack.extend(reversed(inner))   # siblings in document order
     return problems
 
@@ -208,16 +229,27 @@ def _describe(value):
     return _JSON_TYPE.get(type(value), type(value).__name__)
 
 
-def parse(text, what="config.json", schema=CONFIG):
-    """Parse and type-check one document; raise BadConfig naming every bad field."""
+def typed(text, problems, schema=CONFIG):
+    """The document in `text`, well-typed (see scan and check), with every problem found appended.
+
+    None when `text` is no JSON at all.
+    """
     try:
         doc = jsonlite.loads(text)
     except Error as e:
-        raise BadConfig(f"{what}: {e}") from None
-    errors = scan(doc)
-    check(doc, schema, "", errors)
-    if errors:
-        raise BadConfig(f"{what}: " + "; ".join(errors))
+        problems.append(Problem("", str(e)))
+        return None
+    problems += scan(doc)
+    if not check(doc, schema, "", problems):
+        return None
+    return doc
+
+
+def parse(text, what="config.json", schema=CONFIG):
+    """Parse and type-check one document; raise BadConfig naming every bad field."""
+    problems = []
+    doc = typed(text, problems, schema)
+    refuse(problems, f"{what}: ")
     return doc
 
 
@@ -232,8 +264,15 @@ def load(bundle):
     return parse(text)
 
 
-def example(rootless=False):
-    """The config `pyrunc spec` writes: runc's defaults, running `sh` on a terminal."""
+def example(rootless=False, cgroupns=None):
+    """The config `pyrunc spec` writes: runc's defaults, running `sh` on a terminal.
+
+    A cgroup namespace is proposed when `cgroupns` says so; by default only
+    on a pure cgroup v2 host, as runc's `spec` does.
+    """
+    if cgroupns is None:
+        from pyrunc.cgroups import detect
+        cgroupns = detect.host_layout()[0] == detect.UNIFIED
     caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
     config = {
         "ociVersion": OCI_VERSION,
@@ -266,7 +305,8 @@ def example(rootless=False):
         ],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")
+                           if t != "cgroup" or cgroupns],
             "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
                             "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
@@ -281,7 +321,7 @@ def example(rootless=False):
 def _make_rootless(config):
     """runc's `spec --rootless` edits: a user namespace mapping the caller, no cgroup limits."""
     linux = config["linux"]
-    linux["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup", "user")]
+    linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "network"] + [{"type": "user"}]
     linux["uidMappings"] = [{"containerID": 0, "hostID": os.getuid(), "size": 1}]
     linux["gidMappings"] = [{"containerID": 0, "hostID": os.getgid(), "size": 1}]
     del linux["resources"]

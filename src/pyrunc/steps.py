@@ -58,13 +58,13 @@ def conditions(verb, data):
 
 
 def freezer_of(cg):
-    """(freezer file, its content when thawed) of a container's cgroup state, or None."""
-    for key, d in cg.get("dirs", {}).items():
-        if key == "" and cg.get("driver") == "fs2":
-            return f"{d}/cgroup.freeze", "0"
-        if "freezer" in key.split(","):
-            return f"{d}/freezer.state", "THAWED"
-    return None
+    """[freezer file, its content when thawed] that the cgroup driver recorded in a container's
+    cgroup state, or None (no freezer)."""
+    if "freezer" in cg or not cg:
+        return cg.get("freezer")
+    # a state.json from before drivers recorded it: ask the driver (only then loaded)
+    from pyrunc import cgroups
+    return cgroups.from_state(cg).freezer()
 
 
 def recipe(cid, data):

@@ -1,5 +1,6 @@
 """Semantic checks of a typed config (CLI process, pure): every violation at once, each naming its field."""
 from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc.errors import Problem
 
 from pyrunc.linux import procattrs, seccomp
 from pyrunc.linux import namespaces, userns
@@ -45,42 +46,43 @@ def _lsm_enabled(name):
 def check_process(p, problems, where="/process"):
     """Checks shared by config.json's process and exec's process.json."""
     if not p.get("args"):
-        problems.append(f"{where}/args: must not be empty")
+        problems.append(Problem(f"{where}/args", "must not be empty"))
     cwd = p.get("cwd", "")
     if not cwd.startswith("/"):
-        problems.append(f"{where}/cwd: {cwd!r} is not an absolute path")
+        problems.append(Problem(f"{where}/cwd", f"{cwd!r} is not an absolute path"))
     for i, e in enumerate(p.get("env", ())):
         name = e.partition("=")[0]
         if "=" not in e or not name or "\0" in e:
-            problems.append(f"{where}/env/{i}: {e!r} is not NAME=value")
+            problems.append(Problem(f"{where}/env/{i}", f"{e!r} is not NAME=value"))
     seen = set()
     for i, r in enumerate(p.get("rlimits", ())):
         t = r.get("type")
         if t not in RLIMITS:
-            problems.append(f"{where}/rlimits/{i}/type: unknown rlimit {t!r}")
+            problems.append(Problem(f"{where}/rlimits/{i}/type", f"unknown rlimit {t!r}"))
         elif t in seen:
-            problems.append(f"{where}/rlimits/{i}/type: {t} given twice")
+            problems.append(Problem(f"{where}/rlimits/{i}/type", f"{t} given twice"))
         seen.add(t)
         if r.get("soft", 0) > r.get("hard", 0):
-            problems.append(f"{where}/rlimits/{i}: soft limit {r.get('soft', 0)} above hard limit {r.get('hard', 0)}")
+            problems.append(Problem(f"{where}/rlimits/{i}",
+                                    f"soft limit {r.get('soft', 0)} above hard limit {r.get('hard', 0)}"))
     procattrs.check(p, where, problems)
     # Never run a process unconfined that asked for confinement (runc refuses too).
     if p.get("apparmorProfile"):
-        problems.append(f"{where}/apparmorProfile: AppArmor profiles are not supported by pyrunc yet"
-                        + ("" if _lsm_enabled("apparmor") else " (and AppArmor is not enabled on this host)"))
+        problems.append(Problem(f"{where}/apparmorProfile", "AppArmor profiles are not supported by pyrunc yet"
+                                + ("" if _lsm_enabled("apparmor") else " (and AppArmor is not enabled on this host)")))
     if p.get("selinuxLabel"):
-        problems.append(f"{where}/selinuxLabel: SELinux labels are not supported by pyrunc yet"
-                        + ("" if _lsm_enabled("selinux") else " (and SELinux is not enabled on this host)"))
+        problems.append(Problem(f"{where}/selinuxLabel", "SELinux labels are not supported by pyrunc yet"
+                                + ("" if _lsm_enabled("selinux") else " (and SELinux is not enabled on this host)")))
     adj = p.get("oomScoreAdj")
     if adj is not None and not -1000 <= adj <= 1000:
-        problems.append(f"{where}/oomScoreAdj: {adj} is outside -1000..1000")
+        problems.append(Problem(f"{where}/oomScoreAdj", f"{adj} is outside -1000..1000"))
 
 
 def check_rootless(doc):
     """Without privileges the container needs a user namespace of its own (runc's rule)."""
     linux = doc.get("linux", {})
     if not any(ns.get("type") == "user" and not ns.get("path") for ns in linux.get("namespaces", ())):
-        return ["/linux/namespaces: rootless containers need a new user namespace (see `spec --rootless`)"]
+        return [Problem("/linux/namespaces", "rootless containers need a new user namespace (see `spec --rootless`)")]
     problems = []
     if any(v for k, v in linux.get("resources", {}).items() if k != "devices"):
         from pyrunc import log
@@ -93,11 +95,11 @@ def check(doc, bundle):
     problems = []
     root = doc.get("root")
     if not root or not root.get("path"):
-        problems.append("/root/path: required")
+        problems.append(Problem("/root/path", "required"))
     else:
         rootfs = os.path.join(bundle, root["path"])
         if not os.path.isdir(rootfs):
-            problems.append(f"/root/path: rootfs {rootfs} does not exist or is not a directory")
+            problems.append(Problem("/root/path", f"rootfs {rootfs} does not exist or is not a directory"))
     if "process" in doc:
         check_process(doc["process"], problems)
     linux = doc.get("linux", {})
@@ -107,54 +109,55 @@ def check(doc, bundle):
         types.setdefault(ns.get("type"), ns.get("path", ""))
     has_maps = bool(linux.get("uidMappings") or linux.get("gidMappings"))
     if types.get("user", None) == "" and not (linux.get("uidMappings") and linux.get("gidMappings")):
-        problems.append("/linux/uidMappings: a new user namespace needs uidMappings and gidMappings")
+        problems.append(Problem("/linux/uidMappings", "a new user namespace needs uidMappings and gidMappings"))
     if has_maps and "user" not in types:
-        problems.append("/linux/uidMappings: id mappings given without a user namespace")
+        problems.append(Problem("/linux/uidMappings", "id mappings given without a user namespace"))
     if types.get("user"):
         problems += userns.joined_problems(types["user"], linux)
     for name in ("hostname", "domainname"):
         if doc.get(name) and "uts" not in types:
-            problems.append(f"/{name}: unable to set {name} without a private UTS namespace")
+            problems.append(Problem(f"/{name}", f"unable to set {name} without a private UTS namespace"))
     if linux.get("netDevices") and "network" not in types:
-        problems.append("/linux/netDevices: network devices need a network namespace of the container's own")
+        problems.append(Problem("/linux/netDevices",
+                                "network devices need a network namespace of the container's own"))
     if linux.get("timeOffsets") and "time" not in types:
-        problems.append("/linux/timeOffsets: time offsets given without a time namespace")
+        problems.append(Problem("/linux/timeOffsets", "time offsets given without a time namespace"))
     for key in linux.get("sysctl", {}):
         name = sysctl_dotted(key)
         ns = sysctl_namespace(name)
         if name == "kernel.hostname" and "uts" in types:
             # runc's reason: the container's hostname is the hostname field's business
-            problems.append(f'/linux/sysctl/{key}: sysctl "kernel.hostname" is not allowed as it conflicts '
-                            'with the OCI "hostname" field')
+            problems.append(Problem(f"/linux/sysctl/{key}", 'sysctl "kernel.hostname" is not allowed as it '
+                                    'conflicts with the OCI "hostname" field'))
         elif ns is None:
-            problems.append(f"/linux/sysctl/{key}: not in a separate kernel namespace")
+            problems.append(Problem(f"/linux/sysctl/{key}", "not in a separate kernel namespace"))
         elif ns not in types:
-            problems.append(f"/linux/sysctl/{key}: needs a private {ns} namespace")
+            problems.append(Problem(f"/linux/sysctl/{key}", f"needs a private {ns} namespace"))
     for i, m in enumerate(doc.get("mounts", ())):
         if not m.get("destination", "").startswith("/"):
-            problems.append(f"/mounts/{i}/destination: {m.get('destination', '')!r} is not an absolute path")
+            problems.append(Problem(f"/mounts/{i}/destination", f"{m.get('destination', '')!r} is not an absolute path"))
     for kind, hooks in doc.get("hooks", {}).items():
         for i, h in enumerate(hooks):
             if not h.get("path", "").startswith("/"):
-                problems.append(f"/hooks/{kind}/{i}/path: {h.get('path', '')!r} is not an absolute path")
+                problems.append(Problem(f"/hooks/{kind}/{i}/path", f"{h.get('path', '')!r} is not an absolute path"))
             if "timeout" in h and h["timeout"] <= 0:
-                problems.append(f"/hooks/{kind}/{i}/timeout: must be greater than zero")
+                problems.append(Problem(f"/hooks/{kind}/{i}/timeout", "must be greater than zero"))
     pers = linux.get("personality")
     if pers is not None:
         try:
             procattrs.personality_value(pers)
         except Exception as e:
-            problems.append(f"/linux/personality: {e}")
+            problems.append(Problem("/linux/personality", str(e)))
     if "seccomp" in linux:
         problems += seccomp.check(linux["seccomp"])
     if linux.get("mountLabel") and _lsm_enabled("selinux"):
         # without SELinux a mount label means nothing: ignored, as crun does
-        problems.append("/linux/mountLabel: SELinux mount labels are not supported by pyrunc yet")
+        problems.append(Problem("/linux/mountLabel", "SELinux mount labels are not supported by pyrunc yet"))
     for name in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(name, ())):
             if not p.startswith("/"):
-                problems.append(f"/linux/{name}/{i}: {p!r} is not an absolute path")
+                problems.append(Problem(f"/linux/{name}/{i}", f"{p!r} is not an absolute path"))
         if linux.get(name) and "mount" not in types:
             # their mounts would land in the caller's mount namespace (runc refuses them too)
-            problems.append(f"/linux/{name}: unable to restrict paths without a private mount namespace")
+            problems.append(Problem(f"/linux/{name}", "unable to restrict paths without a private mount namespace"))
     return problems

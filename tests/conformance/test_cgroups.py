@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from tests.support.cgroups import DRIVERS, Cgroup
-from tests.support.helpers import create, read, wait_for
+from tests.support.cgroups import DRIVERS, Cgroup, frozen_cgroup, hierarchies
+from tests.support.helpers import create, read, run_to_completion, wait_for, write
 from tests.support.runtime import runtime_name
 
 pytestmark = pytest.mark.agnostic
@@ -328,3 +328,83 @@ def test_a_created_container_can_be_paused(rt, bundle, version):
     wait_for(lambda: rt.status("pc1") == "stopped", what="exit")
     assert rt.run("pause", "pc1", check=False).returncode != 0
     rt.run("delete", "pc1")
+
+
+# ------------------------------------------------------------ existing cgroups, device access letters, spec
+@pytest.mark.crun_differs("crun 1.8 joins the frozen cgroup and hangs, as pyrunc did")
+def test_an_existing_frozen_cgroup_is_refused(rt, bundle, version):
+    """Its init would be frozen on joining, and create wait for it forever: runc refuses (runc 1.1+)."""
+    limited(bundle, "fz2", {}, ["true"])
+    with frozen_cgroup(version, "fz2") as (knob, frozen):
+        p = create(rt, bundle, "fz2", check=False, timeout=30)
+        assert p.returncode == 1
+        assert "container's cgroup unexpectedly frozen" in read(p.out_path)
+        assert "fz2" not in rt.ids()
+        # nothing made, and the cgroup that was there left as it was
+        assert [mp for mp in hierarchies(version) if os.path.isdir(os.path.join(mp, "fz2"))] == \
+            [os.path.dirname(os.path.dirname(knob))]
+        assert read(knob).strip() == frozen
+
+
+@pytest.mark.crun_differs("crun 1.8 creates the container in the cgroup without a word")
+def test_an_existing_cgroup_with_processes_is_refused(rt, bundle, version):
+    """runc 1.1 warns "container's cgroup is not empty" and goes on (deprecated); runc 1.2 and pyrunc refuse."""
+    limited(bundle, "ne1", {}, ["true"])
+    dirs = [os.path.join(mp, "ne1") for mp in hierarchies(version)]
+    squatter = subprocess.Popen(["sleep", "1000"])
+    try:
+        for d in dirs:
+            os.mkdir(d)
+            for f in ("cpuset.cpus", "cpuset.mems"):     # a new v1 cpuset takes no task before it has both
+                if os.path.exists(os.path.join(d, f)):
+                    write(os.path.join(d, f), read(os.path.join(os.path.dirname(d), f)).strip())
+            write(os.path.join(d, "cgroup.procs"), str(squatter.pid))
+        p = create(rt, bundle, "ne1", check=False)
+        assert "container's cgroup is not empty: 1 process(es) found" in read(p.out_path)
+        if p.returncode == 0:
+            assert runtime_name() == "runc"
+            rt.run("delete", "--force", "ne1")     # kills the squatter too
+        else:
+            assert p.returncode == 1 and "ne1" not in rt.ids()
+            assert squatter.poll() is None and all(os.path.isdir(d) for d in dirs)
+    finally:
+        squatter.kill()
+        squatter.wait()
+        for d in dirs:
+            if os.path.isdir(d):
+                os.rmdir(d)
+
+
+@pytest.mark.parametrize("access,allowed", [
+    ("wr", True), ("rrw", True), ("mwr", True), ("mw", False),
+    pytest.param("rwx", True, marks=pytest.mark.crun_differs("crun 1.8 refuses letters other than r, w, m"))])
+def test_device_access_is_read_as_runc_reads_it(rt, bundle, version, access, allowed):
+    """Any order, repeated letters, characters other than r, w, m ignored; the letters given still decide."""
+    # major 42 has no driver: a node the cgroup lets through fails with ENXIO, a refused one with EPERM
+    bundle.config["linux"]["devices"] = [{"path": "/dev/test", "type": "c", "major": 42, "minor": 1,
+                                          "fileMode": 0o666}]
+    limited(bundle, "acc1", {"devices": [{"allow": False, "access": "rwm"},
+                                         {"allow": True, "type": "c", "major": 42, "minor": 1, "access": access}]},
+            ["head", "-c1", "/dev/test"])
+    text = run_to_completion(rt, bundle, "acc1")
+    assert ("No such device or address" if allowed else "Operation not permitted") in text
+
+
+def test_update_ignores_device_rules(rt, bundle, version):
+    """runc's update applies no device rule (whatever their access letters): neither does pyrunc's."""
+    limited(bundle, "acc2", {"pids": {"limit": 30}}, ["sleep", "100"])
+    _, pid = start(rt, bundle, "acc2")
+    rt.run("update", "--resources", "-", "acc2",
+           input=json.dumps({"pids": {"limit": 25}, "devices": [{"allow": True, "access": "wr"},
+                                                               {"allow": True, "access": "mmx"}]}))
+    assert Cgroup(version, pid).value(("pids", "pids.max"), "pids.max") == "25"
+    rt.run("delete", "-f", "acc2")
+
+
+def test_spec_proposes_a_cgroup_namespace_only_on_pure_cgroup_v2(rt, version, tmp_path):
+    for flags in ([], ["--rootless"]):
+        d = tmp_path / f"spec{len(flags)}"
+        d.mkdir()
+        rt.run("spec", "--bundle", str(d), *flags)
+        types = [ns["type"] for ns in json.loads((d / "config.json").read_text())["linux"]["namespaces"]]
+        assert ("cgroup" in types) == (version == "v2"), (flags, types)

@@ -142,3 +142,41 @@ def test_update_errors_are_one_line(rt, bundle, tmp_path):
                   r"^create sd2: the systemd cgroup driver is not supported: run without --systemd-cgroup", "sd2")
     rt.run("delete", "-f", "ue1")
     check_failure(rt, tmp_path, ["pause", "ue1"], r"^pause ue1: container ue1 does not exist$")
+
+
+def edit_state(rt, cid, edit):
+    path = os.path.join(rt.root, cid, "state.json")
+    with open(path) as f:
+        data = json.load(f)
+    edit(data["cgroup"])
+    with open(path, "w") as f:
+        json.dump(data, f)
+    if os.path.exists(os.path.join(rt.root, cid, "fast")):
+        os.unlink(os.path.join(rt.root, cid, "fast"))     # the front end's facts: let the Python CLI decide
+
+
+def test_an_unknown_cgroup_driver_in_the_state_is_an_error(rt, bundle):
+    """Never silently the null driver: delete would leave the cgroups, kill --all would signal nothing."""
+    bundle.config["linux"]["cgroupsPath"] = "/ud1"
+    bundle.set_args("sleep", "100")
+    create(rt, bundle, "ud1")
+    edit_state(rt, "ud1", lambda cg: cg.update(driver="systemd"))
+    for args in (["kill", "--all", "ud1", "KILL"], ["pause", "ud1"], ["delete", "--force", "ud1"]):
+        p = rt.run(*args, check=False)
+        assert p.returncode == 1 and "unknown cgroup driver 'systemd'" in p.stderr, (args, p.stderr)
+    assert "ud1" in rt.ids()     # the cgroups are still there: so is the state that names them
+    edit_state(rt, "ud1", lambda cg: cg.update(driver="fs2" if "" in cg["dirs"] and len(cg["dirs"]) == 1 else "fs1"))
+    rt.run("delete", "--force", "ud1")
+
+
+def test_a_state_without_the_recorded_freezer_still_pauses(rt, bundle):
+    """state.json files written before drivers recorded their freezer: the driver derives it."""
+    bundle.config["linux"]["cgroupsPath"] = "/of1"
+    bundle.set_args("sleep", "100")
+    create(rt, bundle, "of1")
+    edit_state(rt, "of1", lambda cg: cg.pop("freezer"))
+    rt.run("pause", "of1")
+    assert rt.status("of1") == "paused"
+    rt.run("resume", "of1")
+    assert rt.status("of1") == "created"
+    rt.run("delete", "--force", "of1")

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from tests.support.helpers import create, read, run_to_completion, wait_for
+from tests.support.helpers import create, open_path_to, read, run_to_completion, wait_for
 
 pytestmark = pytest.mark.agnostic
 
@@ -71,14 +71,6 @@ def test_join_network_namespace_by_path(rt, bundle, bundle_template, tmp_path):
     assert ns_inode(mpid, "uts") != ns_inode(spid, "uts")
     rt.run("delete", "member")
     rt.run("delete", "sandbox")
-
-
-def open_path_to(path):
-    """The container's root (uid 100000 on the host) must be able to reach its bundle."""
-    d = os.path.dirname(path)
-    while d != "/":
-        os.chmod(d, os.stat(d).st_mode | 0o005)
-        d = os.path.dirname(d)
 
 
 def test_user_namespace_mappings(rt, bundle, tmp_path):

@@ -4,17 +4,10 @@ import subprocess
 
 import pytest
 
-from tests.support.helpers import wait_for
+from tests.support.helpers import open_path_to, wait_for
 from tests.support.runtime import Runtime
 
 NOBODY = 65534
-
-
-def open_path_to(path):
-    d = os.path.dirname(path)
-    while d != "/":
-        os.chmod(d, os.stat(d).st_mode | 0o005)
-        d = os.path.dirname(d)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Finding and reading a container's cgroups from the test side, on v1 (legacy, hybrid) and v2 hosts."""
+import contextlib
 import os
 
 import pytest
@@ -58,3 +59,29 @@ class Cgroup:
         if self.version == "v2":
             return [self.dir()]
         return sorted({self.dir(c) for c in self.paths if c and c in self.mounts})
+
+
+def hierarchies(version):
+    """The mountpoint of every cgroup hierarchy a container's cgroups go into (v1 and a hybrid's cgroup2)."""
+    with open("/proc/self/mounts") as f:
+        mps = {m[1] for m in (line.split() for line in f) if m[2] in ("cgroup", "cgroup2")}
+    return sorted(mps) if version == "v1" else [CGROUP_ROOT]
+
+
+@contextlib.contextmanager
+def frozen_cgroup(version, cid):
+    """The cgroup an absolute cgroupsPath /<cid> names, made and frozen beforehand (v1: in the freezer
+    hierarchy only); yields (its freezer file, the frozen value); thawed and removed after."""
+    if version == "v1":
+        knob, frozen, thawed = os.path.join(v1_mounts()["freezer"], cid, "freezer.state"), "FROZEN", "THAWED"
+    else:
+        knob, frozen, thawed = os.path.join(CGROUP_ROOT, cid, "cgroup.freeze"), "1", "0"
+    os.mkdir(os.path.dirname(knob))
+    try:
+        with open(knob, "w") as f:
+            f.write(frozen)
+        yield knob, frozen
+    finally:
+        with open(knob, "w") as f:
+            f.write(thawed)
+        os.rmdir(os.path.dirname(knob))

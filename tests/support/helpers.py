@@ -32,9 +32,23 @@ def create(rt, bundle, cid, out=None, extra=(), check=True, stdin=None, **kw):
     return p
 
 
+def open_path_to(path):
+    """Let everyone search the directories above `path`: a container's root in a user namespace
+    (uid 100000 on the host) or a rootless runtime must reach its bundle (pytest's are 0700)."""
+    d = os.path.dirname(path)
+    while d != "/":
+        os.chmod(d, os.stat(d).st_mode | 0o005)
+        d = os.path.dirname(d)
+
+
 def read(path):
     with open(path) as f:
         return f.read()
+
+
+def write(path, value):
+    with open(path, "w") as f:
+        f.write(value)
 
 
 def run_to_completion(rt, bundle, cid, timeout=20, stdin=None):

@@ -51,10 +51,25 @@ def test_defaults_follow_the_config_rules_and_yield_to_spec_paths():
 
 @pytest.mark.parametrize("rule,msg", [({"allow": True, "type": "x", "access": "r"}, "invalid cgroup device type"),
                                       ({"allow": True, "access": ""}, "cannot be empty"),
-                                      ({"allow": True, "access": "rx"}, "combination of r, w and m")])
+                                      ({"allow": True, "access": "x"}, "grants none of r, w and m")])
 def test_bad_rules_name_their_field(rule, msg):
     with pytest.raises(BadConfig, match=f"/linux/resources/devices/0/.*{msg}"):
         D.rules([rule])
+
+
+@pytest.mark.parametrize("access,perms", [("wr", "rw"), ("rrw", "rw"), ("mwr", "rwm"), ("rwmrwm", "rwm"),
+                                          ("rwx", "rw"), ("r w", "rw"), ("mm", "m")])
+def test_access_is_read_as_runc_reads_it(access, perms):
+    """Any order, repeats, and characters runc does not use (ignored), as runc 1.1 accepts them."""
+    rule = {"allow": True, "type": "c", "major": 1, "minor": 1, "access": access}
+    assert D.rules([rule])[0] == ("c", 1, 1, perms, True)
+
+
+def test_every_bad_rule_is_collected():
+    problems = []
+    D.rules([{"type": "x", "access": "r"}, {"access": ""}, {"access": "q"}], problems=problems)
+    assert [p.pointer for p in problems] == ["/linux/resources/devices/0/type", "/linux/resources/devices/1/access",
+                                             "/linux/resources/devices/2/access"]
 
 
 def test_allow_list_transition_from_a_fresh_cgroup():

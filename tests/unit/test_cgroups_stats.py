@@ -3,7 +3,7 @@ import pytest
 
 from pyrunc import jsonlite
 from pyrunc.cgroups import stats as S
-from pyrunc.cgroups.control import parse_duration
+from pyrunc.cgroupcli import parse_duration
 from pyrunc.errors import BadConfig
 
 TOP_KEYS = ["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces"]

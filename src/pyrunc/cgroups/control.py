@@ -1,14 +1,15 @@
-"""pause, resume, update, ps and events (CLI process): a container's cgroups after create, as runc drives them."""
-import os
-import sys
+"""pause, resume, update, ps and events (CLI process): a container's cgroups after create, as runc drives them.
 
-from pyrunc import jsonlite, log, state
-from pyrunc.cgroups import base
-from pyrunc.errors import BadConfig, Error, WrongState
+Data only: the command line (cgroupcli) prints it.
+"""
+import os
+
+from pyrunc import cgroups, log, state
+from pyrunc.errors import Error, WrongState
 
 
 def _manager(c):
-    return base.from_state(c.data.get("cgroup") or {"driver": "none", "dirs": {}})
+    return cgroups.from_state(c.data.get("cgroup") or {"driver": "none", "dirs": {}})
 
 
 def pause(root, cid):
@@ -52,27 +53,6 @@ def update(root, cid, req):
         c.save(dict(c.data, cgroup=mgr.to_state()))
 
 
-def request(opts):
-    """The LinuxResources `update`'s flags (or its --resources document) ask for."""
-    from pyrunc import spec
-    from pyrunc.cgroups import resources
-    if any(opts.get(f) for f in ("l3-cache-schema", "mem-bw-schema")):
-        raise Error("Intel RDT is not supported: --l3-cache-schema and --mem-bw-schema cannot be set")
-    src = opts.get("resources")
-    if not src:
-        return resources.request_from_flags(opts)
-    # as with runc, a resources document makes every other flag ignored
-    if src == "-":
-        text = sys.stdin.buffer.read()
-    else:
-        try:
-            with open(src, "rb") as f:
-                text = f.read()
-        except OSError as e:
-            raise BadConfig(f"cannot read {src}: {e.strerror}") from None
-    return spec.parse(text, "--resources", spec.RESOURCES)
-
-
 # ------------------------------------------------------------ ps
 def pids(root, cid):
     """Host pids of the container's processes."""
@@ -90,91 +70,28 @@ def stats(root, cid):
     return _manager(c).stats()
 
 
-def ps(root, cid, fmt, ps_args):
-    if fmt not in ("table", "json"):
-        raise Error(f"invalid format option {fmt!r}: use table or json")
-    found = pids(root, cid)
-    if fmt == "json":
-        sys.stdout.write(jsonlite.dumps(found or None) + "\n")   # runc prints null for none
-        return
-    import subprocess
-    try:
-        p = subprocess.run(["ps", *(ps_args or ["-ef"])], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    except OSError as e:
-        raise Error(f"cannot run ps: {e.strerror}") from None
-    out = p.stdout.decode(errors="replace")
-    if p.returncode != 0:
-        raise Error(f"ps {' '.join(ps_args or ['-ef'])}: exit status {p.returncode}: {out.strip()}")
-    lines = out.split("\n")
-    titles = lines[0].split()
-    if "PID" not in titles:
-        raise Error("couldn't find PID field in ps output")
-    col = titles.index("PID")
-    keep = set(found)
-    sys.stdout.write(lines[0] + "\n")
-    for line in lines[1:]:
-        f = line.split()
-        if not f:
-            continue
-        if not f[col].isdigit():
-            raise Error(f"unable to parse pid in ps output: {line!r}")
-        if int(f[col]) in keep:
-            sys.stdout.write(line + "\n")
-
-
 # ------------------------------------------------------------ events
-GO_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text):
-    """Go's time.ParseDuration: "5s", "100ms", "1m30s", "1.5h" -> seconds."""
-    s, total = text, 0.0
-    sign = -1 if s.startswith("-") else 1
-    s = s.lstrip("+-")
-    if s == "0":
-        return 0.0
-    if not s:
-        raise BadConfig(f"invalid duration {text!r}")
-    while s:
-        i = 0
-        while i < len(s) and (s[i].isdigit() or s[i] == "."):
-            i += 1
-        j = i
-        while j < len(s) and not (s[j].isdigit() or s[j] == "."):
-            j += 1
-        number, unit = s[:i], s[i:j]
-        if not number or number == "." or number.count(".") > 1 or unit not in GO_UNITS:
-            raise BadConfig(f"invalid duration {text!r}")
-        total += float(number) * GO_UNITS[unit]
-        s = s[j:]
-    return sign * total
-
-
-def events(root, cid, interval="5s", stats_only=False):
-    """runc events: one stats object with --stats; else stats every interval and OOM events, until the init exits."""
-    seconds = parse_duration(interval)
-    if seconds <= 0:
-        raise BadConfig("duration interval must be greater than 0")
+def events(root, cid, seconds=5.0, stats_only=False):
+    """runc's events as objects: one stats with stats_only; else stats every `seconds` and OOMs until the init exits."""
     c = state.Container(root, cid)
     c.load()
     if c.status() == "stopped":
         raise WrongState(f"container with id {cid} is not running")
     mgr = _manager(c)
     if stats_only:
-        _emit("stats", cid, mgr.stats())
-        return
-    _stream(c, mgr, seconds)
+        return iter([_event("stats", cid, mgr.stats())])
+    return _stream(c, mgr, seconds)
 
 
-def _emit(kind, cid, data=None):
+def _event(kind, cid, data=None):
     event = {"type": kind, "id": cid}
     if data is not None:
         event["data"] = data
-    sys.stdout.write(jsonlite.dumps(event) + "\n")
-    sys.stdout.flush()
+    return event
 
 
 def _stream(c, mgr, seconds):
+    """The events of a running container, as they happen."""
     import select
     import time
     from pyrunc.cgroups.stats import oom_kills
@@ -189,26 +106,24 @@ def _stream(c, mgr, seconds):
         os.pread(watch[0], 4096, 0)
     next_tick = time.monotonic() + seconds
 
-    def report_ooms(kills):
-        """Emit the OOMs the watch signalled; the new oom_kill count, or None once the cgroup is gone."""
+    def ooms(kills):
+        """(OOM events the watch signalled, the new oom_kill count or None once the cgroup is gone)."""
         if watch[1] == "eventfd":
             os.read(watch[0], 8)      # one notification per OOM (runc sends one event per read)
             if not os.path.isdir(mgr.dir_of("memory")):
-                return None           # the kernel also signals when the cgroup is removed
-            _emit("oom", c.id)
-            return mgr.oom_kills()
+                return [], None       # the kernel also signals when the cgroup is removed
+            return [_event("oom", c.id)], mgr.oom_kills()
         # read through the polled fd: that is what re-arms its POLLPRI
         now = oom_kills(os.pread(watch[0], 4096, 0).decode())
-        for _ in range(now - kills):
-            _emit("oom", c.id)
-        return now
+        return [_event("oom", c.id)] * (now - kills), now
 
     try:
         while state.alive(c.data["pid"], c.data.get("pid_start")):
             ready = dict(poller.poll(max(0, next_tick - time.monotonic()) * 1000))
             # OOMs first: the kill that ends the container signals both fds at once
             if watch and watch[0] in ready:
-                kills = report_ooms(kills)
+                found, kills = ooms(kills)
+                yield from found
                 if kills is None:
                     break
             if pidfd in ready:
@@ -216,16 +131,19 @@ def _stream(c, mgr, seconds):
             if time.monotonic() >= next_tick:
                 next_tick += seconds
                 try:
-                    _emit("stats", c.id, mgr.stats())
+                    event = _event("stats", c.id, mgr.stats())
                 except (OSError, Error) as e:
                     log.warning(f"events {c.id}: stats: {e}")
+                else:
+                    yield event
         # an OOM just before the init's exit may not have been polled yet (an eventfd is only
         # read when signalled: a read would block)
         if watch and kills is not None and (watch[1] == "poll" or watch[0] in dict(poller.poll(0))):
             try:
-                report_ooms(kills)
+                found = ooms(kills)[0]
             except OSError:
-                pass                  # the cgroup is already gone
+                found = []            # the cgroup is already gone
+            yield from found
     finally:
         os.close(pidfd)
         if watch:

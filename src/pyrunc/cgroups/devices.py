@@ -9,7 +9,7 @@ to the kernel's struct bpf_insn by `encode`).
 """
 import struct
 
-from pyrunc.errors import BadConfig
+from pyrunc.errors import BadConfig, Problem, refuse
 
 WILDCARD = -1
 
@@ -30,24 +30,37 @@ DEFAULT_RULES = (
 )
 
 
-def rules(spec_rules, linux_devices=(), where="/linux/resources/devices"):
-    """[(type, major, minor, access, allow)]: the config's rules, then runc's defaults."""
+def rules(spec_rules, linux_devices=(), where="/linux/resources/devices", problems=None):
+    """[(type, major, minor, access, allow)]: the config's rules, then runc's defaults.
+
+    A bad rule goes to `problems` (without the list: BadConfig).  The access
+    string is read as runc reads it: the letters r, w and m in any order and
+    number, any other character ignored; one granting none of them is
+    refused (runc's v1 driver fails on it: "resulting devices cgroup doesn't
+    precisely match target").
+    """
+    found = [] if problems is None else problems
     out = []
     for i, d in enumerate(spec_rules):
         t = d.get("type", "a") or "a"
-        if t not in ("a", "b", "c"):
-            raise BadConfig(f"{where}/{i}/type: invalid cgroup device type {t!r}")
         access = d.get("access", "")
+        if t not in ("a", "b", "c"):
+            found.append(Problem(f"{where}/{i}/type", f"invalid cgroup device type {t!r}"))
+            continue
         if not access:
-            raise BadConfig(f"{where}/{i}/access: device access cannot be empty")
-        if any(ch not in "rwm" for ch in access):
-            raise BadConfig(f"{where}/{i}/access: {access!r} is not a combination of r, w and m")
+            found.append(Problem(f"{where}/{i}/access", "device access cannot be empty"))
+            continue
+        if not _perms(access):
+            found.append(Problem(f"{where}/{i}/access", f"{access!r} grants none of r, w and m"))
+            continue
         major, minor = d.get("major", WILDCARD), d.get("minor", WILDCARD)
         out.append((t, max(major, WILDCARD), max(minor, WILDCARD), _perms(access), d.get("allow", False)))
     paths = {d.get("path") for d in linux_devices}
     for t, major, minor, access, allow, path in DEFAULT_RULES:
         if path is None or path not in paths:
             out.append((t, major, minor, access, allow))
+    if problems is None:
+        refuse(found)
     return out
 
 
@@ -122,10 +135,16 @@ def _ordered(exceptions):
     return sorted(exceptions.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0]))
 
 
-def emulate(rule_list):
+def emulate(rule_list, problems=None):
+    """The Emulator after every rule; a rule v1 cannot express goes to `problems` (without the list: BadConfig)."""
     emu = Emulator()
     for r in rule_list:
-        emu.apply(r)
+        try:
+            emu.apply(r)
+        except BadConfig as e:
+            if problems is None:
+                raise
+            problems.append(Problem("", str(e)))
     return emu
 
 
@@ -168,14 +187,14 @@ EXIT = 0x95           # BPF_JMP | BPF_EXIT
 NEXT = "next"         # jump target: the start of the next block
 
 
-def program(rule_list):
+def program(rule_list, problems=None):
     """The device filter as [(opcode, dst, src, offset, imm)] (runc's devicefilter.go, block by block).
 
     R2 = device type, R3 = requested access, R4 = major, R5 = minor; each
     exception is a block that returns its verdict when everything matches
     and jumps to the next block otherwise; the last block returns the default.
     """
-    emu = emulate(rule_list)
+    emu = emulate(rule_list, problems)
     insns = [(LDX_W, 2, 1, 0, 0), (AND32_K, 2, 0, 0, 0xFFFF),
              (LDX_W, 3, 1, 0, 0), (RSH32_K, 3, 0, 0, 16),
              (LDX_W, 4, 1, 4, 0), (LDX_W, 5, 1, 8, 0)]

@@ -1,12 +1,13 @@
 """cgroup v1 driver, for legacy and hybrid hosts (CLI process)."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
 import time
 
-from pyrunc.cgroups.base import Manager, _read, _write
-from pyrunc.errors import Error
+from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc.cgroups.driver import no_freezer
+from pyrunc.cgroups.fscommon import Cgroupfs, page_sizes, read, resolve, write, write_quiet
+from pyrunc.errors import Error, Problem
 
 
-class V1Manager(Manager):
+class V1Manager(Cgroupfs):
     """One directory per v1 hierarchy; on hybrid hosts also the cgroup2 one (key "").
 
     runc also moves the init into the hybrid host's cgroup2 hierarchy.  That
@@ -24,11 +25,19 @@ class V1Manager(Manager):
     created (and bind-mounted when the container mounts its cgroups).
     """
 
-    driver = "fs1"
+    name = "fs1"
 
     def __init__(self, dirs, resources=None, join_unified=True):
         super().__init__(dirs, resources)
         self.join_unified = join_unified
+
+    @classmethod
+    def new(cls, cgroups_path, cid, hierarchies, resources, cgroupns):
+        return cls(resolve(cgroups_path, cid, hierarchies), resources, join_unified=cgroupns)
+
+    @classmethod
+    def from_state(cls, state):
+        return cls(state["dirs"], state.get("resources"), state.get("join_unified", True))
 
     def to_state(self):
         return dict(super().to_state(), join_unified=self.join_unified)
@@ -45,7 +54,7 @@ class V1Manager(Manager):
             d = self._find(key)
             if d:
                 return d
-        return super().main_dir()
+        return next(iter(self.dirs.values()), "")
 
     def _find(self, ctrl):
         for k, d in self.dirs.items():
@@ -65,53 +74,73 @@ class V1Manager(Manager):
 
     def _apply_devices(self, target):
         from pyrunc.cgroups import devices
-        now = devices.from_list(_read(os.path.join(self.dir_of("devices"), "devices.list")) or "")
+        now = devices.from_list(read(os.path.join(self.dir_of("devices"), "devices.list")) or "")
         # a deny-list cannot be read back exactly (devices.list shows "a *:* rwm"), only its mode
         if now.default_allow != target.default_allow or (not target.default_allow and now != target):
             raise Error("the devices cgroup does not match the rules after writing them "
                         f"(devices.list of {self.dir_of('devices')})")
 
+    def _unavailable(self, plan, inherited):
+        from pyrunc.cgroups.resources import MISSING_OK
+        out = []
+        for ctrl, file, _value, flags, _hint in plan.writes:
+            d = self.dir_of(ctrl)
+            if not d or flags & MISSING_OK:
+                continue    # a missing hierarchy is a problem of the plan already
+            d = inherited(d)
+            # a child has every file of its parent, but a hierarchy's root (the only cgroup with
+            # cgroup.sane_behavior) lacks some (pids.max): nothing to compare with there
+            if os.path.exists(os.path.join(d, "cgroup.sane_behavior")):
+                continue
+            if not os.path.exists(os.path.join(d, file)):
+                out.append(Problem("/linux/resources", f"cannot set {file}: this kernel has no such file in {d}"))
+        return out
+
     # -- freezer ---------------------------------------------------------
+    def freezer(self):
+        d = self._find("freezer")
+        return (os.path.join(d, "freezer.state"), "THAWED") if d else None
+
     def freeze(self, quiet=False):
         d = self._find("freezer")
         if d is None:
-            return super().freeze(quiet)
+            return no_freezer(quiet)
         path = os.path.join(d, "freezer.state")
         try:
             # runc's loop: a task forking while the cgroup freezes keeps it in
             # FREEZING; writing FROZEN again (and thawing now and then) gets through
             for i in range(1000):
                 if i % 50 == 49:
-                    _write(path, "THAWED")
+                    write(path, "THAWED")
                     time.sleep(0.01)
-                _write(path, "FROZEN")
+                write(path, "FROZEN")
                 if i % 25 == 24:
                     time.sleep(0.00001)
-                state = (_read(path) or "").strip()
+                state = (read(path) or "").strip()
                 if state == "FROZEN":
                     return True
                 if state != "FREEZING":
                     raise Error(f"unexpected freezer state {state!r} while freezing")
             raise Error("unable to freeze")
         except BaseException:
-            _quiet_write(path, "THAWED")
+            write_quiet(path, "THAWED")
             raise
 
     def thaw(self):
         d = self._find("freezer")
         if d is not None:
-            _quiet_write(os.path.join(d, "freezer.state"), "THAWED")
+            write_quiet(os.path.join(d, "freezer.state"), "THAWED")
 
     # -- statistics ------------------------------------------------------
     def stats(self):
         from pyrunc.cgroups import stats
-        return stats.v1(lambda ctrl, f: _read(os.path.join(self.dir_of(ctrl), f)) if self._find(ctrl) else None,
-                        lambda ctrl: self._find(ctrl) is not None, _page_sizes())
+        return stats.v1(lambda ctrl, f: read(os.path.join(self.dir_of(ctrl), f)) if self._find(ctrl) else None,
+                        lambda ctrl: self._find(ctrl) is not None, page_sizes())
 
     def oom_kills(self):
         from pyrunc.cgroups.stats import oom_kills
         d = self._find("memory")
-        return oom_kills(_read(os.path.join(d, "memory.oom_control"))) if d else 0
+        return oom_kills(read(os.path.join(d, "memory.oom_control"))) if d else 0
 
     def oom_watch(self):
         """An eventfd the kernel signals on each OOM of the cgroup (and when the cgroup goes away)."""
@@ -121,7 +150,7 @@ class V1Manager(Manager):
         efd = os.eventfd(0, os.EFD_CLOEXEC)
         ofd = os.open(os.path.join(d, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _write(os.path.join(d, "cgroup.event_control"), f"{efd} {ofd}")
+            write(os.path.join(d, "cgroup.event_control"), f"{efd} {ofd}")
         except BaseException:
             os.close(efd)
             raise
@@ -130,27 +159,12 @@ class V1Manager(Manager):
         return efd, "eventfd"
 
 
-def _quiet_write(path, value):
-    try:
-        _write(path, value)
-    except OSError:
-        pass
-
-
-def _page_sizes():
-    from pyrunc.cgroups.stats import hugepage_sizes
-    try:
-        return hugepage_sizes(sorted(os.listdir("/sys/kernel/mm/hugepages")))
-    except OSError:
-        return []
-
-
 def _inherit_cpuset(d):
     """A new v1 cpuset starts empty and refuses tasks: copy cpus/mems down from the nearest set parent."""
     chain = []
     p = d
     while True:
-        cpus = _read(os.path.join(p, "cpuset.cpus"))
+        cpus = read(os.path.join(p, "cpuset.cpus"))
         if cpus is None or cpus.strip():
             break
         chain.append(p)
@@ -158,6 +172,6 @@ def _inherit_cpuset(d):
     for child in reversed(chain):
         parent = os.path.dirname(child)
         for f in ("cpuset.cpus", "cpuset.mems"):
-            v = (_read(os.path.join(parent, f)) or "").strip()
+            v = (read(os.path.join(parent, f)) or "").strip()
             if v:
-                _write(os.path.join(child, f), v)
+                write(os.path.join(child, f), v)

@@ -1,19 +1,41 @@
 """cgroup v2 (unified) driver (CLI process)."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
 import time
 
-from pyrunc.cgroups.base import Manager, _read, _write
-from pyrunc.errors import Error
+from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc.cgroups.driver import no_freezer
+from pyrunc.cgroups.fscommon import Cgroupfs, page_sizes, read, resolve, write, write_quiet
+from pyrunc.errors import Error, Problem
 
 
-class V2Manager(Manager):
+class V2Manager(Cgroupfs):
     """The container's directory in the single cgroup2 hierarchy."""
 
-    driver = "fs2"
+    name = "fs2"
+
+    @classmethod
+    def new(cls, cgroups_path, cid, hierarchies, resources, cgroupns):
+        return cls(resolve(cgroups_path, cid, hierarchies), resources)
+
+    @classmethod
+    def from_state(cls, state):
+        return cls(state["dirs"], state.get("resources"))
 
     @property
     def dir(self):
-        return self.dirs[""]
+        return self.dirs.get("", "")
+
+    def join_files(self):
+        # "0" into cgroup.procs moves the writer's whole thread group
+        return [os.path.join(self.dir, "cgroup.procs")]
+
+    def main_dir(self):
+        return self.dir
+
+    def dir_of(self, ctrl):
+        return self.dir
+
+    def controllers(self):
+        return ()     # resources.plan only checks v1 hierarchies
 
     def _prepare(self, key, d):
         _enable_controllers(d)
@@ -28,6 +50,20 @@ class V2Manager(Manager):
         finally:
             os.close(fd)
 
+    def _unavailable(self, plan, inherited):
+        from pyrunc.cgroups.resources import BY_LINE, MISSING_OK
+        parent = inherited(os.path.dirname(self.dir))
+        have = _delegable(parent, _root_of(parent))
+        out = []
+        for _ctrl, file, _value, flags, hint in plan.writes:
+            ctrl = file.partition(".")[0]
+            if flags & MISSING_OK or ctrl == "cgroup" or ctrl in have:
+                continue
+            out.append(Problem("/linux/resources", hint if flags & BY_LINE and hint else
+                               f"cannot set {file}: the {ctrl} controller is not available below {parent}"))
+        return out
+
+    # -- processes -------------------------------------------------------
     def kill_all(self, sig):
         if not (sig == 9 and self._cgroup_kill()):
             super().kill_all(sig)
@@ -39,41 +75,41 @@ class V2Manager(Manager):
     def _cgroup_kill(self):
         """cgroup.kill (5.14+): SIGKILL the whole subtree atomically, tasks forking meanwhile included."""
         try:
-            _write(os.path.join(self.dir, "cgroup.kill"), "1")
+            write(os.path.join(self.dir, "cgroup.kill"), "1")
         except FileNotFoundError:
             return not os.path.isdir(self.dir)   # no cgroup left: nothing to kill
         return True
 
     # -- freezer ---------------------------------------------------------
+    def freezer(self):
+        # cgroup.freeze exists in every non-root cgroup since Linux 5.2
+        return (os.path.join(self.dir, "cgroup.freeze"), "0") if self.dir else None
+
     def freeze(self, quiet=False):
         path = os.path.join(self.dir, "cgroup.freeze")
         if not os.path.exists(path):
-            return super().freeze(quiet)
-        _write(path, "1")
+            return no_freezer(quiet)
+        write(path, "1")
         # the write only starts freezing: cgroup.events says when every task is frozen
         deadline = time.monotonic() + 10
-        while "frozen 1" not in (_read(os.path.join(self.dir, "cgroup.events")) or ""):
+        while "frozen 1" not in (read(os.path.join(self.dir, "cgroup.events")) or ""):
             if time.monotonic() > deadline:
-                _write(path, "0")
+                write(path, "0")
                 raise Error("timeout of 10s reached waiting for the cgroup to freeze")
             time.sleep(0.001)
         return True
 
     def thaw(self):
-        try:
-            _write(os.path.join(self.dir, "cgroup.freeze"), "0")
-        except OSError:
-            pass
+        write_quiet(os.path.join(self.dir, "cgroup.freeze"), "0")
 
     # -- statistics ------------------------------------------------------
     def stats(self):
         from pyrunc.cgroups import stats
-        from pyrunc.cgroups.fs1 import _page_sizes
-        return stats.v2(lambda _ctrl, f: _read(os.path.join(self.dir, f)), _page_sizes())
+        return stats.v2(lambda _ctrl, f: read(os.path.join(self.dir, f)), page_sizes())
 
     def oom_kills(self):
         from pyrunc.cgroups.stats import oom_kills
-        return oom_kills(_read(os.path.join(self.dir, "memory.events")))
+        return oom_kills(read(os.path.join(self.dir, "memory.events")))
 
     def oom_watch(self):
         """memory.events, which the kernel marks for poll() (POLLPRI) on every change."""
@@ -81,6 +117,27 @@ class V2Manager(Manager):
             return os.open(os.path.join(self.dir, "memory.events"), os.O_RDONLY | os.O_CLOEXEC), "poll"
         except FileNotFoundError:
             return None
+
+
+def _root_of(d):
+    """The root of the cgroup2 hierarchy holding `d` (whose parent has no cgroup.controllers)."""
+    while os.path.exists(os.path.join(os.path.dirname(d), "cgroup.controllers")):
+        d = os.path.dirname(d)
+    return d
+
+
+def _words(d, file):
+    return set((read(os.path.join(d, file)) or "").split())
+
+
+def _refuses(p, root):
+    """A cgroup holding processes refuses to delegate controllers (no internal processes: EBUSY), but the root."""
+    return p != root and bool((read(os.path.join(p, "cgroup.procs")) or "").strip())
+
+
+def _delegable(p, root):
+    """Controllers the children of `p` get once _enable_controllers has run."""
+    return _words(p, "cgroup.subtree_control" if _refuses(p, root) else "cgroup.controllers")
 
 
 def _enable_controllers(d):
@@ -91,27 +148,23 @@ def _enable_controllers(d):
     delegates everything it can is only read.  Ancestors that hold processes
     refuse (no internal processes), which is fine: runc ignores that too.
     """
-    root = d
-    while os.path.exists(os.path.join(os.path.dirname(root), "cgroup.controllers")):
-        root = os.path.dirname(root)
-    wanted = set((_read(os.path.join(root, "cgroup.controllers")) or "").split())
+    root = _root_of(d)
+    wanted = _words(root, "cgroup.controllers")
     chain = []
     p = d
     while p != root:
         p = os.path.dirname(p)
         chain.append(p)
     for p in reversed(chain):
-        have = set((_read(os.path.join(p, "cgroup.controllers")) or "").split())
-        enabled = set((_read(os.path.join(p, "cgroup.subtree_control")) or "").split())
-        missing = sorted((wanted & have) - enabled)
-        if not missing or (p != root and (_read(os.path.join(p, "cgroup.procs")) or "").strip()):
-            continue   # nothing to add, or a cgroup with processes, which would refuse (EBUSY)
+        missing = sorted((wanted & _words(p, "cgroup.controllers")) - _words(p, "cgroup.subtree_control"))
+        if not missing or _refuses(p, root):
+            continue
         ctl = os.path.join(p, "cgroup.subtree_control")
         try:
-            _write(ctl, " ".join("+" + c for c in missing))
+            write(ctl, " ".join("+" + c for c in missing))
         except OSError:
             for c in missing:
                 try:
-                    _write(ctl, "+" + c)
+                    write(ctl, "+" + c)
                 except OSError:
                     pass

@@ -9,7 +9,7 @@ The order of the writes is runc's (libcontainer/cgroups/fs and fs2).
 import math
 
 from pyrunc.cgroups import devices
-from pyrunc.errors import BadConfig
+from pyrunc.errors import BadConfig, Problem, refuse
 
 # flags of one write
 MISSING_OK = 1   # ENOENT: skip it (optional files: hugetlb rsvd, swap accounting off, burst)
@@ -83,35 +83,42 @@ def probes(res, driver, skip_devices=False):
 
 
 class Plan:
-    def __init__(self):
+    def __init__(self, problems):
         self.writes = []      # (controller, file, value, flags, hint)
         self.warnings = []
         self.devices = None   # v1: the target Emulator (checked after writing); v2: eBPF instructions
+        self.problems = problems
+
+    def problem(self, pointer, message):
+        self.problems.append(Problem(pointer, message))
 
     def w(self, ctrl, file, value, flags=0, hint=None):
         self.writes.append((ctrl, file, str(value), flags, hint))
 
 
 def plan(res, driver, facts=None, controllers=(), skip_devices=False, linux_devices=(),
-         where="/linux/resources"):
+         where="/linux/resources", problems=None):
     """The writes for `res` (a typed LinuxResources dict) with the cgroup driver fs1 or fs2.
 
     facts: {(controller, file): content or None} for probes(); controllers:
-    the v1 controllers this container has a hierarchy for.
+    the v1 controllers this container has a hierarchy for.  What cannot be
+    written goes to `problems`; without that list, the first problem found
+    is raised (BadConfig, all of them on one line).
     """
     facts = facts or {}
-    p = Plan()
+    p = Plan([] if problems is None else problems)
     mem = res.get("memory", {})
     if "kernel" in mem or "kernelTCP" in mem:
         p.warnings.append(KMEM_WARNING)
     if driver == "fs1":
         _v1(p, res, facts, skip_devices, linux_devices, where)
-        missing = sorted({w[0] for w in p.writes} - set(controllers))
-        if missing:
-            raise BadConfig(f"cannot set {missing[0]} limit: container could not join or create cgroup "
-                            f"(no {missing[0]} hierarchy is mounted)")
+        for ctrl in sorted({w[0] for w in p.writes} - set(controllers)):
+            p.problem("", f"cannot set {ctrl} limit: container could not join or create cgroup "
+                          f"(no {ctrl} hierarchy is mounted)")
     else:
         _v2(p, res, facts, skip_devices, linux_devices, where)
+    if problems is None:
+        refuse(p.problems)
     return p
 
 
@@ -148,22 +155,24 @@ def _rdma(p, ctrl, res):
 def _v1(p, res, facts, skip_devices, linux_devices, where):
     cpu, mem, io = res.get("cpu", {}), res.get("memory", {}), res.get("blockIO", {})
     if res.get("unified"):
-        raise BadConfig(f"{where}/unified: invalid configuration: cannot use unified on cgroup v1")
+        p.problem(f"{where}/unified", "invalid configuration: cannot use unified on cgroup v1")
     _cpuset(p, "cpuset", cpu)
     if not skip_devices:
-        target = devices.emulate(devices.rules(res.get("devices", ()), linux_devices, where + "/devices"))
+        target = devices.emulate(devices.rules(res.get("devices", ()), linux_devices, where + "/devices",
+                                               p.problems), p.problems)
         current = facts.get(("devices", "devices.list"))
         if current is None:
-            raise BadConfig("the devices cgroup is not available: device access cannot be restricted")
-        for allow, line in devices.from_list(current).transition(target):
-            p.w("devices", "devices.allow" if allow else "devices.deny", line)
+            p.problem("", "the devices cgroup is not available: device access cannot be restricted")
+        else:
+            for allow, line in devices.from_list(current).transition(target):
+                p.w("devices", "devices.allow" if allow else "devices.deny", line)
         p.devices = target
     # memory: memsw must stay >= the limit at every step, so the order depends on the current limit
     limit, swap = mem.get("limit", 0), mem.get("swap", 0)
     if limit == -1 and swap == 0 and facts.get(("memory", "memory.memsw.limit_in_bytes")) is not None:
         swap = -1
     order = ("limit", "swap")
-    if limit and swap and (swap == -1 or int(facts[("memory", "memory.limit_in_bytes")]) < swap):
+    if limit and swap and (swap == -1 or int(facts.get(("memory", "memory.limit_in_bytes")) or 0) < swap):
         order = ("swap", "limit")
     for what in order:
         if what == "limit" and limit:
@@ -176,9 +185,10 @@ def _v1(p, res, facts, skip_devices, linux_devices, where):
         p.w("memory", "memory.oom_control", 1)
     if "swappiness" in mem:
         if mem["swappiness"] > 100:
-            raise BadConfig(f"{where}/memory/swappiness: invalid memory swappiness value: "
-                            f"{mem['swappiness']} (valid range is 0-100)")
-        p.w("memory", "memory.swappiness", mem["swappiness"])
+            p.problem(f"{where}/memory/swappiness",
+                      f"invalid memory swappiness value: {mem['swappiness']} (valid range is 0-100)")
+        else:
+            p.w("memory", "memory.swappiness", mem["swappiness"])
     # cpu: a period or burst the kernel refuses before the quota is set is retried after it
     if cpu.get("shares", 0):
         p.w("cpu", "cpu.shares", cpu["shares"], READBACK, "cpu-shares")
@@ -230,14 +240,14 @@ def _v2(p, res, facts, skip_devices, linux_devices, where):
         if mem.get("checkBeforeUpdate") and ("", "memory.current") in facts:
             usage = int(facts[("", "memory.current")] or 0)
             if swap > 0 and swap <= usage:
-                raise BadConfig(f"rejecting memory+swap limit {swap} <= usage {usage}")
+                p.problem("", f"rejecting memory+swap limit {swap} <= usage {usage}")
             if limit > 0 and limit <= usage:
-                raise BadConfig(f"rejecting memory limit {limit} <= usage {usage}")
+                p.problem("", f"rejecting memory limit {limit} <= usage {usage}")
         try:
-            v2swap = swap_v2(swap, limit)
+            text = _num(swap_v2(swap, limit)) or ("0" if swap > 0 else "")   # swap == limit: no swap at all
         except BadConfig as e:
-            raise BadConfig(f"{where}/memory/swap: {e}") from None
-        text = _num(v2swap) or ("0" if swap > 0 else "")   # swap == limit: no swap at all
+            p.problem(f"{where}/memory/swap", str(e))
+            text = ""
         if text:
             # without swap accounting there is no memory.swap.max; "no swap" and "max" then hold anyway
             p.w("", "memory.swap.max", text, MISSING_OK if text in ("max", "0") else 0)
@@ -281,7 +291,8 @@ def _v2(p, res, facts, skip_devices, linux_devices, where):
         # cgroup2 has no real-time group scheduling; runc ignores these fields there too
         p.warnings.append("cpu.realtimeRuntime and cpu.realtimePeriod are not supported on cgroup v2: ignored")
     if not skip_devices:
-        p.devices = devices.program(devices.rules(res.get("devices", ()), linux_devices, where + "/devices"))
+        p.devices = devices.program(devices.rules(res.get("devices", ()), linux_devices, where + "/devices",
+                                                  p.problems), p.problems)
     _cpuset(p, "", cpu)
     _hugetlb(p, "", res, "max")
     _rdma(p, "", res)
@@ -290,7 +301,8 @@ def _v2(p, res, facts, skip_devices, linux_devices, where):
     available = set((facts.get(("", "cgroup.controllers")) or "").split())
     for key, value in res.get("unified", {}).items():
         if "/" in key:
-            raise BadConfig(f"{where}/unified: unified resource {key!r} must be a file name (no slashes)")
+            p.problem(f"{where}/unified", f"unified resource {key!r} must be a file name (no slashes)")
+            continue
         ctrl, dot, _ = key.partition(".")
         if not dot:
             hint = f"unified resource {key!r} must be in the form CONTROLLER.PARAMETER"

@@ -15,10 +15,10 @@ def env_value(env, name):
     return value
 
 
-def _check(path):
+def _check(path, stat_fn):
     """Go's findExecutable: a stat error as it is, a directory or a file without any execute
     bit as permission denied."""
-    st = os.stat(path)
+    st = stat_fn(path)
     if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
         raise PermissionError(13, "permission denied")
 
@@ -29,13 +29,14 @@ def _go_error(e):
     return f"stat {e.filename}: {go_text(e)}" if e.filename else go_text(e)
 
 
-def find(arg0, env):
+def find(arg0, env, stat_fn=os.stat):
     """The program's path, as runc's exec.LookPath finds it, or Error worded as Go's:
     `exec: "/x": stat /x: no such file or directory`, `exec: "/x": permission denied`, and
-    `exec: "x": executable file not found in $PATH` for any miss in $PATH."""
+    `exec: "x": executable file not found in $PATH` for any miss in $PATH.  stat_fn: how a path
+    is looked up (`check` resolves it in the rootfs)."""
     if "/" in arg0:
         try:
-            _check(arg0)
+            _check(arg0, stat_fn)
         except OSError as e:
             raise Error(f'exec: "{arg0}": {_go_error(e)}') from None
         return arg0
@@ -43,7 +44,7 @@ def find(arg0, env):
     for d in path_var.split(":") if path_var else ():
         p = os.path.join(d or ".", arg0)
         try:
-            _check(p)
+            _check(p, stat_fn)
             return p
         except OSError:
             pass

@@ -1,7 +1,7 @@
 """The mount plan (CLI process, pure): config mounts, /dev devices and links as data for the init's executor."""
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
-from pyrunc.errors import BadConfig
+from pyrunc.errors import Problem, refuse
 from pyrunc.linux import syscalls as S
 
 # option -> (flags to set, flags to clear)
@@ -109,28 +109,32 @@ def parse_options(options):
             "attr_clr": attr_clr, "extensions": sorted(extensions), "data": ",".join(data)}
 
 
-def plan_mount(m, index, bundle):
-    """One config mount as an executor step."""
+def plan_mount(m, index, bundle, problems=None):
+    """One config mount as an executor step, or None when it has problems.
+
+    The problems go to `problems` (without the list: BadConfig).
+    """
     where = f"/mounts/{index}"
-    if "destination" not in m:
-        raise BadConfig(f"config.json: {where}/destination: required")
-    dest = m["destination"]
-    if not dest.startswith("/"):
-        raise BadConfig(f"config.json: {where}/destination: {dest!r} is not an absolute path")
+    found = []
     step = parse_options(m.get("options", ()))
+    dest = m.get("destination")
+    if dest is None:
+        found.append(Problem(f"{where}/destination", "required"))
+    elif not dest.startswith("/"):
+        found.append(Problem(f"{where}/destination", f"{dest!r} is not an absolute path"))
     fstype = m.get("type", "")
     source = m.get("source", "")
     bind = bool(step["flags"] & S.MS_BIND) or fstype == "bind"
     if bind:
         step["flags"] |= S.MS_BIND
         if not source:
-            raise BadConfig(f"config.json: {where}/source: a bind mount needs a source")
+            found.append(Problem(f"{where}/source", "a bind mount needs a source"))
         source = os.path.normpath(os.path.join(bundle, source))
         kind = "bind"
     elif fstype in ("cgroup", "cgroup2"):
         kind = "cgroup"
     elif not fstype:
-        raise BadConfig(f"config.json: {where}/type: required for a non-bind mount of {dest}")
+        found.append(Problem(f"{where}/type", "required for a non-bind mount" + (f" of {dest}" if dest else "")))
     else:
         kind = "fs"
     has_maps = bool(m.get("uidMappings") or m.get("gidMappings"))
@@ -138,12 +142,17 @@ def plan_mount(m, index, bundle):
         # runc 1.2+: mappings alone make an idmapped mount (not recursive)
         step["extensions"] = sorted(step["extensions"] + ["idmap"])
     if is_idmapped(step) and not bind:
-        raise BadConfig(f"config.json: {where}/options: idmap is only supported on bind mounts")
+        found.append(Problem(f"{where}/options", "idmap is only supported on bind mounts"))
     if has_maps and not (m.get("uidMappings") and m.get("gidMappings")):
-        raise BadConfig(f"config.json: {where}: an idmapped mount needs both uidMappings and gidMappings")
+        found.append(Problem(where, "an idmapped mount needs both uidMappings and gidMappings"))
     if "tmpcopyup" in step["extensions"] and fstype != "tmpfs":
-        raise BadConfig(f"config.json: {where}/options: tmpcopyup is only valid for tmpfs")
-    step.update(kind=kind, dest=clean(dest), source=source, type=fstype,
+        found.append(Problem(f"{where}/options", "tmpcopyup is only valid for tmpfs"))
+    if problems is None:
+        refuse(found, "config.json: ")
+    if found:
+        problems.extend(found)
+        return None
+    step.update(index=index, kind=kind, dest=clean(dest), source=source, type=fstype,
                 uid_mappings=m.get("uidMappings", []), gid_mappings=m.get("gidMappings", []),
                 userns_fd=None, userns_path=None)
     return step
@@ -165,8 +174,8 @@ def imply_idmaps(mounts, ns_plan, uid_map, gid_map):
         elif "user" in ns_plan["new"]:
             m["uid_mappings"], m["gid_mappings"] = uid_map, gid_map
         else:
-            raise BadConfig(f"config.json: /mounts/{i}: id-mapped mounts must have both uid and gid mappings "
-                            "specified (or take the container's, which has no user namespace)")
+            refuse([Problem(f"/mounts/{i}", "id-mapped mounts must have both uid and gid mappings specified "
+                                            "(or take the container's, which has no user namespace)")], "config.json: ")
 
 
 def needs_dev_setup(mounts):
@@ -174,25 +183,32 @@ def needs_dev_setup(mounts):
     return not any(m["dest"] == "/dev" and m["kind"] == "bind" for m in mounts)
 
 
-def device_steps(config_devices, setup_dev):
-    """Default devices (when /dev is ours) overridden by linux.devices with the same path, in order."""
+def device_steps(config_devices, setup_dev, problems=None):
+    """Default devices (when /dev is ours) overridden by linux.devices with the same path, in order.
+
+    A bad entry goes to `problems` (without the list: BadConfig).
+    """
+    found = [] if problems is None else problems
     out = []
     if setup_dev:
         for path, typ, major, minor in DEFAULT_DEVICES:
             out.append({"path": path, "type": typ, "major": major, "minor": minor,
                         "mode": 0o666, "uid": 0, "gid": 0})
     for i, d in enumerate(config_devices):
-        where = f"config.json: /linux/devices/{i}"
+        where = f"/linux/devices/{i}"
         typ = d.get("type", "")
-        if typ not in DEVICE_TYPES:
-            raise BadConfig(f"{where}/type: {typ!r} is not one of c, b, u, p")
         path = d.get("path", "")
-        if not path.startswith("/"):
-            raise BadConfig(f"{where}/path: {path!r} is not an absolute path")
-        if typ != "p" and ("major" not in d or "minor" not in d):
-            raise BadConfig(f"{where}: a {typ} device needs major and minor")
-        step = {"path": clean(path), "type": typ, "major": d.get("major", 0),
-                "minor": d.get("minor", 0), "mode": d.get("fileMode", 0o666) & 0o7777,
-                "uid": d.get("uid", 0), "gid": d.get("gid", 0)}
-        out = [o for o in out if o["path"] != step["path"]] + [step]
+        if typ not in DEVICE_TYPES:
+            found.append(Problem(f"{where}/type", f"{typ!r} is not one of c, b, u, p"))
+        elif not path.startswith("/"):
+            found.append(Problem(f"{where}/path", f"{path!r} is not an absolute path"))
+        elif typ != "p" and ("major" not in d or "minor" not in d):
+            found.append(Problem(where, f"a {typ} device needs major and minor"))
+        else:
+            step = {"path": clean(path), "type": typ, "major": d.get("major", 0),
+                    "minor": d.get("minor", 0), "mode": d.get("fileMode", 0o666) & 0o7777,
+                    "uid": d.get("uid", 0), "gid": d.get("gid", 0)}
+            out = [o for o in out if o["path"] != step["path"]] + [step]
+    if problems is None:
+        refuse(found, "config.json: ")
     return out

@@ -1,5 +1,5 @@
 """Namespaces as a plan (CLI process, pure): which to join by path, which to create, in runc's order."""
-from pyrunc.errors import BadConfig
+from pyrunc.errors import Problem, refuse
 from pyrunc.linux import syscalls as S
 
 # runtime-spec type -> (clone flag, name under /proc/PID/ns), in the order runc enters them
@@ -17,26 +17,24 @@ PROC_NAME = {t: n for t, (_, n) in TYPES.items()}
 
 
 def problems(namespaces):
-    """'pointer: problem' for unknown, duplicate or relative-path entries of linux.namespaces."""
+    """Problems of unknown, duplicate or relative-path entries of linux.namespaces."""
     out, seen = [], set()
     for i, ns in enumerate(namespaces):
         t = ns.get("type")
         if t not in TYPES:
-            out.append(f"/linux/namespaces/{i}/type: unknown namespace type {t!r}")
+            out.append(Problem(f"/linux/namespaces/{i}/type", f"unknown namespace type {t!r}"))
         elif t in seen:
-            out.append(f"/linux/namespaces/{i}: duplicate {t} namespace")
+            out.append(Problem(f"/linux/namespaces/{i}", f"duplicate {t} namespace"))
         path = ns.get("path", "")
         if path and not path.startswith("/"):
-            out.append(f"/linux/namespaces/{i}/path: {path!r} is not an absolute path")
+            out.append(Problem(f"/linux/namespaces/{i}/path", f"{path!r} is not an absolute path"))
         seen.add(t)
     return out
 
 
 def plan(namespaces):
     """{"join": [[type, path]...] in runc's order, "new": [types], "flags": clone flags of new ones}."""
-    bad = problems(namespaces)
-    if bad:
-        raise BadConfig("config.json: " + "; ".join(bad))
+    refuse(problems(namespaces), "config.json: ")
     seen = {ns["type"]: ns.get("path", "") for ns in namespaces}
     join = [[t, seen[t]] for t in TYPES if seen.get(t)]
     new = [t for t in TYPES if t in seen and not seen[t]]

@@ -1,7 +1,7 @@
 """Scheduler, I/O priority, personality and CPU affinity: names to numbers (CLI) and applying them (init)."""
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
-from pyrunc.errors import Error
+from pyrunc.errors import Error, Problem
 from pyrunc.linux import syscalls as S
 
 SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4,
@@ -19,18 +19,18 @@ def check(proc, where, problems):
     sch = proc.get("scheduler")
     if sch is not None:
         if sch.get("policy") not in SCHED_POLICIES:
-            problems.append(f"{where}/scheduler/policy: unknown policy {sch.get('policy')!r}")
+            problems.append(Problem(f"{where}/scheduler/policy", f"unknown policy {sch.get('policy')!r}"))
         for f in sch.get("flags", ()):
             if f not in SCHED_FLAGS:
-                problems.append(f"{where}/scheduler/flags: unknown flag {f!r}")
+                problems.append(Problem(f"{where}/scheduler/flags", f"unknown flag {f!r}"))
         if sch.get("policy") == "SCHED_DEADLINE" and not sch.get("runtime"):
-            problems.append(f"{where}/scheduler: SCHED_DEADLINE needs runtime, deadline and period")
+            problems.append(Problem(f"{where}/scheduler", "SCHED_DEADLINE needs runtime, deadline and period"))
     io = proc.get("ioPriority")
     if io is not None:
         if io.get("class") not in IOPRIO_CLASSES:
-            problems.append(f"{where}/ioPriority/class: unknown class {io.get('class')!r}")
+            problems.append(Problem(f"{where}/ioPriority/class", f"unknown class {io.get('class')!r}"))
         if not 0 <= io.get("priority", 0) <= 7:
-            problems.append(f"{where}/ioPriority/priority: {io.get('priority')} is outside 0..7")
+            problems.append(Problem(f"{where}/ioPriority/priority", f"{io.get('priority')} is outside 0..7"))
 
 
 def plan(proc):

@@ -275,8 +275,20 @@ def _place(mnt, target):
 def new_mount(fstype, source, flags, data):
     """A detached mount of a new fstype instance (fsopen, fsconfig, fsmount): its fd.
 
+    The flags also become the mount's attributes (ro, nosuid, nodev, noexec, atime)."""
+    fs = fs_context(fstype, source, flags, data)
+    try:
+        S.fsconfig(fs, S.FSCONFIG_CMD_CREATE)
+        return S.fsmount(fs, S.FSMOUNT_CLOEXEC, mount_attrs(flags)[0])
+    finally:
+        os.close(fs)
+
+
+def fs_context(fstype, source, flags, data):
+    """An fsopen fd of fstype with every parameter set, nothing created yet (`check` stops here).
+
     data goes option by option as mount(2) would split it; the flags become the
-    superblock's (ro, sync...) and the mount's attributes (ro, nosuid, nodev, noexec, atime)."""
+    superblock's (ro, sync...)."""
     fs = S.fsopen(fstype, S.FSOPEN_CLOEXEC)
     try:
         for ms, key in _SB_FLAGS:
@@ -289,10 +301,10 @@ def new_mount(fstype, source, flags, data):
                 S.fsconfig(fs, S.FSCONFIG_SET_STRING, key, value)
             else:
                 S.fsconfig(fs, S.FSCONFIG_SET_FLAG, key)
-        S.fsconfig(fs, S.FSCONFIG_CMD_CREATE)
-        return S.fsmount(fs, S.FSMOUNT_CLOEXEC, mount_attrs(flags)[0])
-    finally:
+    except BaseException:
         os.close(fs)
+        raise
+    return fs
 
 
 def _data_options(fstype, data):

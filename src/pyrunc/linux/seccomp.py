@@ -12,7 +12,7 @@ from pyrunc import oslite as os  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, jsonlite
 from pyrunc import unixsock
-from pyrunc.errors import Error
+from pyrunc.errors import BadConfig, Error, Problem
 
 # libseccomp's action values (seccomp.h); ERRNO and TRACE carry the errno in the low 16 bits
 ACTIONS = {
@@ -76,59 +76,76 @@ def _action(name, errno_ret):
 
 
 def check(sc, where="/linux/seccomp"):
-    """Every problem of a typed linux.seccomp object, as 'pointer: problem' strings (pure)."""
+    """Every problem of a typed linux.seccomp object, as Problems (pure)."""
     problems = []
     if not sc.get("defaultAction") and not sc.get("syscalls"):
         return problems                    # runc: no default action and no rules = no seccomp
     default = sc.get("defaultAction", "")
     if default not in ACTIONS:
-        problems.append(f"{where}/defaultAction: " + (f"unknown action {default!r}" if default else "required"))
+        problems.append(Problem(f"{where}/defaultAction", f"unknown action {default!r}" if default else "required"))
     elif default == "SCMP_ACT_NOTIFY":
-        problems.append(f"{where}/defaultAction: SCMP_ACT_NOTIFY cannot be the default action")
+        problems.append(Problem(f"{where}/defaultAction", "SCMP_ACT_NOTIFY cannot be the default action"))
     _check_errno(sc, "defaultErrnoRet", default, f"{where}/defaultErrnoRet", problems)
     for i, arch in enumerate(sc.get("architectures", ())):
         if arch not in ARCHS:
-            problems.append(f"{where}/architectures/{i}: unknown architecture {arch!r}")
+            problems.append(Problem(f"{where}/architectures/{i}", f"unknown architecture {arch!r}"))
     for i, flag in enumerate(sc.get("flags", ())):
         if flag not in FLAGS:
-            problems.append(f"{where}/flags/{i}: unknown seccomp flag {flag!r}")
+            problems.append(Problem(f"{where}/flags/{i}", f"unknown seccomp flag {flag!r}"))
     notify = False
     for i, rule in enumerate(sc.get("syscalls", ())):
         at = f"{where}/syscalls/{i}"
         action = rule.get("action", "")
         if action not in ACTIONS:
-            problems.append(f"{at}/action: " + (f"unknown action {action!r}" if action else "required"))
+            problems.append(Problem(f"{at}/action", f"unknown action {action!r}" if action else "required"))
         _check_errno(rule, "errnoRet", action, f"{at}/errnoRet", problems)
         names = rule.get("names", ())
         if not names:
-            problems.append(f"{at}/names: must name at least one syscall")
+            problems.append(Problem(f"{at}/names", "must name at least one syscall"))
         for j, name in enumerate(names):
             if not name:
-                problems.append(f"{at}/names/{j}: empty syscall name")
+                problems.append(Problem(f"{at}/names/{j}", "empty syscall name"))
         if action == "SCMP_ACT_NOTIFY":
             notify = True
             for name in names:
                 if name in NOT_NOTIFIABLE:
-                    problems.append(f"{at}: SCMP_ACT_NOTIFY cannot be used for the {name} syscall")
+                    problems.append(Problem(at, f"SCMP_ACT_NOTIFY cannot be used for the {name} syscall"))
         for j, arg in enumerate(rule.get("args", ())):
             if "index" not in arg:
-                problems.append(f"{at}/args/{j}/index: required")
+                problems.append(Problem(f"{at}/args/{j}/index", "required"))
             elif arg["index"] >= MAX_ARGS:
-                problems.append(f"{at}/args/{j}/index: {arg['index']} is not an argument index (0-5)")
+                problems.append(Problem(f"{at}/args/{j}/index", f"{arg['index']} is not an argument index (0-5)"))
             if "value" not in arg:
-                problems.append(f"{at}/args/{j}/value: required")
+                problems.append(Problem(f"{at}/args/{j}/value", "required"))
             op = arg.get("op", "")
             if op not in OPERATORS:
-                problems.append(f"{at}/args/{j}/op: " + (f"unknown operator {op!r}" if op else "required"))
+                problems.append(Problem(f"{at}/args/{j}/op", f"unknown operator {op!r}" if op else "required"))
     if notify and not sc.get("listenerPath"):
-        problems.append(f"{where}/listenerPath: required by SCMP_ACT_NOTIFY")
+        problems.append(Problem(f"{where}/listenerPath", "required by SCMP_ACT_NOTIFY"))
     if sc.get("listenerPath") and not sc["listenerPath"].startswith("/"):
-        problems.append(f"{where}/listenerPath: {sc['listenerPath']!r} is not an absolute path")
+        problems.append(Problem(f"{where}/listenerPath", f"{sc['listenerPath']!r} is not an absolute path"))
     if sc.get("listenerMetadata") and not sc.get("listenerPath"):
-        problems.append(f"{where}/listenerMetadata: given without listenerPath")
+        problems.append(Problem(f"{where}/listenerMetadata", "given without listenerPath"))
     if "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in sc.get("flags", ()) and not notify:
-        problems.append(f"{where}/flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY rule")
+        problems.append(Problem(f"{where}/flags",
+                                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY rule"))
     return problems
+
+
+def compile_problems(sc):
+    """What libseccomp or this kernel refuses of a checked profile: create's compiler, without its cache."""
+    p = plan(sc)
+    if p is None:
+        return []
+    from pyrunc.linux import seccompbpf
+    try:
+        seccompbpf.filter_flags(p)
+        seccompbpf.compile_program(p)
+    except BadConfig as e:
+        return list(e.problems) or [Problem("/linux/seccomp", str(e))]
+    except Error as e:
+        return [Problem("/linux/seccomp", str(e))]
+    return []
 
 
 def exec_problems(sc):
@@ -143,9 +160,9 @@ def _check_errno(obj, key, action, at, problems):
         return
     if action in ACTIONS and action not in WITH_ERRNO:
         # runtime-spec: "When the action doesn't support an errno, the runtime MUST print an error and fail."
-        problems.append(f"{at}: {action} takes no errno")
+        problems.append(Problem(at, f"{action} takes no errno"))
     elif obj[key] > MAX_ERRNO:
-        problems.append(f"{at}: {obj[key]} is not an errno (0-{MAX_ERRNO})")
+        problems.append(Problem(at, f"{obj[key]} is not an errno (0-{MAX_ERRNO})"))
 
 
 def plan(sc):

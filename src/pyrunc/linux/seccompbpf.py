@@ -17,7 +17,7 @@ import sys
 
 from pyrunc import __version__, jsonlite, log
 from pyrunc._seccomp import ffi, lib
-from pyrunc.errors import BadConfig, Error
+from pyrunc.errors import BadConfig, Error, Problem
 from pyrunc.linux import seccomp
 from pyrunc.state import check_private_dir
 
@@ -28,7 +28,7 @@ SCMP_FLTATR_CTL_OPTIMIZE = 8
 SECCOMP_SET_MODE_FILTER = 1
 BPF_MAXINSNS = 4096
 INSN = 8                           # sizeof(struct sock_filter)
-WHERE = "config.json: /linux/seccomp"
+WHERE = "/linux/seccomp"
 
 # classic BPF opcodes and the seccomp_data offsets the stub reads
 LD_W_ABS, JA, JEQ, JGT, JSET, RET_K = 0x20, 0x05, 0x15, 0x25, 0x45, 0x06
@@ -69,7 +69,7 @@ def filter_flags(p):
     bits = 0
     for name in names:
         if not flag_supported(name):
-            raise BadConfig(f"{WHERE}/flags: {name} is not supported by this kernel")
+            raise _refused(f"{WHERE}/flags", f"{name} is not supported by this kernel")
         bits |= seccomp.FLAGS[name]
     if p["notify"]:
         bits |= seccomp.FLAG_NEW_LISTENER
@@ -78,19 +78,25 @@ def filter_flags(p):
 
 # ------------------------------------------------------------------ compiling
 
+def _refused(pointer, message):
+    """What create raises when the kernel or libseccomp refuses part of the profile."""
+    return BadConfig.of([Problem(pointer, message)], "config.json: ")
+
+
 def compile_program(p):
     """The BPF program (bytes) for a plan; syscall names unknown to libseccomp are skipped, as runc does."""
     ctx = lib.pr_scmp_init(p["default"])
     if ctx == ffi.NULL:
-        raise BadConfig(f"{WHERE}/defaultAction: libseccomp {libseccomp_version()} refuses the action")
+        raise _refused(f"{WHERE}/defaultAction", f"libseccomp {libseccomp_version()} refuses the action")
     try:
         for name in p["archs"]:
             token = lib.pr_scmp_arch_resolve_name(name.encode())
             if not token:
-                raise BadConfig(f"{WHERE}/architectures: {name} is not supported by libseccomp {libseccomp_version()}")
+                raise _refused(f"{WHERE}/architectures",
+                               f"{name} is not supported by libseccomp {libseccomp_version()}")
             r = lib.pr_scmp_arch_add(ctx, token)
             if r < 0 and r != -errno.EEXIST:       # the native one is always there
-                raise BadConfig(f"{WHERE}/architectures: adding {name}: {os.strerror(-r)}")
+                raise _refused(f"{WHERE}/architectures", f"adding {name}: {os.strerror(-r)}")
         if p["optimize"]:
             # a binary tree for long profiles (runc); older libseccomp lacks it, which only costs speed
             lib.pr_scmp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)
@@ -106,8 +112,8 @@ def compile_program(p):
     if p["enosys_stub"]:
         program = assemble(enosys_stub(last_syscalls(p))) + program
     if len(program) // INSN > BPF_MAXINSNS:
-        raise BadConfig(f"{WHERE}: the filter needs {len(program) // INSN} BPF instructions "
-                        f"(the kernel takes {BPF_MAXINSNS})")
+        raise _refused(WHERE, f"the filter needs {len(program) // INSN} BPF instructions "
+                              f"(the kernel takes {BPF_MAXINSNS})")
     return program
 
 
@@ -118,7 +124,7 @@ def _add_rule(ctx, name, action, nr, conds):
                              ffi.new("uint64_t[]", [c[2] for c in conds] or [0]),
                              ffi.new("uint64_t[]", [c[3] for c in conds] or [0]))
     if r < 0:
-        raise BadConfig(f"{WHERE}/syscalls: adding the rule for {name}: {os.strerror(-r)} (libseccomp)")
+        raise _refused(f"{WHERE}/syscalls", f"adding the rule for {name}: {os.strerror(-r)} (libseccomp)")
 
 
 def _export(ctx):

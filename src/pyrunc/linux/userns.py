@@ -1,7 +1,7 @@
 """User namespace id maps (CLI process): writing a new one's (the container's, an idmapped mount's), reading a joined one's."""
 from pyrunc import oslite as os  # posix without os.py: see oslite
 
-from pyrunc.errors import Error
+from pyrunc.errors import Error, Problem
 
 
 def map_text(entries):
@@ -89,10 +89,10 @@ def joined_problems(path, linux):
     try:
         uid_map, gid_map = maps_of(path)
     except Error as e:
-        return [f"/linux/namespaces: {e}"]
+        return [Problem("/linux/namespaces", str(e))]
     if uid_map != linux.get("uidMappings", []) or gid_map != linux.get("gidMappings", []):
-        return ["/linux/uidMappings: user namespaces enabled, but both namespace path and non-matching "
-                "mapping specified -- you may only provide one"]
+        return [Problem("/linux/uidMappings", "user namespaces enabled, but both namespace path and non-matching "
+                        "mapping specified -- you may only provide one")]
     from pyrunc import log
     log.warning("config.json has both a userns path to join and a matching userns mapping specified "
                 "-- you may only provide one")

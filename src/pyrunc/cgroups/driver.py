@@ -1,0 +1,130 @@
+"""The cgroup driver interface (CLI process): what create, kill, delete, pause, update, ps and events ask of a driver.
+
+A driver owns one container's cgroups.  fs1 (v1 and hybrid hosts), fs2
+(pure cgroup v2) and null (no cgroup filesystem) implement every method;
+the factory (pyrunc.cgroups) picks one by name, and to_state()/from_state()
+carry it from create to every later command, so that no command after
+create re-detects the host.  A systemd driver would be one more
+implementation: it interprets cgroupsPath as "slice:prefix:name" in new()
+and asks systemd for the unit in create()/destroy().
+"""
+from abc import ABC, abstractmethod
+
+from pyrunc.errors import Error
+
+
+def no_freezer(quiet):
+    """freeze() without a freezer: False when quiet (kill --all signals unfrozen), else runc's error."""
+    if quiet:
+        return False
+    raise Error("cannot toggle freezer: cgroups not configured for container")
+
+
+class Driver(ABC):
+    """One container's cgroups.
+
+    `dirs` maps a hierarchy key (comma-joined v1 controllers, "" for cgroup2)
+    to the container's directory in it; `resources` are the LinuxResources
+    last applied.
+    """
+
+    name = ""   # how state.json names the driver (the factory's key)
+
+    def __init__(self, dirs, resources=None):
+        self.dirs = dict(dirs)
+        self.resources = resources or {}
+
+    # -- state ------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def new(cls, cgroups_path, cid, hierarchies, resources, cgroupns):
+        """The driver of a new container: its directories from cgroupsPath (or the id) on these hierarchies.
+
+        `hierarchies` are cgroups.detect's [(key, mountpoint, mount root, own
+        path)]; `cgroupns` says whether the container gets a cgroup namespace.
+        Creates nothing.
+        """
+
+    @classmethod
+    @abstractmethod
+    def from_state(cls, state):
+        """The driver to_state() recorded."""
+
+    @abstractmethod
+    def to_state(self):
+        """Everything a later command needs, as JSON data.
+
+        Holds "driver" (the name), "dirs", "resources" and "freezer": the
+        [file, content when thawed] that says whether the container is paused
+        (read by state.py and the front end without loading a driver), or None.
+        """
+
+    # -- lifecycle -------------------------------------------------------
+    @abstractmethod
+    def create(self, linux_devices=()):
+        """Make the cgroups and apply the resources, before the init exists.
+
+        Refuses, leaving nothing behind (and owning nothing after), an existing
+        cgroup that is frozen or holds processes, as runc does; every limit
+        and the device filter then hold from the init's first instruction.
+        """
+
+    @abstractmethod
+    def problems(self, linux_devices=()):
+        """What create() would refuse, as [Problem], creating and writing nothing (`pyrunc check`)."""
+
+    @abstractmethod
+    def join_files(self):
+        """Files the container's first process writes "0" into, to move itself into every cgroup."""
+
+    @abstractmethod
+    def destroy(self, timeout=5.0):
+        """Remove the cgroups; what still runs in them is thawed and killed first."""
+
+    # -- resources -------------------------------------------------------
+    @abstractmethod
+    def apply(self, res, skip_devices=False, linux_devices=()):
+        """Write the LinuxResources `res` (runc's Set; `update` skips the devices); warnings go to the log."""
+
+    @abstractmethod
+    def dir_of(self, ctrl):
+        """The directory holding controller `ctrl` ("" when there is none)."""
+
+    # -- processes -------------------------------------------------------
+    @abstractmethod
+    def pids(self):
+        """Host pids of every process in the container's cgroups and below."""
+
+    @abstractmethod
+    def signal_all(self, sig):
+        """Send `sig` to every process in the cgroups."""
+
+    @abstractmethod
+    def kill_all(self, sig):
+        """`kill --all`: signal every process, frozen meanwhile where possible so that none forks its way out."""
+
+    # -- freezer ---------------------------------------------------------
+    @abstractmethod
+    def freeze(self, quiet=False):
+        """Freeze every process: True once frozen; without a freezer False (quiet) or an Error."""
+
+    @abstractmethod
+    def thaw(self):
+        """Let every process run again (nothing without a freezer)."""
+
+    @abstractmethod
+    def freezer(self):
+        """(freezer file, its content when thawed), or None without a freezer."""
+
+    # -- statistics ------------------------------------------------------
+    @abstractmethod
+    def stats(self):
+        """runc's stats object (cgroups.stats): cpu, memory, pids, blkio, hugetlb."""
+
+    @abstractmethod
+    def oom_kills(self):
+        """How many processes the kernel's OOM killer has killed in the cgroup."""
+
+    @abstractmethod
+    def oom_watch(self):
+        """(fd, kind) to wait on for OOM events, or None; kind is "eventfd" (read it) or "poll" (POLLPRI)."""
