@@ -2,6 +2,8 @@
 #   make demo      system packages, build, a busybox bundle, one container that prints
 #   make test      everything the tests need, then the whole test suite (as root)
 #   make test-v2   only the tests marked cgroupv2, in the pure cgroup v2 VM
+#   make test-node only the tests marked node, in the VM booted as a node (systemd, D-Bus, AppArmor)
+#   make test-py313 build and test pyrunc with Debian 13's Python 3.13, in a cached trixie tree
 #   make peers     the clients the tests drive: containerd 1.6, podman (Debian), containerd 2.x, crictl (Go)
 #   make install PREFIX=/usr/local
 #   make conformance [RUNTIME=/usr/bin/runc] [TESTS="kill state"] [TIMEOUT=60]
@@ -30,7 +32,14 @@ PEERS_CACHE ?= /var/cache/pyrunc-peers
 V2VM := tests/support/v2vm.sh
 V2VM_TIMEOUT ?= 1200
 
-.PHONY: all deps deps-v2vm build install demo test test-v2 v2-tests unit bench bundles peers fuzz schema conformance clean
+# Tests marked node need a node: systemd as PID 1, D-Bus, pure cgroup v2, AppArmor.  They
+# all run in one boot of the same VM booted as one (v2vm.sh --systemd), as the guest's
+# service, outside sandbox.sh: they test the guest's own systemd, bus and cgroup tree, and
+# the throwaway guest holds nothing else (pyrunc's cgroups stay in the service's subtree).
+NODE_TIMEOUT ?= 900
+
+.PHONY: all deps deps-v2vm deps-node build install demo test test-v2 v2-tests test-node node-tests \
+	test-py313 py313-tests unit bench bundles peers fuzz schema conformance clean
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 # runtime-spec's JSON schema for `pyrunc check`, from its Go module (never copied into git)
 SPEC_VERSION := v1.2.1
@@ -50,6 +59,10 @@ deps:
 # qemu-system-x86 and kmod when missing, and the guest kernel + initramfs in its cache
 deps-v2vm:
 	@bash $(V2VM) --prepare
+
+# the same, and the node's systemd, dbus and apparmor (the guest runs the host's)
+deps-node:
+	@bash $(V2VM) --systemd --prepare
 
 build:
 	$(PYTHON) setup.py -q build_ext --inplace
@@ -118,27 +131,53 @@ test: deps deps-v2vm build peers
 	PYRUNC=$(TEST_PREFIX)/lib/pyrunc/pyrunc-cli bash tests/support/sandbox.sh $(PYTHON) -m pytest -q -p no:cacheprovider \
 		-m "not cgroupv2" tests/integration $(PYTEST_ARGS) || rc=1; \
 	$(MAKE) -s v2-tests || rc=1; $(MAKE) -s fuzz || rc=1; \
+	$(MAKE) -s node-tests || rc=1; $(MAKE) -s py313-tests || rc=1; \
 	$(MAKE) -s conformance CONFORMANCE_GATE=tests/validation/expected-passes.txt || rc=1; exit $$rc
 
 test-v2: deps deps-v2vm build
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
 	@$(MAKE) -s v2-tests
 
-# Only the files holding cgroupv2 tests go to the guest: under emulation,
+test-node: deps deps-node build
+	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
+	@$(MAKE) -s node-tests
+
+# Only the files holding the VM's tests go to the guest: under emulation,
 # importing the other test modules there would cost seconds each.
-v2-tests:
+v2-tests: VM_MARKER := cgroupv2
+v2-tests: VM_NAME := cgroup v2 VM
+v2-tests: VM_RUN := $(V2VM) --timeout $(V2VM_TIMEOUT)
+v2-tests: VM_TIMEOUT := V2VM_TIMEOUT=$(V2VM_TIMEOUT)
+v2-tests: VM_WRAP := bash tests/support/sandbox.sh
+node-tests: VM_MARKER := node
+node-tests: VM_NAME := node VM
+node-tests: VM_RUN := $(V2VM) --systemd --timeout $(NODE_TIMEOUT)
+node-tests: VM_TIMEOUT := NODE_TIMEOUT=$(NODE_TIMEOUT)
+node-tests: VM_WRAP :=
+v2-tests node-tests:
 	@start=$$(date +%s); \
-	out=$$($(PYTHON) -m pytest -q -p no:cacheprovider --collect-only -m cgroupv2 tests $(PYTEST_ARGS)); rc=$$?; \
-	if [ $$rc = 5 ]; then echo "no cgroupv2 test selected"; exit 0; fi; \
-	if [ $$rc != 0 ]; then echo "$$out"; echo "collecting the cgroupv2 tests failed"; exit 1; fi; \
+	out=$$($(PYTHON) -m pytest -q -p no:cacheprovider --collect-only -m $(VM_MARKER) tests $(PYTEST_ARGS)); rc=$$?; \
+	if [ $$rc = 5 ]; then echo "no $(VM_MARKER) test selected"; exit 0; fi; \
+	if [ $$rc != 0 ]; then echo "$$out"; echo "collecting the $(VM_MARKER) tests failed"; exit 1; fi; \
 	files=$$(sed -n 's/::.*//p' <<<"$$out" | sort -u); \
-	echo "cgroupv2 tests in the pure cgroup v2 VM (emulated unless /dev/kvm is hardware KVM):" $$files; \
-	bash $(V2VM) --timeout $(V2VM_TIMEOUT) env PYRUNC=$(PYRUNC_TEST) bash tests/support/sandbox.sh \
-		$(PYTHON) -m pytest -q -p no:cacheprovider -m cgroupv2 $$files $(PYTEST_ARGS); rc=$$?; \
-	echo "cgroup v2 VM part: $$(( $$(date +%s) - start )) s, exit $$rc"; \
-	case $$rc in 124) echo "the cgroup v2 VM timed out (V2VM_TIMEOUT=$(V2VM_TIMEOUT))";; \
-		125) echo "the cgroup v2 VM did not boot or died: see the v2vm lines above";; esac; \
+	echo "$(VM_MARKER) tests in the $(VM_NAME) (emulated unless /dev/kvm is hardware KVM):" $$files; \
+	bash $(VM_RUN) env PYRUNC=$(PYRUNC_TEST) $(VM_WRAP) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider -m $(VM_MARKER) $$files $(PYTEST_ARGS); rc=$$?; \
+	echo "$(VM_NAME) part: $$(( $$(date +%s) - start )) s, exit $$rc"; \
+	case $$rc in 124) echo "the $(VM_NAME) timed out ($(VM_TIMEOUT))";; \
+		125) echo "the $(VM_NAME) did not boot or died: see the v2vm lines above";; esac; \
 	exit $$rc
+
+# Debian 13's Python 3.13 (tests/support/debian13.sh): a trixie tree made once with
+# debootstrap into PYRUNC_TRIXIE_CACHE (default /var/cache/pyrunc-trixie), where a copy of
+# the project is built, installed and tested (unit, integration, a seccomp lifecycle).
+test-py313: deps build
+	@$(MAKE) -s schema
+	@$(MAKE) -s py313-tests
+
+py313-tests:
+	@start=$$(date +%s); bash tests/support/debian13.sh; rc=$$?; \
+	echo "Debian 13 (Python 3.13) part: $$(( $$(date +%s) - start )) s, exit $$rc"; exit $$rc
 
 # A bounded coverage-guided run of the config loader, validator and planner (atheris, from PyPI).
 FUZZ_SECONDS ?= 60

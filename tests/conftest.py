@@ -26,14 +26,26 @@ def pure_cgroup_v2():
         return False
 
 
+def systemd_node():
+    """The node VM (tests/support/v2vm.sh --systemd sets V2VM_SYSTEMD=1 in its unit) with systemd as PID 1."""
+    try:
+        with open("/proc/1/comm") as f:
+            return os.environ.get("V2VM_SYSTEMD") == "1" and f.read().strip() == "systemd"
+    except OSError:
+        return False
+
+
 def pytest_collection_modifyitems(config, items):
     reference = os.environ.get("OCI_RUNTIME")
     v2 = pure_cgroup_v2()
+    node = systemd_node()
     root = os.geteuid() == 0
     if os.environ.get("V2VM_GUEST") == "1" and not v2 and any("cgroupv2" in i.keywords for i in items):
         # in the v2 VM (tests/support/v2vm.sh) a skip would turn a broken guest into a green run
         raise pytest.UsageError("the v2 VM is not a pure cgroup v2 host with the controllers "
                                 f"{sorted(WANTED_V2)} enabled at /sys/fs/cgroup")
+    if os.environ.get("V2VM_SYSTEMD") == "1" and not node and any("node" in i.keywords for i in items):
+        raise pytest.UsageError("the node VM's PID 1 is not systemd")
     for item in items:
         if reference and "agnostic" not in item.keywords and "unit" not in item.nodeid.split("/"):
             item.add_marker(pytest.mark.skip(reason=f"not runtime-agnostic (OCI_RUNTIME={reference})"))
@@ -45,6 +57,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="crun 1.8 differs from runc here: " + differs.args[0]))
         if "cgroupv2" in item.keywords and not v2:
             item.add_marker(pytest.mark.skip(reason="needs a pure cgroup v2 host (run in the v2 VM)"))
+        if "node" in item.keywords and not node:
+            item.add_marker(pytest.mark.skip(reason="needs the node VM: systemd, D-Bus, AppArmor (make test-node)"))
         if "/unit/" not in "/" + item.nodeid and not root:
             item.add_marker(pytest.mark.skip(reason="needs root"))
 

@@ -2,8 +2,8 @@
 # Run one command as root in a throwaway QEMU guest whose only cgroup hierarchy
 # is cgroup v2 with every controller enabled (host side, test support).
 #
-#   v2vm.sh [--timeout S] [--cpus N] [--mem MIB] [-v] [--] PROGRAM [ARGS...]
-#   v2vm.sh --prepare        install what is missing and fill the cache; no boot
+#   v2vm.sh [--systemd] [--timeout S] [--cpus N] [--mem MIB] [-v] [--] PROGRAM [ARGS...]
+#   v2vm.sh [--systemd] --prepare   install what is missing and fill the cache; no boot
 #
 # Why a VM: on a hybrid host (ours and CI's) cpu, memory, pids, io and cpuset
 # stay on v1; a controller moves to cgroup2 only once its v1 hierarchy is
@@ -18,6 +18,17 @@
 # cgroup.subtree_control, 16 reserved 2 MiB huge pages, a 64 MiB scratch disk
 # /dev/vda (for io.max), V2VM_GUEST=1.  Only writes to the project dir persist.
 #
+# --systemd (or V2VM_SYSTEMD=1): the guest boots like a node instead.  The
+# host's systemd is PID 1 with its unified cgroup layout, D-Bus runs, and
+# AppArmor is the active LSM (securityfs mounted, the host's apparmor_parser
+# and profiles).  PROGRAM runs as the service v2vm-command.service
+# (Delegate=yes, in its leaf cgroup "payload", with V2VM_SYSTEMD=1) once
+# `systemctl is-system-running --wait` returns; the guest then powers off.
+# The boot target is v2vm.target: basic.target (sysinit, sockets, paths...)
+# and dbus, not multi-user.target, whose host services (containerd, a
+# database...) are not the guest's business; timers.target is masked.  /tmp
+# is a tmpfs there (the host's /tmp is not seen).
+#
 # Exit status: PROGRAM's; 124 when --timeout expired; 125 when the guest did
 # not boot within V2VM_BOOT_TIMEOUT seconds (default 180) or died without an
 # exit status; 2 for a usage error or no kernel.  Environment: V2VM_CACHE
@@ -28,10 +39,14 @@ PROJECT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 CACHE=${V2VM_CACHE:-/var/cache/pyrunc-v2vm}
 ACCEL=${V2VM_ACCEL:-auto}
 BOOT_TIMEOUT=${V2VM_BOOT_TIMEOUT:-180}
-TIMEOUT=0 CPUS=2 MEM=2048 VERBOSE=0 PREPARE=0
+TIMEOUT=0 CPUS=2 MEM=2048 VERBOSE=0 PREPARE=0 SYSTEMD=${V2VM_SYSTEMD:-0}
 HUGEPAGES=16 DISK_MB=64
 MODULES="virtio_pci virtio_console virtio_blk 9pnet_virtio 9p overlay"
 PACKAGES="qemu-system-x86 busybox-static kmod"
+# the node's programs come from the host's root, which is the guest's
+NODE_PACKAGES="systemd dbus apparmor"
+# masked in the node: a timer's service starting mid-test would show up in the tests' leak checks
+NODE_MASKED="timers.target"
 
 die() { echo "v2vm: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
@@ -41,12 +56,15 @@ while [[ $# -gt 0 ]]; do
 	--mem) MEM=$2; shift 2 ;;
 	-v) VERBOSE=1; shift ;;
 	--prepare) PREPARE=1; shift ;;
+	--systemd) SYSTEMD=1; shift ;;
 	--) shift; break ;;
 	-*) die "unknown option $1" ;;
 	*) break ;;
 	esac
 done
-[[ $PREPARE == 1 || $# -gt 0 ]] || die "usage: v2vm.sh [--timeout S] [--cpus N] [--mem MIB] [-v] [--] PROGRAM [ARGS...]"
+[[ $PREPARE == 1 || $# -gt 0 ]] || die "usage: v2vm.sh [--systemd] [--timeout S] [--cpus N] [--mem MIB] [-v] [--] PROGRAM [ARGS...]"
+[[ $SYSTEMD == [01] ]] || die "V2VM_SYSTEMD must be 0 or 1"
+[[ $SYSTEMD == 0 ]] || PACKAGES+=" $NODE_PACKAGES"
 for n in "$TIMEOUT" "$CPUS" "$MEM" "$BOOT_TIMEOUT"; do [[ $n =~ ^[0-9]+$ ]] || die "not a number: $n"; done
 [[ $(id -u) == 0 ]] || die "must run as root (the 9p shares keep the host's owners)"
 
@@ -119,13 +137,30 @@ KVER=${MODDIR##*/}
 KERNEL=$KDIR/vmlinux
 [[ -s $KERNEL ]] || KERNEL=$(echo "$KDIR"/root/boot/vmlinuz-*)
 
-# The guest's /init, in two stages: without an argument (in the initramfs) it
+# The guest's /init, in stages: without an argument (in the initramfs) it
 # builds the root and switches to it; "guest" (PID 1 there) sets up cgroup2,
-# runs the command and powers off.  Busybox runs it; all paths are the guest's.
+# runs the command and powers off, or, for a node, sets up the units and
+# becomes systemd, whose v2vm-command.service runs it again as "command".
+# Busybox runs it; all paths are the guest's.
 read -r -d '' INIT <<'SH' || true
 #!/bin/busybox sh
 fail() { echo "v2vm guest: $*" >/dev/console; busybox poweroff -f; }
-if [ "$1" != guest ]; then
+run() {   # the command, its output streamed on the virtio ports, its status to the host; power off
+	out=/dev/console err=/dev/console
+	for p in /sys/class/virtio-ports/*; do
+		case $(cat "$p/name") in
+		v2vm.out) out=/dev/${p##*/} ;;
+		v2vm.err) err=/dev/${p##*/} ;;
+		esac
+	done
+	echo "v2vm: the command starts at $(cut -d' ' -f1 /proc/uptime) s" >/dev/console
+	: >$ctl/booted
+	/bin/bash $ctl/cmd </dev/null >$out 2>$err
+	echo $? >$ctl/rc
+	sync
+	poweroff -f
+}
+if [ "$1" != guest ] && [ "$1" != command ]; then   # the kernel may pass unknown parameters as arguments
 	/bin/busybox --install -s /bin
 	export PATH=/bin
 	mount -t proc proc /proc && mount -t sysfs sysfs /sys && mount -t devtmpfs dev /dev
@@ -147,10 +182,39 @@ if [ "$1" != guest ]; then
 	for d in dev proc sys; do mount --move /$d /root/$d; done
 	exec switch_root /root /run/v2vm/bin/busybox sh /run/v2vm/bin/init guest
 fi
-/run/v2vm/bin/busybox --install -s /run/v2vm/bin
 export PATH=/run/v2vm/bin
 ctl=/run/v2vm/ctl
 . $ctl/config
+if [ "$1" = command ]; then
+	# systemd's service: the command sees a booted node, however degraded
+	state=$(/bin/systemctl is-system-running --wait)
+	echo "v2vm: systemd: $state at $(cut -d' ' -f1 /proc/uptime) s" >/dev/console
+	[ "$state" = running ] || /bin/systemctl --failed --no-legend --plain >/dev/console
+	# Delegate=yes: our cgroup is ours to divide, once no process sits in it (no internal processes)
+	cg=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)
+	mkdir "$cg/payload" && echo $$ >"$cg/payload/cgroup.procs" &&
+		sed 's/[^ ][^ ]*/+&/g' "$cg/cgroup.controllers" >"$cg/cgroup.subtree_control" ||
+		fail "cannot use the delegated cgroup $cg"
+	run
+fi
+/run/v2vm/bin/busybox --install -s /run/v2vm/bin
+echo "$HUGEPAGES" >/proc/sys/vm/nr_hugepages
+if [ "$SYSTEMD" = 1 ]; then
+	u=/etc/systemd/system
+	printf '%s\n' '[Unit]' 'Description=v2vm: a basic node with D-Bus, and the command' \
+		'Requires=basic.target' 'Wants=dbus.service v2vm-command.service' 'After=basic.target' >$u/v2vm.target
+	printf '%s\n' '[Unit]' 'Description=v2vm: the command' 'After=basic.target dbus.service' \
+		'[Service]' 'Type=exec' 'Delegate=yes' 'Environment=V2VM_GUEST=1 V2VM_SYSTEMD=1' \
+		'ExecStart=/run/v2vm/bin/busybox sh /run/v2vm/bin/init command' >$u/v2vm-command.service
+	for m in $NODE_MASKED; do ln -sf /dev/null "$u/$m"; done
+	# the host's container marker would make systemd skip a VM's set-up (securityfs, for one)
+	rm -f /.dockerenv
+	# /tmp a tmpfs, as Debian 13 has it: systemd-tmpfiles-setup empties /tmp at boot,
+	# and emptying the host's /tmp through 9p took minutes under emulation
+	mount -t tmpfs -o mode=1777,nosuid,nodev tmp /tmp
+	echo "v2vm: systemd starts at $(cut -d' ' -f1 /proc/uptime) s" >/dev/console
+	exec /lib/systemd/systemd --unit=v2vm.target
+fi
 mkdir -p /dev/pts /dev/shm /dev/mqueue
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts && ln -sf pts/ptmx /dev/ptmx
 mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm
@@ -159,21 +223,9 @@ ln -sf /proc/self/fd /dev/fd
 mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup || fail "no cgroup2"
 sed 's/[^ ][^ ]*/+&/g' /sys/fs/cgroup/cgroup.controllers >/sys/fs/cgroup/cgroup.subtree_control || fail "cannot enable the controllers"
 mount -t bpf bpf /sys/fs/bpf
-echo "$HUGEPAGES" >/proc/sys/vm/nr_hugepages
 hostname v2vm
 ip link set lo up
-out=/dev/console err=/dev/console
-for p in /sys/class/virtio-ports/*; do
-	case $(cat "$p/name") in
-	v2vm.out) out=/dev/${p##*/} ;;
-	v2vm.err) err=/dev/${p##*/} ;;
-	esac
-done
-: >$ctl/booted
-/bin/bash $ctl/cmd </dev/null >$out 2>$err
-echo $? >$ctl/rc
-sync
-poweroff -f
+run
 SH
 
 modules_in_load_order() {   # paths below $MODDIR, each module after its dependencies
@@ -219,10 +271,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 mkdir "$RUN/ctl"
-printf 'KVER=%q MODDIR=%q PROJECT=%q HUGEPAGES=%d\n' "$KVER" "$MODDIR" "$PROJECT" "$HUGEPAGES" >"$RUN/ctl/config"
+printf 'KVER=%q MODDIR=%q PROJECT=%q HUGEPAGES=%d SYSTEMD=%d NODE_MASKED=%q\n' \
+	"$KVER" "$MODDIR" "$PROJECT" "$HUGEPAGES" "$SYSTEMD" "$NODE_MASKED" >"$RUN/ctl/config"
 {
-	export -p | grep -vE '^declare -x (PWD|OLDPWD|SHLVL|_)(=|$)'
+	export -p | grep -vE '^declare -x (PWD|OLDPWD|SHLVL|_|V2VM_SYSTEMD)(=|$)'
 	echo 'export V2VM_GUEST=1'
+	[[ $SYSTEMD == 0 ]] || echo 'export V2VM_SYSTEMD=1'
 	printf 'cd %q || exit 125\n' "$PROJECT"
 	printf 'exec'; printf ' %q' "$@"; echo
 } >"$RUN/ctl/cmd"
@@ -254,6 +308,8 @@ done
 # no v1 hierarchies; the rest shortens the boot under emulation
 cmdline="console=ttyS0 loglevel=4 panic=-1 rdinit=/init cgroup_no_v1=all mitigations=off nokaslr"
 cmdline+=" random.trust_cpu=on tsc=reliable no_timer_check i8042.noaux i8042.nokbd i8042.nopnp"
+# a node: AppArmor the major LSM (Debian's default, said outright), systemd's unified layout
+[[ $SYSTEMD == 0 ]] || cmdline+=" apparmor=1 security=apparmor systemd.unified_cgroup_hierarchy=1 systemd.hostname=v2vm"
 
 truncate -s "${DISK_MB}M" "$RUN/disk"
 mkfifo "$RUN/out" "$RUN/err" "$RUN/console"

@@ -209,10 +209,22 @@ def assemble(insns):
 
 def cache_key(p):
     """What the program depends on: the rules, libseccomp, and this code."""
-    from _sha256 import sha256
     basis = {k: p[k] for k in ("default", "archs", "rules", "optimize", "enosys_stub", "stub_names")}
     text = jsonlite.dumps([__version__, libseccomp_version(), basis])
-    return sha256(text.encode()).hexdigest()
+    return sha256()(text.encode()).hexdigest()
+
+
+def sha256():
+    """CPython's own SHA-256: hashlib would load OpenSSL first (about 8 ms per create)."""
+    try:
+        from _sha2 import sha256 as h       # 3.12+: _sha256 and _sha512 merged (gh-101924)
+    except ImportError:
+        try:
+            from _sha256 import sha256 as h  # 3.11
+        except ImportError:
+            # an interpreter built without its own SHA-2 (--with-builtin-hashlib-hashes=blake2)
+            from hashlib import sha256 as h
+    return h
 
 
 def program(p, root):
