@@ -56,7 +56,7 @@ COMMANDS = {c.name: c for c in (
             {"process": "str", "detach": "bool", "pid-file": "str", "tty": "bool", "console-socket": "str",
              "cwd": "str", "env": "list", "user": "str", "additional-gids": "list", "cap": "list",
              "no-new-privs": "bool", "preserve-fds": "int", "ignore-paused": "bool", "apparmor": "str",
-             "process-label": "str", "cgroup": "str"},
+             "process-label": "str", "cgroup": "list"},
             {"p": "process", "d": "detach", "t": "tty", "e": "env", "u": "user", "g": "additional-gids",
              "c": "cap"}, ("id", "command?"), reorder=False,
             summary="run a new process inside a container"),
@@ -272,8 +272,8 @@ def do_run(g, o, pos):
 
 
 def do_exec(g, o, pos):
-    if o.get("apparmor") or o.get("process-label") or o.get("cgroup"):
-        raise Usage("--apparmor, --process-label and --cgroup are not supported yet")
+    if o.get("apparmor") or o.get("process-label"):
+        raise Usage("--apparmor and --process-label are not supported yet")
     if not o.get("process") and len(pos) < 2:
         raise Error("process args cannot be empty")
     return _container(g, pos[0]).exec(
@@ -281,7 +281,7 @@ def do_exec(g, o, pos):
         console_socket=o.get("console-socket"), cwd=o.get("cwd"), env=o.get("env", ()), user=o.get("user"),
         additional_gids=o.get("additional-gids", ()), caps=o.get("cap", ()), no_new_privs=o.get("no-new-privs"),
         pid_file=o.get("pid-file"), preserve_fds=o.get("preserve-fds", 0),
-        ignore_paused=o.get("ignore-paused", False))
+        ignore_paused=o.get("ignore-paused", False), cgroup=o.get("cgroup", ()))
 
 
 def do_list(g, o, pos):

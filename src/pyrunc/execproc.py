@@ -51,6 +51,26 @@ def process_spec(saved, o, args):
     return p
 
 
+def sub_cgroups(args):
+    """`--cgroup` values as runc parses them: one PATH (every controller, or cgroup v2), or any
+    number of CONTROLLER[,CONTROLLER...]:PATH (cgroup v1); {controller or "": path}."""
+    out = {}
+    for arg in args:
+        ctrls, sep, path = arg.partition(":")
+        if not sep:
+            if len(args) != 1:
+                raise BadConfig(f"invalid --cgroup argument: {arg} (missing <controller>: prefix)")
+            out[""] = arg
+            continue
+        for ctrl in ctrls.split(","):
+            if not ctrl:
+                raise BadConfig(f"invalid --cgroup argument: {arg} (empty <controller> prefix)")
+            if ctrl in out:
+                raise BadConfig(f"invalid --cgroup argument(s): controller {ctrl} specified multiple times")
+            out[ctrl] = path
+    return out
+
+
 def _int(text, what):
     if not text.isdigit():
         raise Error(f"parsing {text!r} as int for {what} failed")
@@ -143,7 +163,7 @@ def _plan(host, cid, o, args):
             id=cid,
             ns={"flags": flags, "user": "user" in namespaces},
             # joined first of all, by stage 1 (a paused container: see bootstrap.join_cgroups)
-            cgroup_join=manager.join_files(),
+            cgroup_join=manager.join_files(sub_cgroups(o.get("cgroup", ()))),
             oom_score_adj=p.get("oomScoreAdj"),
             process=config.process_plan(p),
             # the container's state, as a seccomp listener receives it with an exec'd process's fd

@@ -5,7 +5,9 @@ import os
 import pytest
 
 from tests.support.console import ConsoleSocket, read_all
+from tests.conftest import pure_cgroup_v2 as pure_v2
 from tests.support.helpers import create, proc_status, read, wait_for
+from tests.support.owncgroup import hierarchies
 
 pytestmark = pytest.mark.agnostic
 
@@ -114,3 +116,44 @@ def test_create_console_socket_and_size(rt, bundle, tmp_path):
         rt.run("delete", "tty1")
     finally:
         cs.close()
+
+
+def _make_sub_cgroups(cid, name="sub"):
+    """`name` below the container's cgroup in every hierarchy where it has one (default cgroupsPath /<id>)."""
+    made = []
+    for mp in hierarchies():
+        d = os.path.join(mp, cid)
+        if os.path.isdir(d):
+            os.mkdir(os.path.join(d, name))
+            for knob in ("cpuset.cpus", "cpuset.mems"):     # a v1 cpuset takes no task until set
+                if os.path.exists(os.path.join(d, knob)) and not read(os.path.join(d, name, knob)).strip():
+                    with open(os.path.join(d, name, knob), "w") as f:
+                        f.write(read(os.path.join(d, knob)))
+            made.append(mp)
+    return made
+
+
+def test_exec_cgroup_runs_in_an_existing_sub_cgroup(rt, running):
+    """runc's exec --cgroup: one path for every hierarchy, or controller:path per v1 hierarchy."""
+    made = _make_sub_cgroups(running)
+    assert made
+    lines = rt.run("exec", "--cgroup", "sub", running, "cat", "/proc/self/cgroup").stdout.splitlines()
+    # the container's cgroup namespace is rooted at its cgroup: the sub-cgroup reads /sub
+    assert lines and all(line.endswith(":/sub") for line in lines), lines
+    if pure_v2():
+        return
+    lines = rt.run("exec", "--cgroup", "pids:sub", running, "cat", "/proc/self/cgroup").stdout.splitlines()
+    assert [line.split(":")[1] for line in lines if line.endswith(":/sub")] == ["pids"], lines
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--cgroup", "nosuch"], "no such file or directory"),
+    (["--cgroup", "a:x", "--cgroup", "y"], "invalid --cgroup argument: y (missing <controller>: prefix)"),
+    pytest.param(["--cgroup", ",pids:x"], "invalid --cgroup argument: ,pids:x (empty <controller> prefix)",
+                 marks=pytest.mark.skipif_reference("runc 1.2's parser")),
+    pytest.param(["--cgroup", "pids:x", "--cgroup", "pids:y"], "controller pids specified multiple times",
+                 marks=pytest.mark.skipif_reference("runc 1.2's parser")),
+])
+def test_exec_cgroup_refusals(rt, running, args, words):
+    p = rt.run("exec", *args, running, "true", check=False)
+    assert p.returncode == 255 and words in p.stderr.lower(), p.stderr

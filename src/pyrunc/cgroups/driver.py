@@ -13,6 +13,15 @@ from abc import ABC, abstractmethod
 from pyrunc.errors import Error
 
 
+def sub_cgroup(base, sub):
+    """base/sub, refused unless it stays below base (runc: "bad sub cgroup path")."""
+    from pyrunc import oslite
+    path = oslite.path.normpath(oslite.path.join(base, sub.lstrip("/")))
+    if path != base and not path.startswith(base.rstrip("/") + "/"):
+        raise Error(f"bad sub cgroup path: {sub}")
+    return path
+
+
 def no_freezer(quiet):
     """freeze() without a freezer: False when quiet (kill --all signals unfrozen), else runc's error."""
     if quiet:
@@ -74,8 +83,11 @@ class Driver(ABC):
         """What create() would refuse, as [Problem], creating and writing nothing (`pyrunc check`)."""
 
     @abstractmethod
-    def join_files(self):
-        """Files the container's first process writes "0" into, to move itself into every cgroup."""
+    def join_files(self, subs=None):
+        """Files a process writes "0" into, to move itself into every cgroup of the container.
+
+        subs: `exec --cgroup`'s sub-cgroups, {controller: path below the container's cgroup}
+        ("" for every controller); Error for a controller or a path the container does not have."""
 
     @abstractmethod
     def destroy(self, timeout=5.0):

@@ -2,7 +2,7 @@
 import time
 
 from pyrunc import oslite as os  # posix without os.py: see oslite
-from pyrunc.cgroups.driver import no_freezer
+from pyrunc.cgroups.driver import no_freezer, sub_cgroup
 from pyrunc.cgroups.fscommon import Cgroupfs, page_sizes, read, resolve, write, write_quiet
 from pyrunc.errors import Error, Problem
 
@@ -42,12 +42,23 @@ class V1Manager(Cgroupfs):
     def to_state(self):
         return dict(super().to_state(), join_unified=self.join_unified)
 
-    def join_files(self):
+    def join_files(self, subs=None):
         # v1 "tasks" moves only the writing thread; for our single-threaded
-        # init that is the whole process, and with pid 0 the kernel skips the
+        # stages that is the whole process, and with pid 0 the kernel skips the
         # threadgroup rwsem (no RCU grace period, see the class comment).
-        return [os.path.join(d, "tasks" if key else "cgroup.procs") for key, d in self.dirs.items()
-                if key or self.join_unified]
+        subs = dict(subs or {})
+        everywhere = subs.pop("", None)
+        known = self.controllers()
+        for ctrl in subs:
+            if ctrl not in known:
+                raise Error(f"unknown controller {ctrl} in --cgroup")
+        out = []
+        for key, d in self.dirs.items():
+            if not key and not self.join_unified:
+                continue
+            sub = everywhere or next((subs[c] for c in key.split(",") if c in subs), None)
+            out.append(os.path.join(sub_cgroup(d, sub) if sub else d, "tasks" if key else "cgroup.procs"))
+        return out
 
     def main_dir(self):
         for key in ("pids", "freezer", "memory"):

@@ -2,7 +2,7 @@
 import time
 
 from pyrunc import oslite as os  # posix without os.py: see oslite
-from pyrunc.cgroups.driver import no_freezer
+from pyrunc.cgroups.driver import no_freezer, sub_cgroup
 from pyrunc.cgroups.fscommon import Cgroupfs, page_sizes, read, resolve, write, write_quiet
 from pyrunc.errors import Error, Problem
 
@@ -24,9 +24,13 @@ class V2Manager(Cgroupfs):
     def dir(self):
         return self.dirs.get("", "")
 
-    def join_files(self):
+    def join_files(self, subs=None):
         # "0" into cgroup.procs moves the writer's whole thread group
-        return [os.path.join(self.dir, "cgroup.procs")]
+        subs = dict(subs or {})
+        sub = subs.pop("", None)
+        if subs:
+            raise Error("--cgroup: controller:path is only for cgroup v1 hosts (cgroup v2 has one hierarchy)")
+        return [os.path.join(sub_cgroup(self.dir, sub) if sub else self.dir, "cgroup.procs")]
 
     def main_dir(self):
         return self.dir

@@ -26,7 +26,9 @@ class NullManager(Driver):
     def problems(self, linux_devices=()):
         return []
 
-    def join_files(self):
+    def join_files(self, subs=None):
+        if subs:
+            raise Error("--cgroup: the container has no cgroups of its own (rootless)")
         return []
 
     def destroy(self, timeout=5.0):
