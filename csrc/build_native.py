@@ -54,11 +54,20 @@ long pr_bpf_prog_query(int target_fd, uint32_t attach_type, uint32_t *ids, uint3
 long pr_bpf_prog_get_fd_by_id(uint32_t id);
 """
 
+# Constants whose values differ between architectures, taken from the headers (cffi fills them in)
+# rather than copied: the terminal ioctls.
+CONSTANTS = """
+#define TIOCSPTLCK ...
+#define TIOCGPTPEER ...
+#define TIOCSCTTY ...
+#define TIOCSWINSZ ...
+"""
+
 ffibuilder = FFI()
-ffibuilder.cdef(CDEF)
+ffibuilder.cdef(CDEF + CONSTANTS)
 ffibuilder.set_source(
     "pyrunc._native",
-    "#include <stdint.h>\n#include <stddef.h>\n" + CDEF,
+    "#include <stdint.h>\n#include <stddef.h>\n#include <sys/ioctl.h>\n" + CDEF,
     sources=[os.path.relpath(os.path.join(HERE, s)) for s in SOURCES],
     extra_compile_args=["-O2", "-Wall", "-Werror"],
 )

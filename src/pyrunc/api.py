@@ -26,7 +26,7 @@ def state_root(root=None, rootless=None):
     if not _rootless(rootless):
         return DEFAULT_ROOT
     from pyrunc import oslite
-    xdg = oslite.environ.get("XDG_RUNTIME_DIR")
+    xdg = oslite.startup_environ.get("XDG_RUNTIME_DIR")
     if not xdg:
         raise Error("rootless: set XDG_RUNTIME_DIR (or pass --root) for the state directory")
     return oslite.path.join(xdg, "pyrunc")

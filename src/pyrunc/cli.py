@@ -6,7 +6,7 @@ rules: `-flag` and `--flag`, `--flag=value` or `--flag value`, booleans take
 only `=true|false`, and flags may follow the container id except for
 `exec`, whose arguments after the id belong to the process.
 """
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 import sys
 
 from pyrunc import __version__, OCI_VERSION, log, trace
@@ -130,9 +130,9 @@ def _ensure_stdio():
     # A closed 0-2 would let our own fds land there and reach the container.
     for fd in (0, 1, 2):
         try:
-            os.fstat(fd)
+            oslite.fstat(fd)
         except OSError:
-            os.open("/dev/null", os.O_RDWR)
+            oslite.open("/dev/null", oslite.O_RDWR)
 
 
 def _usage_text(cmd=None):
@@ -216,7 +216,7 @@ def run_and_exit(argv=None):
             stream.flush()
         except (OSError, ValueError):
             pass    # a closed or broken pipe: the interpreter would not have delivered it either
-    os._exit(rc)
+    oslite._exit(rc)
 
 
 def _log_trace(verb):
@@ -230,7 +230,7 @@ def _rootless(g):
     value = g.get("rootless", "auto")
     if value not in ("true", "false", "auto"):
         raise Usage(f"invalid --rootless value {value!r}: use true, false or auto")
-    return value == "true" or (value == "auto" and os.geteuid() != 0)
+    return value == "true" or (value == "auto" and oslite.geteuid() != 0)
 
 
 def _container(g, cid):

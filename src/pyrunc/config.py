@@ -1,5 +1,5 @@
 """Turn a validated config into the init's plan (CLI process, pure data, serialisable)."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, log, plan
 from pyrunc.errors import Problem, refuse
@@ -66,7 +66,7 @@ def cgroup_mounts(layout, manager, ns_plan):
     mode, hierarchies = layout
     out = []
     for key, mountpoint, _root, _own in hierarchies:
-        name = os.path.basename(mountpoint) or "unified"
+        name = oslite.path.basename(mountpoint) or "unified"
         ctrls = key.split(",") if key else []
         opts = ",".join(ctrls)
         if ctrls and all(c.startswith("name=") for c in ctrls):
@@ -100,7 +100,7 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
     fs = filesystem(doc, bundle, problems)
     refuse(problems, "config.json: ")
     mountplan.imply_idmaps(fs["mounts"], ns, linux.get("uidMappings", []), linux.get("gidMappings", []))
-    rootfs = os.path.realpath(os.path.join(bundle, doc["root"]["path"]))
+    rootfs = oslite.path.realpath(oslite.path.join(bundle, doc["root"]["path"]))
     hooks = doc.get("hooks", {})
     p = doc.get("process")
     return plan.new(
@@ -115,7 +115,7 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
         rootfs=rootfs,
         root_readonly=doc["root"].get("readonly", False),
         **fs,
-        extra_dev_links=[["/proc/kcore", "/dev/core"]] if os.path.exists("/proc/kcore") else [],
+        extra_dev_links=[["/proc/kcore", "/dev/core"]] if oslite.path.exists("/proc/kcore") else [],
         masked_paths=[mountplan.clean(x) for x in linux.get("maskedPaths", ())],
         readonly_paths=[mountplan.clean(x) for x in linux.get("readonlyPaths", ())],
         no_pivot=no_pivot,

@@ -1,5 +1,5 @@
 """`create` (CLI process): check the config, claim the id, make the cgroups, drive the stages until READY."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import hooks, jsonlite, lifecycle, log, state, trace, unixsock
 from pyrunc.errors import BadConfig, Error
@@ -21,7 +21,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     from pyrunc.cgroups import detect
     from pyrunc.linux.userns import write_maps
 
-    bundle = os.path.abspath(bundle or ".")
+    bundle = oslite.path.abspath(bundle or ".")
     if console_fd is not None:
         console_socket = f"fd {console_fd}"
     c = manager = None
@@ -48,13 +48,13 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         c.save(dict(base, creating=True))
         manager.create(linux.get("devices", ()))
         trace.mark("cgroup")
-        fds.append(os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC))
+        fds.append(oslite.open(c.fifo, oslite.O_RDWR | oslite.O_CLOEXEC))
         plan["fds"].update(fifo=fds[0], preserve=preserve_fds)
         fds.extend(_prepare_idmaps(plan["mounts"]))
         fds.append(exeseal.sealed_init())
         plan["fds"]["init"] = fds[-1]
         if console_socket:
-            fds.append(os.dup(console_fd) if console_fd is not None else unixsock.connect(console_socket, "console socket"))
+            fds.append(oslite.dup(console_fd) if console_fd is not None else unixsock.connect(console_socket, "console socket"))
             plan["fds"]["console"] = fds[-1]
         seccomp.attach(plan, filter_entry, bpf, fds)
         if subreaper:
@@ -94,7 +94,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         raise
     finally:
         for fd in fds:
-            os.close(fd)
+            oslite.close(fd)
         if c is not None:
             c.unlock()
     log.debug(f"created container {cid}", pid=pid)
@@ -141,7 +141,7 @@ def _prepare_idmaps(mounts):
 
 def _open_userns(path):
     try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return oslite.open(path, oslite.O_RDONLY | oslite.O_CLOEXEC)
     except OSError as e:
         raise Error(f"open user namespace {path} for an idmapped mount: {e.strerror}") from None
 
@@ -171,7 +171,7 @@ def _check_preserved(n):
     missing = []
     for fd in range(3, 3 + n):
         try:
-            os.fstat(fd)
+            oslite.fstat(fd)
         except OSError:
             missing.append(f"--preserve-fds {n}: fd {fd} is not open")
     return missing
@@ -188,6 +188,6 @@ def _saved_config(doc):
 def write_pid_file(path, pid):
     """Decimal, no newline, atomically (the shim reads it with strconv.Atoi right after create)."""
     try:
-        os.replace_file(os.path.abspath(path), str(pid).encode(), 0o644)
+        oslite.replace_file(oslite.path.abspath(path), str(pid).encode(), 0o644)
     except OSError as e:
         raise Error(f"cannot write the pid file {path}: {e.strerror}") from None

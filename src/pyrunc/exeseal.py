@@ -16,7 +16,7 @@ in a pid namespace that others share, the interpreter) is exec'd from
   memfd copy (F_SEAL_WRITE and friends).
 """
 import errno
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc.linux import syscalls as S
 
@@ -24,7 +24,7 @@ AT_FDCWD = -100
 
 
 def init_path():
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyrunc-init")
+    return oslite.path.join(oslite.path.dirname(oslite.path.abspath(__file__)), "pyrunc-init")
 
 
 def sealed_init():
@@ -44,7 +44,7 @@ def sealed(path, name):
         S.mount_setattr(fd, "", S.AT_EMPTY_PATH,
                         attr_set=S.MOUNT_ATTR_RDONLY | S.MOUNT_ATTR_NOSUID | S.MOUNT_ATTR_NODEV)
     except OSError as e:
-        os.close(fd)
+        oslite.close(fd)
         if e.errno not in (errno.EPERM, errno.ENOSYS, errno.EINVAL):
             raise
         return _memfd_copy(path, name)

@@ -1,5 +1,5 @@
 """OCI hooks: each run with the state JSON on stdin, its own args, env and timeout (CLI and init processes)."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 import select
 import time
 
@@ -40,34 +40,34 @@ def run(hook, state_json, what, default_env=None, cwd=None):
     # the state comes on stdin from a sealed memfd, not a pipe: a state larger than a
     # pipe's buffer (big annotations) cannot block us before the timeout applies
     state_fd = memfd.sealed(state_json.encode(), "pyrunc-hook-state")
-    r_out, w_out = os.pipe()
-    pid = os.fork()
+    r_out, w_out = oslite.pipe()
+    pid = oslite.fork()
     if pid == 0:
         try:
-            os.setpgid(0, 0)   # a timeout kills the hook with everything it started
+            oslite.setpgid(0, 0)   # a timeout kills the hook with everything it started
             if cwd:
-                os.chdir(cwd)
-            os.dup2(state_fd, 0)
-            os.dup2(w_out, 1)
-            os.dup2(w_out, 2)
-            os.closerange(3, 1 << 20)
-            os.execve(path, args, env)
+                oslite.chdir(cwd)
+            oslite.dup2(state_fd, 0)
+            oslite.dup2(w_out, 1)
+            oslite.dup2(w_out, 2)
+            oslite.closerange(3, 1 << 20)
+            oslite.execve(path, args, env)
         finally:
-            os._exit(127)
-    os.close(state_fd)
-    os.close(w_out)
-    os.set_blocking(r_out, False)   # a daemon the hook left behind may keep the pipe open
+            oslite._exit(127)
+    oslite.close(state_fd)
+    oslite.close(w_out)
+    oslite.set_blocking(r_out, False)   # a daemon the hook left behind may keep the pipe open
     try:
         status, output = _wait(pid, r_out, timeout)
     finally:
-        os.close(r_out)
+        oslite.close(r_out)
     if status is None:
         raise Error(f"{what}: timed out after {timeout}s")
     if status != 0:
         text = output.decode("utf-8", "replace").strip().replace("\n", " ")
-        reason = (f"exit status {os.WEXITSTATUS(status)}" if os.WIFEXITED(status)
-                  else f"killed by signal {os.WTERMSIG(status)}")
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127 and not os.access(path, os.X_OK):
+        reason = (f"exit status {oslite.WEXITSTATUS(status)}" if oslite.WIFEXITED(status)
+                  else f"killed by signal {oslite.WTERMSIG(status)}")
+        if oslite.WIFEXITED(status) and oslite.WEXITSTATUS(status) == 127 and not oslite.access(path, oslite.X_OK):
             reason = "cannot execute: not found or not executable"
         raise Error(f"{what}: {reason}" + (f": {text}" if text else ""))
 
@@ -75,20 +75,20 @@ def run(hook, state_json, what, default_env=None, cwd=None):
 def _caller_env():
     """The environment we were started with, as the caller gave it: /proc/self/environ, not
     os.environ, to which the interpreter adds LC_CTYPE when it coerces a C locale (PEP 538)."""
-    fd = os.open("/proc/self/environ", os.O_RDONLY | os.O_CLOEXEC)
+    fd = oslite.open("/proc/self/environ", oslite.O_RDONLY | oslite.O_CLOEXEC)
     try:
         data = b""
-        while chunk := os.read(fd, 65536):
+        while chunk := oslite.read(fd, 65536):
             data += chunk
     finally:
-        os.close(fd)
+        oslite.close(fd)
     return [e.decode(errors="surrogateescape") for e in data.split(b"\0") if e]
 
 
 def _wait(pid, out_fd, timeout):
     """(wait status or None on timeout, captured output)."""
     deadline = time.monotonic() + timeout if timeout else None
-    pidfd = os.pidfd_open(pid)
+    pidfd = oslite.pidfd_open(pid)
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     poller.register(out_fd, select.POLLIN)
@@ -98,23 +98,23 @@ def _wait(pid, out_fd, timeout):
             left = None if deadline is None else max(0, deadline - time.monotonic())
             events = poller.poll(None if left is None else int(left * 1000) + 1)
             if not events and deadline is not None and time.monotonic() >= deadline:
-                os.killpg(pid, 9)
-                os.waitpid(pid, 0)
+                oslite.killpg(pid, 9)
+                oslite.waitpid(pid, 0)
                 return None, output
             for fd, ev in events:
                 if fd == out_fd:
-                    chunk = os.read(out_fd, 65536)
+                    chunk = oslite.read(out_fd, 65536)
                     if chunk:
                         output = (output + chunk)[-MAX_OUTPUT:]
                     else:
                         poller.unregister(out_fd)
                 elif fd == pidfd:
-                    _, status = os.waitpid(pid, 0)
+                    _, status = oslite.waitpid(pid, 0)
                     try:
-                        while len(chunk := os.read(out_fd, 65536)) and len(output) < MAX_OUTPUT:
+                        while len(chunk := oslite.read(out_fd, 65536)) and len(output) < MAX_OUTPUT:
                             output += chunk
                     except BlockingIOError:
                         pass
                     return status, output
     finally:
-        os.close(pidfd)
+        oslite.close(pidfd)

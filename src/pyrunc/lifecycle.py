@@ -6,7 +6,7 @@ their steps (steps.operations), the same steps the front end runs from a
 container's recipe.
 """
 import errno
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import frontabi, hooks, log, state, steps, trace, transitions
 from pyrunc.errors import Error, NotExist, WrongState
@@ -54,7 +54,7 @@ def containers(host):
             continue
         s = c.oci_state()
         try:
-            s["owner"] = _owner(os.stat(c.dir).st_uid)
+            s["owner"] = _owner(oslite.stat(c.dir).st_uid)
         except OSError:
             continue
         out.append(s)
@@ -90,7 +90,7 @@ def kill_init(c, sig):
     if not pid:
         return
     try:
-        pidfd = os.pidfd_open(pid)
+        pidfd = oslite.pidfd_open(pid)
     except ProcessLookupError:
         return
     try:
@@ -102,7 +102,7 @@ def kill_init(c, sig):
     except ProcessLookupError:
         pass
     finally:
-        os.close(pidfd)
+        oslite.close(pidfd)
 
 
 # ------------------------------------------------------------ delete
@@ -112,7 +112,7 @@ def delete(host, cid, force=False):
         c.lock()
     except NotExist:
         if force:
-            if os.path.isdir(host.root):
+            if oslite.path.isdir(host.root):
                 c.sweep_temporary()
             return   # idempotent cleanup, as containerd and podman expect
         raise
@@ -168,12 +168,12 @@ def run_steps(c, ops):
                 raise Error(f"internal error: unknown step {name!r}")
     finally:
         if fifo_fd is not None:
-            os.close(fifo_fd)
+            oslite.close(fifo_fd)
 
 
 def _fifo_start(c, name):
     try:
-        fd = os.open(os.path.join(c.dir, name), os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = oslite.open(oslite.path.join(c.dir, name), oslite.O_WRONLY | oslite.O_NONBLOCK | oslite.O_CLOEXEC)
     except OSError as e:
         if e.errno == errno.ENXIO:
             raise WrongState("the container init is not waiting for start (it exited)") from None
@@ -181,10 +181,10 @@ def _fifo_start(c, name):
     try:
         # unlink first: a `start` killed half-way leaves "running" (which delete --force
         # cleans up), never a "created" container that has in fact started
-        os.unlink(os.path.join(c.dir, name))
-        os.write(fd, b"0")
+        oslite.unlink(oslite.path.join(c.dir, name))
+        oslite.write(fd, b"0")
     except BaseException:
-        os.close(fd)
+        oslite.close(fd)
         raise
     return fd
 

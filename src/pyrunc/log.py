@@ -1,5 +1,5 @@
 """The runtime's log (CLI process): logrus-style text or JSON lines in --log, errors mirrored to stderr."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 import time
 
 from _json import encode_basestring
@@ -21,7 +21,7 @@ def setup(path=None, fmt="text", debug=False, stderr_ok=True):
     _threshold = LEVELS["debug" if debug else "info"]
     if path:
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
+            oslite.close(oslite.open(path, oslite.O_WRONLY | oslite.O_CREAT | oslite.O_APPEND | oslite.O_CLOEXEC, 0o644))
         except OSError as e:
             # e.g. the shim's --log <bundle>/log.json once the bundle is gone: one line on
             # stderr and exit 1, as runc does, instead of a traceback from every later write
@@ -51,13 +51,13 @@ def _emit(level, msg, extra=None):
         return
     if _path:
         line = format_line(level, msg, _fmt, extra).encode()
-        fd = os.open(_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        fd = oslite.open(_path, oslite.O_WRONLY | oslite.O_CREAT | oslite.O_APPEND | oslite.O_CLOEXEC, 0o644)
         try:
-            os.write(fd, line)
+            oslite.write(fd, line)
         finally:
-            os.close(fd)
+            oslite.close(fd)
     elif _stderr_ok and level != "error":
-        os.write(2, format_line(level, msg, _fmt, extra).encode())
+        oslite.write(2, format_line(level, msg, _fmt, extra).encode())
 
 
 def debug(msg, **extra):
@@ -76,7 +76,7 @@ def error(msg):
     """The command's final error: the last error line of --log, and one plain line on stderr."""
     _emit("error", msg)
     try:
-        os.write(2, (msg + "\n").encode())
+        oslite.write(2, (msg + "\n").encode())
     except OSError:
         pass
 

@@ -1,9 +1,13 @@
-"""`os` for the CLI's hot path (CLI process): posix plus the few os.path helpers pyrunc uses, without os.py.
+"""posix plus a few helpers, for the CLI's hot path (every process): what pyrunc uses of os, without os.py.
 
 Importing os costs about 2 ms per call here (os.py runs, and pulls in
 _collections_abc, stat and posixpath); start, state, kill and delete are
 called several times per container, so the modules they import say
-`from pyrunc import oslite as os` and get the same names from posix.
+`from pyrunc import oslite` and call posix's functions through it under
+os's names.  `oslite.path` behaves as posixpath; the helpers whose
+behaviour os does not have carry names of their own (walk_no_follow,
+makedirs_all, startup_environ), and tests/unit/test_oslite.py checks
+each against os and posixpath.
 """
 from posix import *  # noqa: F401,F403  (open, close, read, write, stat, O_* ... exactly os's)
 from posix import _exit  # noqa: F401  (not in posix.__all__)
@@ -15,7 +19,8 @@ from posix import stat as _stat
 
 _S_IFMT, _S_IFDIR, _S_IFLNK = 0o170000, 0o040000, 0o120000
 
-environ = {k.decode(errors="surrogateescape"): v.decode(errors="surrogateescape") for k, v in _environ.items()}
+# the environment the process started with, as str (os.environ also follows putenv; nothing here changes it)
+startup_environ = {k.decode(errors="surrogateescape"): v.decode(errors="surrogateescape") for k, v in _environ.items()}
 
 
 class path:
@@ -101,8 +106,9 @@ class path:
             return False
 
 
-def walk(top, topdown=True):
-    """os.walk without error callbacks or symlink following: (dirpath, dirnames, filenames)."""
+def walk_no_follow(top, topdown=True):
+    """os.walk(followlinks=False) without error callbacks, except that a symlink to a directory is
+    listed among the files, not the directories: a tree removed bottom-up unlinks it, never rmdirs."""
     try:
         entries = list(scandir(top))
     except OSError:
@@ -112,7 +118,7 @@ def walk(top, topdown=True):
     if topdown:
         yield top, dirs, files
     for d in dirs:
-        yield from walk(path.join(top, d), topdown)
+        yield from walk_no_follow(path.join(top, d), topdown)
     if not topdown:
         yield top, dirs, files
 
@@ -155,10 +161,12 @@ def replace_file(p, data, mode=0o600):
         raise
 
 
-def makedirs(name, mode=0o777, exist_ok=False):
+def makedirs_all(name, mode=0o777, exist_ok=False):
+    """os.makedirs, except that every directory it creates gets `mode`, the parents too (as Go's
+    os.MkdirAll, which runc uses for its root), not only the leaf."""
     parent = path.dirname(name.rstrip("/"))
     if parent and parent != name and not path.exists(parent):
-        makedirs(parent, mode, exist_ok=True)
+        makedirs_all(parent, mode, exist_ok=True)
     try:
         mkdir(name, mode)
     except FileExistsError:

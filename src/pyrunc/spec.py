@@ -1,5 +1,5 @@
 """The runtime-spec config model (CLI process): strict typed loading with JSON-pointer errors, and `spec`'s example."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, jsonlite
 from pyrunc.errors import BadConfig, Error, Problem, refuse
@@ -255,7 +255,7 @@ def parse(text, what="config.json", schema=CONFIG):
 
 def load(bundle):
     """Read <bundle>/config.json."""
-    path = os.path.join(bundle, "config.json")
+    path = oslite.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
             text = f.read()
@@ -322,8 +322,8 @@ def _make_rootless(config):
     """runc's `spec --rootless` edits: a user namespace mapping the caller, no cgroup limits."""
     linux = config["linux"]
     linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "network"] + [{"type": "user"}]
-    linux["uidMappings"] = [{"containerID": 0, "hostID": os.getuid(), "size": 1}]
-    linux["gidMappings"] = [{"containerID": 0, "hostID": os.getgid(), "size": 1}]
+    linux["uidMappings"] = [{"containerID": 0, "hostID": oslite.getuid(), "size": 1}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": oslite.getgid(), "size": 1}]
     del linux["resources"]
     mounts = []
     for m in config["mounts"]:
@@ -339,7 +339,7 @@ def _make_rootless(config):
 def write_example(bundle, rootless=False):
     """`spec`: write the example config.json into the bundle, never over an existing one."""
     import json
-    path = os.path.join(bundle, "config.json")
+    path = oslite.path.join(bundle, "config.json")
     try:
         with open(path, "x") as f:
             json.dump(example(rootless), f, indent="\t")

@@ -4,7 +4,7 @@ The status is never stored: it is derived from live facts each time
 (the init's pid and start time, the exec fifo, the freezer).
 """
 import fcntl
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 import time
 
 from pyrunc import OCI_VERSION, frontabi, jsonlite
@@ -42,15 +42,15 @@ def check_private_dir(path, what):
     is fine (pyrunc makes it, 0711).  runc 1.1 and crun 1.8 check nothing.
     """
     try:
-        st = os.stat(path)
+        st = oslite.stat(path)
     except FileNotFoundError:
         return
     except OSError as e:
         raise Error(f"{what} {path}: {e.strerror}") from None
     if st.st_mode & _S_IFMT != _S_IFDIR:
         raise Error(f"{what} {path} is not a directory")
-    if st.st_uid != os.geteuid():
-        raise Error(f"{what} {path} is owned by uid {st.st_uid}, not by uid {os.geteuid()} (the caller): "
+    if st.st_uid != oslite.geteuid():
+        raise Error(f"{what} {path} is owned by uid {st.st_uid}, not by uid {oslite.geteuid()} (the caller): "
                     "refusing to use it")
     if st.st_mode & 0o022:
         raise Error(f"{what} {path} is writable by its group or others (mode {st.st_mode & 0o7777:04o}): "
@@ -84,27 +84,27 @@ class Container:
         check_private_dir(root, "state root")
         self.root = root
         self.id = cid
-        self.dir = os.path.join(root, cid)
+        self.dir = oslite.path.join(root, cid)
         self.data = None
         self._lockfd = None
 
     # -- locking ---------------------------------------------------------
     def lock(self, blocking=True):
         try:
-            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fd = oslite.open(self.dir, oslite.O_RDONLY | oslite.O_DIRECTORY | oslite.O_CLOEXEC)
         except FileNotFoundError:
             raise NotExist(self.id) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:
-            os.close(fd)
+            oslite.close(fd)
             raise Error(f"container {self.id} is busy: another pyrunc command holds its lock") from None
         self._lockfd = fd
         return self
 
     def unlock(self):
         if self._lockfd is not None:
-            os.close(self._lockfd)
+            oslite.close(self._lockfd)
             self._lockfd = None
 
     def __enter__(self):
@@ -121,23 +121,23 @@ class Container:
         replacing anything, so whoever finds <root>/<id> unlocked knows its
         creator is gone (and not merely about to take the lock)."""
         from pyrunc.linux.syscalls import rename_noreplace
-        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        oslite.makedirs_all(self.root, mode=0o711, exist_ok=True)
         check_private_dir(self.root, "state root")   # again: it may have appeared since __init__
         self.sweep_temporary()
         # the pid tells the sweep whether the creator lives; the random part keeps two creates
         # of one process (API threads) apart
-        tmp = os.path.join(self.root, f"{TEMPORARY}{os.getpid()}.{os.urandom(8).hex()}")
-        os.mkdir(tmp, 0o711)
-        fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        tmp = oslite.path.join(self.root, f"{TEMPORARY}{oslite.getpid()}.{oslite.urandom(8).hex()}")
+        oslite.mkdir(tmp, 0o711)
+        fd = oslite.open(tmp, oslite.O_RDONLY | oslite.O_DIRECTORY | oslite.O_CLOEXEC)
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            os.mkfifo(os.path.join(tmp, FIFO), 0o600)
+            oslite.mkfifo(oslite.path.join(tmp, FIFO), 0o600)
             rename_noreplace(tmp, self.dir)
         except BaseException as e:
-            for name in os.listdir(tmp):
-                os.unlink(os.path.join(tmp, name))
-            os.rmdir(tmp)
-            os.close(fd)
+            for name in oslite.listdir(tmp):
+                oslite.unlink(oslite.path.join(tmp, name))
+            oslite.rmdir(tmp)
+            oslite.close(fd)
             if isinstance(e, FileExistsError):
                 raise Error(f"container with id {self.id} already exists") from None
             raise
@@ -146,17 +146,17 @@ class Container:
 
     def sweep_temporary(self):
         """Remove the half-built directories of creates that were killed before their rename."""
-        for name in os.listdir(self.root):
+        for name in oslite.listdir(self.root):
             if not name.startswith(TEMPORARY):
                 continue
             pid = name[len(TEMPORARY):].partition(".")[0]
             if not pid.isdigit():
                 continue
-            if os.path.exists(f"/proc/{pid}"):
+            if oslite.path.exists(f"/proc/{pid}"):
                 continue    # its creator may be between mkdir and flock: never sweep a live pid's
-            path = os.path.join(self.root, name)
+            path = oslite.path.join(self.root, name)
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                fd = oslite.open(path, oslite.O_RDONLY | oslite.O_DIRECTORY | oslite.O_CLOEXEC)
             except OSError:
                 continue
             try:
@@ -164,48 +164,48 @@ class Container:
             except BlockingIOError:
                 continue    # its creator is alive
             finally:
-                os.close(fd)
-            for entry in os.listdir(path):
-                os.unlink(os.path.join(path, entry))
-            os.rmdir(path)
+                oslite.close(fd)
+            for entry in oslite.listdir(path):
+                oslite.unlink(oslite.path.join(path, entry))
+            oslite.rmdir(path)
 
     def save(self, data):
         """Atomically replace state.json, then the front end's recipe derived from it (steps.recipe):
         the one writer of both, so the recipe never says more than the state it follows."""
         from pyrunc import steps
         self.data = data
-        os.replace_file(os.path.join(self.dir, STATE_FILE), jsonlite.dumps(data).encode())
+        oslite.replace_file(oslite.path.join(self.dir, STATE_FILE), jsonlite.dumps(data).encode())
         text = steps.recipe(self.id, data)
-        path = os.path.join(self.dir, frontabi.RECIPE)
+        path = oslite.path.join(self.dir, frontabi.RECIPE)
         if text is not None:
-            os.replace_file(path, text.encode())
+            oslite.replace_file(path, text.encode())
             return
         try:
-            os.unlink(path)
+            oslite.unlink(path)
         except FileNotFoundError:
             pass
 
     def save_start_trace(self, marks):
         """The marks of a `start`, in the file the front end writes when it starts a container itself."""
-        os.replace_file(os.path.join(self.dir, START_TRACE), "".join(f"{s} {t}\n" for s, t in marks).encode())
+        oslite.replace_file(oslite.path.join(self.dir, START_TRACE), "".join(f"{s} {t}\n" for s, t in marks).encode())
 
     # -- reading ---------------------------------------------------------
     def load(self):
         try:
-            with open(os.path.join(self.dir, STATE_FILE), "rb") as f:
+            with open(oslite.path.join(self.dir, STATE_FILE), "rb") as f:
                 self.data = jsonlite.loads(f.read())
         except FileNotFoundError:
-            if not os.path.isdir(self.dir):
+            if not oslite.path.isdir(self.dir):
                 raise NotExist(self.id) from None
             self.data = {}   # a create that never finished: only `delete --force` applies
         return self.data
 
     def exists(self):
-        return os.path.isdir(self.dir)
+        return oslite.path.isdir(self.dir)
 
     @property
     def fifo(self):
-        return os.path.join(self.dir, FIFO)
+        return oslite.path.join(self.dir, FIFO)
 
     def status(self):
         """creating, created, running, paused or stopped, from live facts."""
@@ -216,7 +216,7 @@ class Container:
             return "stopped"
         if self.frozen():
             return "paused"   # runc: a paused container is paused even before `start`
-        if os.path.exists(self.fifo):
+        if oslite.path.exists(self.fifo):
             return "created"
         return "running"
 
@@ -237,7 +237,7 @@ class Container:
         marks = dict((self.data or {}).get("trace", {}))
         if "start" not in marks:
             try:
-                with open(os.path.join(self.dir, START_TRACE)) as f:
+                with open(oslite.path.join(self.dir, START_TRACE)) as f:
                     marks["start"] = [(stage, int(ns)) for stage, ns in
                                       (line.rsplit(" ", 1) for line in f.read().splitlines())]
             except (OSError, ValueError):
@@ -264,18 +264,18 @@ class Container:
 
     def remove(self):
         """Delete the state directory and everything in it."""
-        for name in os.listdir(self.dir):
-            p = os.path.join(self.dir, name)
-            if os.path.isdir(p) and not os.path.islink(p):
-                for r, dirs, files in os.walk(p, topdown=False):
+        for name in oslite.listdir(self.dir):
+            p = oslite.path.join(self.dir, name)
+            if oslite.path.isdir(p) and not oslite.path.islink(p):
+                for r, dirs, files in oslite.walk_no_follow(p, topdown=False):
                     for x in files:
-                        os.unlink(os.path.join(r, x))
+                        oslite.unlink(oslite.path.join(r, x))
                     for x in dirs:
-                        os.rmdir(os.path.join(r, x))
-                os.rmdir(p)
+                        oslite.rmdir(oslite.path.join(r, x))
+                oslite.rmdir(p)
             else:
-                os.unlink(p)
-        os.rmdir(self.dir)
+                oslite.unlink(p)
+        oslite.rmdir(self.dir)
         self.unlock()
 
 
@@ -288,6 +288,6 @@ def list_ids(root):
     check_private_dir(root, "state root")
     try:
         # other names (the seccomp cache, "@seccomp") are not containers
-        return sorted(n for n in os.listdir(root) if is_id(n) and os.path.isdir(os.path.join(root, n)))
+        return sorted(n for n in oslite.listdir(root) if is_id(n) and oslite.path.isdir(oslite.path.join(root, n)))
     except FileNotFoundError:
         return []

@@ -1,5 +1,5 @@
 """Semantic checks of a typed config (CLI process, pure): every violation at once, each naming its field."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 from pyrunc.errors import Problem
 
 from pyrunc.linux import procattrs, seccomp
@@ -97,8 +97,8 @@ def check(doc, bundle):
     if not root or not root.get("path"):
         problems.append(Problem("/root/path", "required"))
     else:
-        rootfs = os.path.join(bundle, root["path"])
-        if not os.path.isdir(rootfs):
+        rootfs = oslite.path.join(bundle, root["path"])
+        if not oslite.path.isdir(rootfs):
             problems.append(Problem("/root/path", f"rootfs {rootfs} does not exist or is not a directory"))
     if "process" in doc:
         check_process(doc["process"], problems)

@@ -12,7 +12,7 @@ import sys
 WEAKENINGS = {
     # CVE-2019-5736: exec pyrunc-init from its host file instead of a sealed read-only clone
     "no-seal": ("pyrunc/exeseal.py", '    return sealed(init_path(), "pyrunc-init")\n',
-                '    return os.open(init_path(), os.O_PATH | os.O_CLOEXEC)\n'),
+                '    return oslite.open(init_path(), oslite.O_PATH | oslite.O_CLOEXEC)\n'),
     # CVE-2016-9962 / CVE-2024-21626: stage 1 keeps every fd the CLI had (its state-dir lock included)
     "keep-fds": ("pyrunc/process/entry.py", "        S.close_range(lo, hi)\n", "        pass\n"),
     # CVE-2021-30465 / CVE-2024-45310: mount targets made and opened by path, following the
@@ -92,8 +92,8 @@ WEAKENINGS = {
                           "            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL |",
                           '.{getpid()}")\n        try:\n            fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC |'),
     # trust a state root or seccomp cache that another user owns or may write
-    "trust-private-dirs": ("pyrunc/state.py", "        st = os.stat(path)\n    except FileNotFoundError:\n",
-                           "        st = os.stat(path)\n        return\n    except FileNotFoundError:\n"),
+    "trust-private-dirs": ("pyrunc/state.py", "        st = oslite.stat(path)\n    except FileNotFoundError:\n",
+                           "        st = oslite.stat(path)\n        return\n    except FileNotFoundError:\n"),
 }
 
 

@@ -97,4 +97,4 @@ def test_posix_names_oslite_takes():
     from pyrunc import oslite
     for name in ("_exit", "open", "close", "read", "write", "stat", "lstat", "scandir", "urandom", "O_PATH"):
         assert getattr(oslite, name) is getattr(os, name)
-    assert oslite.environ["PATH"] == os.environ["PATH"]   # posix.environ: bytes, decoded once
+    assert oslite.startup_environ["PATH"] == os.environ["PATH"]   # posix.environ: bytes, decoded once

@@ -80,3 +80,38 @@ def test_exists_isdir_islink_match_os_path(tmp_path):
         for fn in ("exists", "isdir", "islink"):
             assert getattr(oslite.path, fn)(p) == getattr(os.path, fn)(p), (fn, name)
     assert oslite.path.exists("a\0b") == os.path.exists("a\0b")
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "a/c", "b/d", "a/c/e"]),
+                          st.sampled_from(["dir", "file", "link-dir", "link-file", "dangling"])), max_size=8))
+def test_walk_no_follow_is_os_walk_with_directory_symlinks_among_the_files(tree):
+    import tempfile
+    with tempfile.TemporaryDirectory() as top:
+        for rel, kind in tree:
+            p = os.path.join(top, rel)
+            if os.path.lexists(p) or not os.path.isdir(os.path.dirname(p)):
+                continue
+            {"dir": lambda: os.mkdir(p), "file": lambda: open(p, "w").close(),
+             "link-dir": lambda: os.symlink(top, p), "link-file": lambda: os.symlink(__file__, p),
+             "dangling": lambda: os.symlink("nowhere", p)}[kind]()
+        for topdown in (True, False):
+            want = []
+            for d, dirs, files in os.walk(top, topdown=topdown):
+                links = [x for x in dirs if os.path.islink(os.path.join(d, x))]
+                want.append((d, sorted(set(dirs) - set(links)), sorted(files + links)))
+            got = [(d, sorted(dirs), sorted(files)) for d, dirs, files in oslite.walk_no_follow(top, topdown)]
+            assert sorted(got) == sorted(want)
+
+
+def test_makedirs_all_is_os_makedirs_with_the_mode_on_every_new_directory(tmp_path):
+    old = os.umask(0)
+    try:
+        oslite.makedirs_all(str(tmp_path / "a" / "b" / "c"), 0o711)
+        os.makedirs(str(tmp_path / "x" / "y" / "z"), 0o711)
+        oslite.makedirs_all(str(tmp_path / "a" / "b" / "c"), 0o711, exist_ok=True)
+        with pytest.raises(FileExistsError):
+            oslite.makedirs_all(str(tmp_path / "a"), 0o711)
+    finally:
+        os.umask(old)
+    modes = {n: os.stat(tmp_path / n).st_mode & 0o777 for n in ("a", "a/b", "a/b/c", "x", "x/y", "x/y/z")}
+    assert modes == {"a": 0o711, "a/b": 0o711, "a/b/c": 0o711, "x": 0o777, "x/y": 0o777, "x/y/z": 0o711}

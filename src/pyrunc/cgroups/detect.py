@@ -1,5 +1,5 @@
 """Which cgroup layout this host has, and where each hierarchy is mounted (CLI process)."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 UNIFIED = "unified"      # pure cgroup v2 at /sys/fs/cgroup
 LEGACY = "legacy"        # v1 hierarchies only
@@ -155,9 +155,9 @@ def resolve(cgroups_path, cid, hierarchy):
     _key, mp, root, own = hierarchy
     inner = cgroups_path or cid
     if inner.startswith("/"):
-        rel = os.path.normpath(inner).lstrip("/")
+        rel = oslite.path.normpath(inner).lstrip("/")
     else:
-        rel = os.path.normpath("/" + inner).lstrip("/")
+        rel = oslite.path.normpath("/" + inner).lstrip("/")
         base = own[len(root):] if root != "/" and own.startswith(root) else own
-        rel = os.path.join(base.lstrip("/"), rel)
-    return os.path.join(mp, rel) if rel else mp
+        rel = oslite.path.join(base.lstrip("/"), rel)
+    return oslite.path.join(mp, rel) if rel else mp

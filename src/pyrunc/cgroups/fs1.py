@@ -1,7 +1,7 @@
 """cgroup v1 driver, for legacy and hybrid hosts (CLI process)."""
 import time
 
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 from pyrunc.cgroups.driver import no_freezer, sub_cgroup
 from pyrunc.cgroups.fscommon import Cgroupfs, page_sizes, read, resolve, write, write_quiet
 from pyrunc.errors import Error, Problem
@@ -57,7 +57,7 @@ class V1Manager(Cgroupfs):
             if not key and not self.join_unified:
                 continue
             sub = everywhere or next((subs[c] for c in key.split(",") if c in subs), None)
-            out.append(os.path.join(sub_cgroup(d, sub) if sub else d, "tasks" if key else "cgroup.procs"))
+            out.append(oslite.path.join(sub_cgroup(d, sub) if sub else d, "tasks" if key else "cgroup.procs"))
         return out
 
     def main_dir(self):
@@ -85,7 +85,7 @@ class V1Manager(Cgroupfs):
 
     def _apply_devices(self, target):
         from pyrunc.cgroups import devices
-        now = devices.from_list(read(os.path.join(self.dir_of("devices"), "devices.list")) or "")
+        now = devices.from_list(read(oslite.path.join(self.dir_of("devices"), "devices.list")) or "")
         # a deny-list cannot be read back exactly (devices.list shows "a *:* rwm"), only its mode
         if now.default_allow != target.default_allow or (not target.default_allow and now != target):
             raise Error("the devices cgroup does not match the rules after writing them "
@@ -101,22 +101,22 @@ class V1Manager(Cgroupfs):
             d = inherited(d)
             # a child has every file of its parent, but a hierarchy's root (the only cgroup with
             # cgroup.sane_behavior) lacks some (pids.max): nothing to compare with there
-            if os.path.exists(os.path.join(d, "cgroup.sane_behavior")):
+            if oslite.path.exists(oslite.path.join(d, "cgroup.sane_behavior")):
                 continue
-            if not os.path.exists(os.path.join(d, file)):
+            if not oslite.path.exists(oslite.path.join(d, file)):
                 out.append(Problem("/linux/resources", f"cannot set {file}: this kernel has no such file in {d}"))
         return out
 
     # -- freezer ---------------------------------------------------------
     def freezer(self):
         d = self._find("freezer")
-        return (os.path.join(d, "freezer.state"), "THAWED") if d else None
+        return (oslite.path.join(d, "freezer.state"), "THAWED") if d else None
 
     def freeze(self, quiet=False):
         d = self._find("freezer")
         if d is None:
             return no_freezer(quiet)
-        path = os.path.join(d, "freezer.state")
+        path = oslite.path.join(d, "freezer.state")
         try:
             # runc's loop: a task forking while the cgroup freezes keeps it in
             # FREEZING; writing FROZEN again (and thawing now and then) gets through
@@ -140,33 +140,33 @@ class V1Manager(Cgroupfs):
     def thaw(self):
         d = self._find("freezer")
         if d is not None:
-            write_quiet(os.path.join(d, "freezer.state"), "THAWED")
+            write_quiet(oslite.path.join(d, "freezer.state"), "THAWED")
 
     # -- statistics ------------------------------------------------------
     def stats(self):
         from pyrunc.cgroups import stats
-        return stats.v1(lambda ctrl, f: read(os.path.join(self.dir_of(ctrl), f)) if self._find(ctrl) else None,
+        return stats.v1(lambda ctrl, f: read(oslite.path.join(self.dir_of(ctrl), f)) if self._find(ctrl) else None,
                         lambda ctrl: self._find(ctrl) is not None, page_sizes())
 
     def oom_kills(self):
         from pyrunc.cgroups.stats import oom_kills
         d = self._find("memory")
-        return oom_kills(read(os.path.join(d, "memory.oom_control"))) if d else 0
+        return oom_kills(read(oslite.path.join(d, "memory.oom_control"))) if d else 0
 
     def oom_watch(self):
         """An eventfd the kernel signals on each OOM of the cgroup (and when the cgroup goes away)."""
         d = self._find("memory")
         if d is None:
             return None
-        efd = os.eventfd(0, os.EFD_CLOEXEC)
-        ofd = os.open(os.path.join(d, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
+        efd = oslite.eventfd(0, oslite.EFD_CLOEXEC)
+        ofd = oslite.open(oslite.path.join(d, "memory.oom_control"), oslite.O_RDONLY | oslite.O_CLOEXEC)
         try:
-            write(os.path.join(d, "cgroup.event_control"), f"{efd} {ofd}")
+            write(oslite.path.join(d, "cgroup.event_control"), f"{efd} {ofd}")
         except BaseException:
-            os.close(efd)
+            oslite.close(efd)
             raise
         finally:
-            os.close(ofd)
+            oslite.close(ofd)
         return efd, "eventfd"
 
 
@@ -175,14 +175,14 @@ def _inherit_cpuset(d):
     chain = []
     p = d
     while True:
-        cpus = read(os.path.join(p, "cpuset.cpus"))
+        cpus = read(oslite.path.join(p, "cpuset.cpus"))
         if cpus is None or cpus.strip():
             break
         chain.append(p)
-        p = os.path.dirname(p)
+        p = oslite.path.dirname(p)
     for child in reversed(chain):
-        parent = os.path.dirname(child)
+        parent = oslite.path.dirname(child)
         for f in ("cpuset.cpus", "cpuset.mems"):
-            v = (read(os.path.join(parent, f)) or "").strip()
+            v = (read(oslite.path.join(parent, f)) or "").strip()
             if v:
-                write(os.path.join(child, f), v)
+                write(oslite.path.join(child, f), v)

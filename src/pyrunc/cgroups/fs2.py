@@ -1,7 +1,7 @@
 """cgroup v2 (unified) driver (CLI process)."""
 import time
 
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 from pyrunc.cgroups.driver import no_freezer, sub_cgroup
 from pyrunc.cgroups.fscommon import Cgroupfs, page_sizes, read, resolve, write, write_quiet
 from pyrunc.errors import Error, Problem
@@ -30,7 +30,7 @@ class V2Manager(Cgroupfs):
         sub = subs.pop("", None)
         if subs:
             raise Error("--cgroup: controller:path is only for cgroup v1 hosts (cgroup v2 has one hierarchy)")
-        return [os.path.join(sub_cgroup(self.dir, sub) if sub else self.dir, "cgroup.procs")]
+        return [oslite.path.join(sub_cgroup(self.dir, sub) if sub else self.dir, "cgroup.procs")]
 
     def main_dir(self):
         return self.dir
@@ -46,17 +46,17 @@ class V2Manager(Cgroupfs):
 
     def _apply_devices(self, insns):
         from pyrunc.cgroups import devices, ebpf
-        fd = os.open(self.dir, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+        fd = oslite.open(self.dir, oslite.O_DIRECTORY | oslite.O_RDONLY | oslite.O_CLOEXEC)
         try:
             ebpf.install(fd, devices.encode(insns))
         except OSError as e:
             raise Error(f"cannot install the device filter on {self.dir}: {e.strerror}") from None
         finally:
-            os.close(fd)
+            oslite.close(fd)
 
     def _unavailable(self, plan, inherited):
         from pyrunc.cgroups.resources import BY_LINE, MISSING_OK
-        parent = inherited(os.path.dirname(self.dir))
+        parent = inherited(oslite.path.dirname(self.dir))
         have = _delegable(parent, _root_of(parent))
         out = []
         for _ctrl, file, _value, flags, hint in plan.writes:
@@ -79,24 +79,24 @@ class V2Manager(Cgroupfs):
     def _cgroup_kill(self):
         """cgroup.kill (5.14+): SIGKILL the whole subtree atomically, tasks forking meanwhile included."""
         try:
-            write(os.path.join(self.dir, "cgroup.kill"), "1")
+            write(oslite.path.join(self.dir, "cgroup.kill"), "1")
         except FileNotFoundError:
-            return not os.path.isdir(self.dir)   # no cgroup left: nothing to kill
+            return not oslite.path.isdir(self.dir)   # no cgroup left: nothing to kill
         return True
 
     # -- freezer ---------------------------------------------------------
     def freezer(self):
         # cgroup.freeze exists in every non-root cgroup since Linux 5.2
-        return (os.path.join(self.dir, "cgroup.freeze"), "0") if self.dir else None
+        return (oslite.path.join(self.dir, "cgroup.freeze"), "0") if self.dir else None
 
     def freeze(self, quiet=False):
-        path = os.path.join(self.dir, "cgroup.freeze")
-        if not os.path.exists(path):
+        path = oslite.path.join(self.dir, "cgroup.freeze")
+        if not oslite.path.exists(path):
             return no_freezer(quiet)
         write(path, "1")
         # the write only starts freezing: cgroup.events says when every task is frozen
         deadline = time.monotonic() + 10
-        while "frozen 1" not in (read(os.path.join(self.dir, "cgroup.events")) or ""):
+        while "frozen 1" not in (read(oslite.path.join(self.dir, "cgroup.events")) or ""):
             if time.monotonic() > deadline:
                 write(path, "0")
                 raise Error("timeout of 10s reached waiting for the cgroup to freeze")
@@ -104,39 +104,39 @@ class V2Manager(Cgroupfs):
         return True
 
     def thaw(self):
-        write_quiet(os.path.join(self.dir, "cgroup.freeze"), "0")
+        write_quiet(oslite.path.join(self.dir, "cgroup.freeze"), "0")
 
     # -- statistics ------------------------------------------------------
     def stats(self):
         from pyrunc.cgroups import stats
-        return stats.v2(lambda _ctrl, f: read(os.path.join(self.dir, f)), page_sizes())
+        return stats.v2(lambda _ctrl, f: read(oslite.path.join(self.dir, f)), page_sizes())
 
     def oom_kills(self):
         from pyrunc.cgroups.stats import oom_kills
-        return oom_kills(read(os.path.join(self.dir, "memory.events")))
+        return oom_kills(read(oslite.path.join(self.dir, "memory.events")))
 
     def oom_watch(self):
         """memory.events, which the kernel marks for poll() (POLLPRI) on every change."""
         try:
-            return os.open(os.path.join(self.dir, "memory.events"), os.O_RDONLY | os.O_CLOEXEC), "poll"
+            return oslite.open(oslite.path.join(self.dir, "memory.events"), oslite.O_RDONLY | oslite.O_CLOEXEC), "poll"
         except FileNotFoundError:
             return None
 
 
 def _root_of(d):
     """The root of the cgroup2 hierarchy holding `d` (whose parent has no cgroup.controllers)."""
-    while os.path.exists(os.path.join(os.path.dirname(d), "cgroup.controllers")):
-        d = os.path.dirname(d)
+    while oslite.path.exists(oslite.path.join(oslite.path.dirname(d), "cgroup.controllers")):
+        d = oslite.path.dirname(d)
     return d
 
 
 def _words(d, file):
-    return set((read(os.path.join(d, file)) or "").split())
+    return set((read(oslite.path.join(d, file)) or "").split())
 
 
 def _refuses(p, root):
     """A cgroup holding processes refuses to delegate controllers (no internal processes: EBUSY), but the root."""
-    return p != root and bool((read(os.path.join(p, "cgroup.procs")) or "").strip())
+    return p != root and bool((read(oslite.path.join(p, "cgroup.procs")) or "").strip())
 
 
 def _delegable(p, root):
@@ -157,13 +157,13 @@ def _enable_controllers(d):
     chain = []
     p = d
     while p != root:
-        p = os.path.dirname(p)
+        p = oslite.path.dirname(p)
         chain.append(p)
     for p in reversed(chain):
         missing = sorted((wanted & _words(p, "cgroup.controllers")) - _words(p, "cgroup.subtree_control"))
         if not missing or _refuses(p, root):
             continue
-        ctl = os.path.join(p, "cgroup.subtree_control")
+        ctl = oslite.path.join(p, "cgroup.subtree_control")
         try:
             write(ctl, " ".join("+" + c for c in missing))
         except OSError:

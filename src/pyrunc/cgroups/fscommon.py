@@ -7,12 +7,12 @@ import errno
 import time
 from abc import abstractmethod
 
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 from pyrunc import log
 from pyrunc.cgroups.driver import Driver
 from pyrunc.errors import Error, Problem
 
-write = os.write_file
+write = oslite.write_file
 CGROUPS_PATH = "/linux/cgroupsPath"
 
 
@@ -36,7 +36,7 @@ def write_quiet(path, value):
 def rmdir(d):
     """Remove an empty cgroup: 0 when it is gone, else the errno (EBUSY: processes or children)."""
     try:
-        os.rmdir(d)
+        oslite.rmdir(d)
     except FileNotFoundError:
         return 0
     except OSError as e:
@@ -48,13 +48,13 @@ def mkdirs(d):
     """mkdir -p: the directories made, parents first."""
     todo = []
     p = d
-    while not os.path.isdir(p):
+    while not oslite.path.isdir(p):
         todo.append(p)
-        p = os.path.dirname(p)
+        p = oslite.path.dirname(p)
     made = []
     for p in reversed(todo):
         try:
-            os.mkdir(p, 0o755)
+            oslite.mkdir(p, 0o755)
             made.append(p)
         except FileExistsError:
             pass
@@ -63,17 +63,17 @@ def mkdirs(d):
 
 def existing(d):
     """`d`, or its nearest ancestor that exists: what a cgroup not yet made inherits from."""
-    while d and d != "/" and not os.path.isdir(d):
-        d = os.path.dirname(d)
+    while d and d != "/" and not oslite.path.isdir(d):
+        d = oslite.path.dirname(d)
     return d
 
 
 def procs_below(d):
     """Host pids of every process in cgroup `d` and its descendants."""
     out = []
-    for root, _dirs, _files in os.walk(d):
+    for root, _dirs, _files in oslite.walk_no_follow(d):
         try:
-            with open(os.path.join(root, "cgroup.procs")) as f:
+            with open(oslite.path.join(root, "cgroup.procs")) as f:
                 out.extend(int(x) for x in f.read().split())
         except OSError:
             pass
@@ -90,7 +90,7 @@ def page_sizes():
     """The host's huge page sizes as the hugetlb files name them ("2MB", "1GB")."""
     from pyrunc.cgroups.stats import hugepage_sizes
     try:
-        return hugepage_sizes(sorted(os.listdir("/sys/kernel/mm/hugepages")))
+        return hugepage_sizes(sorted(oslite.listdir("/sys/kernel/mm/hugepages")))
     except OSError:
         return []
 
@@ -170,7 +170,7 @@ class Cgroupfs(Driver):
             self.signal_all(9)
             busy = []
             for d in left:
-                for root, _dirs, _files in os.walk(d, topdown=False):
+                for root, _dirs, _files in oslite.walk_no_follow(d, topdown=False):
                     if rmdir(root) == errno.EBUSY:
                         busy.append(root)
             if not busy:
@@ -186,7 +186,7 @@ class Cgroupfs(Driver):
         facts = {}
         for ctrl, f in resources.probes(res, self.name, skip_devices):
             d = self.dir_of(ctrl)
-            facts[(ctrl, f)] = read(os.path.join(where(d), f)) if d else None
+            facts[(ctrl, f)] = read(oslite.path.join(where(d), f)) if d else None
         return resources.plan(res, self.name, facts, self.controllers(), skip_devices, linux_devices,
                               problems=problems)
 
@@ -204,7 +204,7 @@ class Cgroupfs(Driver):
     def _write_op(self, op, retry_later):
         from pyrunc.cgroups.resources import BY_LINE, MISSING_OK, READBACK, RETRY
         ctrl, file, value, flags, hint = op
-        path = os.path.join(self.dir_of(ctrl), file)
+        path = oslite.path.join(self.dir_of(ctrl), file)
         try:
             for chunk in ([x for x in value.split("\n") if x] or [value] if flags & BY_LINE else [value]):
                 write(path, chunk)
@@ -230,7 +230,7 @@ class Cgroupfs(Driver):
     def signal_all(self, sig):
         for pid in self.pids():
             try:
-                os.kill(pid, sig)
+                oslite.kill(pid, sig)
             except ProcessLookupError:
                 pass
 

@@ -1,5 +1,5 @@
 """The mount plan (CLI process, pure): config mounts, /dev devices and links as data for the init's executor."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc.errors import Problem, refuse
 from pyrunc.linux import syscalls as S
@@ -83,7 +83,7 @@ DEVICE_TYPES = {"c": 0o020000, "u": 0o020000, "b": 0o060000, "p": 0o010000}
 
 def clean(path):
     """A container path made absolute and normalised ("..” cannot climb above /)."""
-    return os.path.normpath("/" + path).replace("//", "/")
+    return oslite.path.normpath("/" + path).replace("//", "/")
 
 
 def parse_options(options):
@@ -129,7 +129,7 @@ def plan_mount(m, index, bundle, problems=None):
         step["flags"] |= S.MS_BIND
         if not source:
             found.append(Problem(f"{where}/source", "a bind mount needs a source"))
-        source = os.path.normpath(os.path.join(bundle, source))
+        source = oslite.path.normpath(oslite.path.join(bundle, source))
         kind = "bind"
     elif fstype in ("cgroup", "cgroup2"):
         kind = "cgroup"

@@ -13,7 +13,7 @@ itself: a clone made in its own namespace keeps the flags the kernel locked
 there (a read-only, nosuid... source mount stays so).  An idmapped source
 goes back as the detached, idmapped clone the helper made.
 """
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc.linux import syscalls as S
 from pyrunc.process import messages as M
@@ -35,7 +35,7 @@ def clone_source(m, source, flags, src_fd=None):
             S.mount_setattr(tree, "", S.AT_EMPTY_PATH | (S.AT_RECURSIVE if "ridmap" in m["extensions"] else 0),
                             attr_set=S.MOUNT_ATTR_IDMAP, userns_fd=m["userns_fd"])
         except BaseException:
-            os.close(tree)
+            oslite.close(tree)
             raise
     return tree
 
@@ -44,14 +44,14 @@ def open_for_init(init_pidfd, m):
     """(fd, None) or (None, reason): mount m's source opened in the init's mount namespace with
     our credentials (an idmapped mount: its detached clone; else an O_PATH fd)."""
     mine, theirs = Channel.pair()
-    pid = os.fork()
+    pid = oslite.fork()
     if pid == 0:
         code = 1
         try:
             mine.close()
             code = _helper(init_pidfd, m, theirs)
         finally:
-            os._exit(code)
+            oslite._exit(code)
     theirs.close()
     try:
         msg, fds = mine.recv()
@@ -59,7 +59,7 @@ def open_for_init(init_pidfd, m):
         msg, fds = {"error": "the helper that opens mount sources died"}, []
     finally:
         mine.close()
-        os.waitpid(pid, 0)
+        oslite.waitpid(pid, 0)
     return (fds[0], None) if fds else (None, msg.get("error", "no fd"))
 
 
@@ -69,7 +69,7 @@ def _helper(init_pidfd, m, chan):
         if m.get("userns_fd") is not None:
             fd = clone_source(m, m["source"], m["flags"])
         else:
-            fd = os.open(m["source"], os.O_PATH | os.O_CLOEXEC)
+            fd = oslite.open(m["source"], oslite.O_PATH | oslite.O_CLOEXEC)
     except OSError as e:
         chan.send(M.MOUNT_FD, error=e.strerror or str(e))
         return 1

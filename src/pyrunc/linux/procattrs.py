@@ -1,5 +1,5 @@
 """Scheduler, I/O priority, personality and CPU affinity: names to numbers (CLI) and applying them (init)."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc.errors import Error, Problem
 from pyrunc.linux import syscalls as S
@@ -88,6 +88,6 @@ def apply(attrs):
             raise Error(f"setting the I/O priority: {e.strerror}") from None
     if attrs["cpus_final"] is not None:
         try:
-            os.sched_setaffinity(0, attrs["cpus_final"])
+            oslite.sched_setaffinity(0, attrs["cpus_final"])
         except OSError as e:
             raise Error(f"setting the CPU affinity: {e.strerror}") from None

@@ -5,7 +5,7 @@ A stage pins its /proc/self directory before it enters the container
 a process outside its pid namespace (exec's stage 1), may be missing, or
 may be an image's fake one.  Unpinned (the CLI), /proc/self is used.
 """
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 _dir = None
 
@@ -15,15 +15,15 @@ def pin():
     (a forked child pins its own: the inherited one names its parent)."""
     global _dir
     if _dir is not None:
-        os.close(_dir)
-    _dir = os.open("/proc/self", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        oslite.close(_dir)
+    _dir = oslite.open("/proc/self", oslite.O_PATH | oslite.O_DIRECTORY | oslite.O_CLOEXEC)
 
 
-def open_file(name, flags=os.O_RDONLY):
+def open_file(name, flags=oslite.O_RDONLY):
     """An fd of /proc/self/<name> (close-on-exec)."""
     if _dir is None:
-        return os.open("/proc/self/" + name, flags | os.O_CLOEXEC)
-    return os.open(name, flags | os.O_CLOEXEC, dir_fd=_dir)
+        return oslite.open("/proc/self/" + name, flags | oslite.O_CLOEXEC)
+    return oslite.open(name, flags | oslite.O_CLOEXEC, dir_fd=_dir)
 
 
 def read(name):
@@ -31,8 +31,8 @@ def read(name):
     fd = open_file(name)
     try:
         chunks = []
-        while chunk := os.read(fd, 65536):
+        while chunk := oslite.read(fd, 65536):
             chunks.append(chunk)
         return b"".join(chunks).decode()
     finally:
-        os.close(fd)
+        oslite.close(fd)

@@ -6,7 +6,7 @@ forked from the CLI inherits the CLI's argv; it overwrites that area in
 place through /proc/self/mem, so that `ps -ef` says which stage it is
 (where the stage may open that file: not from inside a user namespace).
 """
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc.linux import procself
 from pyrunc.linux import syscalls as S
@@ -21,15 +21,15 @@ def set_title(title):
     if end - start < len(data):
         return
     try:
-        fd = procself.open_file("mem", os.O_WRONLY)
+        fd = procself.open_file("mem", oslite.O_WRONLY)
     except PermissionError:
         # a non-dumpable process's /proc files belong to the host's root: inside a user
         # namespace (and rootless) our ids are not that root, so only comm is set
         return
     try:
-        os.pwrite(fd, data.ljust(end - start, b"\0"), start)
+        oslite.pwrite(fd, data.ljust(end - start, b"\0"), start)
     finally:
-        os.close(fd)
+        oslite.close(fd)
 
 
 def _keep(buf):

@@ -8,7 +8,7 @@ argument each becomes a rule of its own (OR'd); KILL is KILL_THREAD;
 ERRNO and TRACE default to EPERM.  seccompbpf.py turns the plan into BPF
 with libseccomp; pyrunc-init loads it (csrc/pyrunc_init.c).
 """
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, jsonlite
 from pyrunc import unixsock
@@ -280,6 +280,6 @@ def handover(proc_plan, state=None):
     text = jsonlite.dumps(msg)
     pid_offset = text.index('"pid":0') + len('"pid":')
     data = (text[:pid_offset] + text[pid_offset + 1:]).encode()
-    blob = memfd.sealed(os.pread(blob, entry["bpf_len"], 0) + data, "pyrunc-seccomp")
+    blob = memfd.sealed(oslite.pread(blob, entry["bpf_len"], 0) + data, "pyrunc-seccomp")
     return ({"seccomp": f"{blob},{entry['bpf_len']},{entry['flags']}",
              "notify": f"{notify},{len(data)},{pid_offset}"}, [blob, notify])

@@ -1,5 +1,5 @@
 """Python face of the C extension (init and CLI processes): constants, and calls that raise OSError."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc._native import ffi, lib
 
@@ -54,7 +54,7 @@ MOUNT_ATTR_NOSYMFOLLOW = 0x200000
 AT_EMPTY_PATH = 0x1000
 AT_RECURSIVE = 0x8000
 OPEN_TREE_CLONE = 1
-OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+OPEN_TREE_CLOEXEC = oslite.O_CLOEXEC
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOVE_MOUNT_T_EMPTY_PATH = 0x40
 AT_FDCWD = -100
@@ -96,7 +96,7 @@ KEYCTL_JOIN_SESSION_KEYRING = 1
 def check(ret, what=None):
     """Raise OSError for a negative (-errno) result, else return it."""
     if ret < 0:
-        raise OSError(-ret, os.strerror(-ret), what)
+        raise OSError(-ret, oslite.strerror(-ret), what)
     return ret
 
 
@@ -121,7 +121,7 @@ def pivot_root(new_root, put_old):
 
 
 def openat2(dirfd, path, flags, resolve, mode=0):
-    return check(lib.pr_openat2(dirfd, path.encode(), flags | os.O_CLOEXEC, mode, resolve), path)
+    return check(lib.pr_openat2(dirfd, path.encode(), flags | oslite.O_CLOEXEC, mode, resolve), path)
 
 
 def close_range(first, last, flags=0):

@@ -2,11 +2,12 @@
 import _socket
 import fcntl
 import os
+import sys
 
-TIOCSPTLCK = 0x40045431
-TIOCGPTPEER = 0x5441
-TIOCSCTTY = 0x540E
-TIOCSWINSZ = 0x5414
+from pyrunc._native import lib
+
+# ioctl numbers differ between architectures: the build takes them from the headers
+TIOCSPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCSWINSZ = lib.TIOCSPTLCK, lib.TIOCGPTPEER, lib.TIOCSCTTY, lib.TIOCSWINSZ
 
 
 def open_pty():
@@ -20,7 +21,8 @@ def open_pty():
 
 
 def set_size(fd, height, width):
-    ws = height.to_bytes(2, "little") + width.to_bytes(2, "little") + bytes(4)
+    # struct winsize: rows, columns, then two unused pixel sizes, all unsigned short (native order)
+    ws = b"".join(v.to_bytes(2, sys.byteorder) for v in (height, width, 0, 0))
     fcntl.ioctl(fd, TIOCSWINSZ, ws)
 
 

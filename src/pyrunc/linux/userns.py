@@ -1,5 +1,5 @@
 """User namespace id maps (CLI process): writing a new one's (the container's, an idmapped mount's), reading a joined one's."""
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc.errors import Error, Problem
 
@@ -17,11 +17,11 @@ def write_maps(pid, uid_map, gid_map, deny_setgroups=False):
     steps.append(("gid_map", map_text(gid_map)))
     for name, text in steps:
         try:
-            fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+            fd = oslite.open(f"/proc/{pid}/{name}", oslite.O_WRONLY | oslite.O_CLOEXEC)
             try:
-                os.write(fd, text.encode())
+                oslite.write(fd, text.encode())
             finally:
-                os.close(fd)
+                oslite.close(fd)
         except OSError as e:
             raise Error(f"writing {name} {text.strip()!r}: {e.strerror}") from None
 
@@ -46,35 +46,35 @@ def maps_of(path):
 
 
 def _read(path):
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = oslite.open(path, oslite.O_RDONLY | oslite.O_CLOEXEC)
     try:
-        return os.read(fd, 1 << 16).decode()
+        return oslite.read(fd, 1 << 16).decode()
     finally:
-        os.close(fd)
+        oslite.close(fd)
 
 
 def _maps_from_inside(path):
     from pyrunc.linux import syscalls as S
-    r, w = os.pipe()
-    pid = os.fork()
+    r, w = oslite.pipe()
+    pid = oslite.fork()
     if pid == 0:
         code = 1
         try:
-            os.close(r)
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            oslite.close(r)
+            fd = oslite.open(path, oslite.O_RDONLY | oslite.O_CLOEXEC)
             S.setns(fd, S.CLONE_NEWUSER)
-            os.write(w, (_read("/proc/self/uid_map") + "-\n" + _read("/proc/self/gid_map")).encode())
+            oslite.write(w, (_read("/proc/self/uid_map") + "-\n" + _read("/proc/self/gid_map")).encode())
             code = 0
         finally:
-            os._exit(code)
-    os.close(w)
+            oslite._exit(code)
+    oslite.close(w)
     try:
         data = b""
-        while chunk := os.read(r, 1 << 16):
+        while chunk := oslite.read(r, 1 << 16):
             data += chunk
     finally:
-        os.close(r)
-        _, status = os.waitpid(pid, 0)
+        oslite.close(r)
+        _, status = oslite.waitpid(pid, 0)
     if status != 0:
         raise Error(f"cannot read the id mappings of the user namespace {path}")
     uid_text, _, gid_text = data.decode().partition("-\n")

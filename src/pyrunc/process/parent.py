@@ -1,6 +1,6 @@
 """Stage 0 (CLI process): fork stage 1, serve both stages through their channel, clean up on failure."""
 import _signal
-from pyrunc import oslite as os  # posix without os.py: see oslite
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import hooks, trace
 from pyrunc.errors import Error
@@ -32,7 +32,7 @@ class Stages:
     def spawn(self, preserve_fds):
         """Fork stage 1 now: it imports what it needs while we load and check the config."""
         mine, theirs = Channel.pair()
-        pid = os.fork()
+        pid = oslite.fork()
         if pid == 0:
             mine.close()
             from pyrunc.process.entry import child_main
@@ -60,7 +60,7 @@ class Stages:
         try:
             self.chan.send(M.BOOTSTRAP, fds=[blob] + [fd_slots[s] for s in slots], slots=slots)
         finally:
-            os.close(blob)
+            oslite.close(blob)
 
     def wait_ready(self, on_userns=None, on_setup=None, on_pid=None):
         """Serve the stages until the init (or exec's stage 1) reports READY; returns the init's pid
@@ -79,7 +79,7 @@ class Stages:
             elif t == M.INIT_PID:
                 trace.extend(msg.get("marks", ()))
                 self.init_pid = msg["pid"]
-                self.init_pidfd = os.pidfd_open(self.init_pid)
+                self.init_pidfd = oslite.pidfd_open(self.init_pid)
                 self.chan.close()
                 self.chan = Channel(fds[0])
                 self._reap_stage1()
@@ -105,7 +105,7 @@ class Stages:
         try:
             self.chan.send(M.MOUNT_FD, fds=[fd])
         finally:
-            os.close(fd)
+            oslite.close(fd)
 
     def commit(self):
         """Let the init go on (to wait for `start`, or to exec) and drop our end of the channel."""
@@ -113,15 +113,15 @@ class Stages:
         self.chan.close()
         self.chan = None
         if self.init_pidfd is not None:
-            os.close(self.init_pidfd)
+            oslite.close(self.init_pidfd)
             self.init_pidfd = None
 
     def wait_exec(self, report_fd):
         """exec: stage 1, now pyrunc-init, forks the process and exits; its pid (or error) is in the report page."""
         from pyrunc.linux import initabi
-        _, status = os.waitpid(self.stage1, 0)
+        _, status = oslite.waitpid(self.stage1, 0)
         self.stage1 = None
-        page = os.pread(report_fd, initabi.REPORT_SIZE, 0)
+        page = oslite.pread(report_fd, initabi.REPORT_SIZE, 0)
         if status == 0:
             return int.from_bytes(page[:4], "little", signed=True)
         msg = page[8:].split(b"\0", 1)[0].decode("utf-8", "replace")
@@ -129,14 +129,14 @@ class Stages:
 
     def _reap_stage1(self):
         if self.stage1:
-            _, status = os.waitpid(self.stage1, 0)
+            _, status = oslite.waitpid(self.stage1, 0)
             self.stage1 = None
             if status != 0:
                 raise Error(f"bootstrap process failed ({_describe(status)})")
 
     def _death_reason(self):
         if self.stage1:
-            _, status = os.waitpid(self.stage1, 0)
+            _, status = oslite.waitpid(self.stage1, 0)
             self.stage1 = None
             return f"container init exited before it was ready ({_describe(status)})"
         return "container init exited before it was ready"
@@ -148,14 +148,14 @@ class Stages:
                 _signal.pidfd_send_signal(self.init_pidfd, 9)
             except ProcessLookupError:
                 pass
-            os.close(self.init_pidfd)
+            oslite.close(self.init_pidfd)
             self.init_pidfd = None
         if self.stage1:
             try:
-                os.kill(self.stage1, 9)
+                oslite.kill(self.stage1, 9)
             except ProcessLookupError:
                 pass
-            os.waitpid(self.stage1, 0)
+            oslite.waitpid(self.stage1, 0)
             self.stage1 = None
         if self.chan is not None:
             self.chan.close()
@@ -163,9 +163,9 @@ class Stages:
 
 
 def _describe(status):
-    if os.WIFSIGNALED(status):
-        return f"killed by signal {os.WTERMSIG(status)}"
-    return f"exit status {os.WEXITSTATUS(status)}"
+    if oslite.WIFSIGNALED(status):
+        return f"killed by signal {oslite.WTERMSIG(status)}"
+    return f"exit status {oslite.WEXITSTATUS(status)}"
 
 
 def run_runtime_hooks(kinds, hook_table, state_json, cwd=None):
