@@ -2,7 +2,7 @@
 
 The one table of the lifecycle's allowed transitions (youki's
 container/state.rs is the model): every verb asks `require` before it acts,
-and the front end's recipes (recipe.py) are derived from it, so a rule
+and the front end's recipes (steps.py) are derived from it, so a rule
 changed here changes both.  Statuses are state.Container.status()'s:
 creating, created, running, paused, stopped.
 """
@@ -22,8 +22,8 @@ ALLOWED = {
     "pause": {"created", "running"},
     "resume": {"paused"},
     "update": {"creating", "created", "running", "paused"},
-    "ps": {"creating", "created", "running", "paused"},
-    "events": {"creating", "created", "running", "paused"},
+    "ps": set(STATUSES),        # runc lists what is left in a stopped container's cgroup
+    "events": {"creating", "created", "running", "paused"},     # and events --stats
 }
 
 # (verb, status) -> the refusal, in runc's words ({id} and {status} are filled in)
@@ -49,7 +49,6 @@ REFUSALS = {
     ("resume", "running"): "container not paused",
     ("resume", "stopped"): "container not paused",
     ("update", "stopped"): "container not running",
-    ("ps", "stopped"): "container with id {id} is not running",
     ("events", "stopped"): "container with id {id} is not running",
 }
 

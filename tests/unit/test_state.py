@@ -94,6 +94,17 @@ def test_a_verb_with_a_step_the_front_end_lacks_gets_no_recipe():
     assert steps.recipe("c", _created(cgroup=newline)) is None
 
 
+def test_a_new_delete_step_is_one_change_that_the_front_end_hands_to_python(monkeypatch):
+    """Adding a step to steps.operations (say, stopping a systemd unit) is the whole change for the
+    front end: it loses that verb's recipe section, so it hands the verb to Python, which runs it."""
+    original = steps.operations
+    monkeypatch.setattr(steps, "operations", lambda verb, data: original(verb, data) + (
+        [("stop-unit", "x.scope")] if verb == "delete" else []))
+    text = steps.recipe("c", _created())
+    assert "verb start" in text and "verb delete" not in text
+    assert "stop-unit" not in text
+
+
 def test_the_recipe_is_written_with_the_state(tmp_path):
     c = state.Container(str(tmp_path), "c")
     c.reserve()

@@ -4,8 +4,8 @@ Data only: the command line (cgroupcli) prints it.
 """
 import os
 
-from pyrunc import cgroups, log, state
-from pyrunc.errors import Error, WrongState
+from pyrunc import cgroups, log, state, transitions
+from pyrunc.errors import Error
 
 
 def _manager(c):
@@ -15,16 +15,14 @@ def _manager(c):
 def pause(root, cid):
     with state.Container(root, cid).lock() as c:
         c.load()
-        if c.status() not in ("running", "created"):
-            raise WrongState("container not running")
+        transitions.require("pause", c.status(), cid)
         _manager(c).freeze()
 
 
 def resume(root, cid):
     with state.Container(root, cid).lock() as c:
         c.load()
-        if c.status() != "paused":
-            raise WrongState("container not paused")
+        transitions.require("resume", c.status(), cid)
         _manager(c).thaw()
 
 
@@ -34,8 +32,7 @@ def update(root, cid, req):
     from pyrunc.cgroups import resources
     with state.Container(root, cid).lock() as c:
         c.load()
-        if c.status() == "stopped":
-            raise WrongState("container not running")
+        transitions.require("update", c.status(), cid)
         mgr = _manager(c)
         old = mgr.resources
         new = resources.update(old, req)
@@ -65,8 +62,7 @@ def stats(root, cid):
     """runc's stats object: cpu, memory, pids, blkio, hugetlb."""
     c = state.Container(root, cid)
     c.load()
-    if c.status() == "stopped":
-        raise WrongState(f"container with id {cid} is not running")
+    transitions.require("events", c.status(), cid)
     return _manager(c).stats()
 
 
@@ -75,8 +71,7 @@ def events(root, cid, seconds=5.0, stats_only=False):
     """runc's events as objects: one stats with stats_only; else stats every `seconds` and OOMs until the init exits."""
     c = state.Container(root, cid)
     c.load()
-    if c.status() == "stopped":
-        raise WrongState(f"container with id {cid} is not running")
+    transitions.require("events", c.status(), cid)
     mgr = _manager(c)
     if stats_only:
         return iter([_event("stats", cid, mgr.stats())])
