@@ -1,68 +1,15 @@
 """Kubernetes' path: a CRI runtime handler (runtime_type io.containerd.runc.v2, BinaryName = the runtime under test) driven by crictl."""
 import json
-import os
 
 import pytest
 
-from tests.support.containerd import CRI_NS, IMAGE
-from tests.support.helpers import wait_for
+from tests.support.containerd import CRI_NS
+from tests.support.cri import Pod, inspect, inspect_pid, wait_state
 from tests.support.owncgroup import cgroup_file
 
 pytestmark = [pytest.mark.agnostic, pytest.mark.slow]
 
 LONG = "trap 'exit 42' TERM; echo started; while :; do sleep 1; done"
-
-
-class Pod:
-    """One pod sandbox on the handler, with its config files; containers are added with `container()`."""
-
-    def __init__(self, cri, tmp_path, name, pid=None):
-        self.cri = cri
-        self.dir = tmp_path
-        # host network: no CNI needed, nothing but loopback touched; pid 1: one pid namespace for the pod
-        namespaces = {"network": 2} if pid is None else {"network": 2, "pid": pid}
-        self.config = self._write(f"pod-{name}.json", {
-            "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}", "attempt": 1},
-            "log_directory": os.path.join(cri.podlogs, name),
-            "linux": {"cgroup_parent": cri.cri_parent.path,
-                      "security_context": {"namespace_options": namespaces}},
-        })
-        self.id = cri.crictl("runp", "--runtime", cri.handler, self.config).stdout.strip()
-
-    def _write(self, name, obj):
-        path = str(self.dir / name)
-        with open(path, "w") as f:
-            json.dump(obj, f)
-        return path
-
-    def container(self, name, *command, linux=None):
-        config = self._write(f"ctr-{name}.json", {
-            "metadata": {"name": name}, "image": {"image": IMAGE}, "command": list(command),
-            "log_path": f"{name}.log", "linux": linux or {},
-        })
-        cid = self.cri.crictl("create", "--no-pull", self.id, config, self.config).stdout.strip()
-        self.cri.crictl("start", cid)
-        return cid
-
-    def log(self, name):
-        with open(os.path.join(self.cri.podlogs, self.config_name, f"{name}.log")) as f:
-            return f.read()
-
-    @property
-    def config_name(self):
-        return os.path.basename(self.config)[len("pod-"):-len(".json")]
-
-    def remove(self):
-        self.cri.crictl("stopp", self.id)
-        self.cri.crictl("rmp", self.id)
-
-
-def inspect(cri, cid):
-    return json.loads(cri.crictl("inspect", "-o", "json", cid).stdout)["status"]
-
-
-def wait_state(cri, cid, state):
-    wait_for(lambda: inspect(cri, cid)["state"] == state, timeout=30, what=f"{cid[:12]} {state}")
 
 
 def test_pod_container_exec_stop_remove(cri, tmp_path):
@@ -149,10 +96,6 @@ def test_update_resources(cri, tmp_path):
     cri.crictl("stop", "-t", "10", cid)
     cri.crictl("rm", cid)
     pod.remove()
-
-
-def inspect_pid(cri, cid):
-    return json.loads(cri.crictl("inspect", "-o", "json", cid).stdout)["info"]["pid"]
 
 
 @pytest.mark.parametrize("pid", [1, 2], ids=["pod-pid", "host-pid"])

@@ -30,6 +30,10 @@ def toml_str(s):
     return json.dumps(str(s))   # a TOML basic string is a JSON string for these values
 
 
+def toml_bool(b):
+    return "true" if b else "false"
+
+
 def _daemon_sections(d, sock):
     """What both config versions say alike: the sockets, no debug or metrics listener, /opt in d."""
     return f"""[grpc]
@@ -50,7 +54,22 @@ def _daemon_sections(d, sock):
 """
 
 
-def config_v2(d, sock, handler, binary):
+def _runtimes(prefix, handlers, systemd):
+    """The CRI runtime handlers: each io.containerd.runc.v2 with its BinaryName (and the systemd
+    cgroup driver on a node, as kubeadm's hosts set it)."""
+    out = ""
+    for name, binary in handlers.items():
+        out += f"""      [{prefix}.runtimes.{name}]
+        runtime_type = "io.containerd.runc.v2"
+        [{prefix}.runtimes.{name}.options]
+          BinaryName = {toml_str(binary)}
+"""
+        if systemd:
+            out += "          SystemdCgroup = true\n"
+    return out
+
+
+def config_v2(d, sock, handlers, systemd=False):
     """containerd 1.x (config version 2)."""
     return f"""version = 2
 root = {toml_str(d + "/root")}
@@ -66,7 +85,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     disable_tcp_service = true
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"
-    disable_apparmor = true
+    disable_apparmor = {toml_bool(not systemd)}
     enable_selinux = false
     # no CAP_SYS_RESOURCE here: the sandbox's oom_score_adj -998 cannot be set, so
     # clamp CRI's oom_score_adj to containerd's own (as rootless/nested set-ups do)
@@ -78,15 +97,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       config_path = {toml_str(d + "/certs.d")}
     [plugins."io.containerd.grpc.v1.cri".containerd]
       snapshotter = "overlayfs"
-      default_runtime_name = {toml_str(handler)}
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{handler}]
-        runtime_type = "io.containerd.runc.v2"
-        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{handler}.options]
-          BinaryName = {toml_str(binary)}
-"""
+      default_runtime_name = {toml_str(next(iter(handlers)))}
+{_runtimes('plugins."io.containerd.grpc.v1.cri".containerd', handlers, systemd)}"""
 
 
-def config_v3(d, sock, handler, binary):
+def config_v3(d, sock, handlers, systemd=False):
     """containerd 2.x (config version 3, which 2.x reads natively or migrates)."""
     return f"""version = 3
 root = {toml_str(d + "/root")}
@@ -112,7 +127,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     [plugins."io.containerd.cri.v1.images".registry]
       config_path = {toml_str(d + "/certs.d")}
   [plugins."io.containerd.cri.v1.runtime"]
-    disable_apparmor = true
+    disable_apparmor = {toml_bool(not systemd)}
     enable_selinux = false
     # see config_v2: no CAP_SYS_RESOURCE on this host
     restrict_oom_score_adj = true
@@ -121,21 +136,22 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       bin_dirs = [{toml_str(d + "/cni/bin")}]
       conf_dir = {toml_str(d + "/cni/conf")}
     [plugins."io.containerd.cri.v1.runtime".containerd]
-      default_runtime_name = {toml_str(handler)}
-      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.{handler}]
-        runtime_type = "io.containerd.runc.v2"
-        [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.{handler}.options]
-          BinaryName = {toml_str(binary)}
-"""
+      default_runtime_name = {toml_str(next(iter(handlers)))}
+{_runtimes('plugins."io.containerd.cri.v1.runtime".containerd', handlers, systemd)}"""
 
 
 class Containerd:
     """One private containerd; `ctr()`/`crictl()` drive it; `reset()` cleans up after a test."""
 
-    def __init__(self, peer, runtime, image_tar, workdir, crictl=None):
+    def __init__(self, peer, runtime, image_tar, workdir, crictl=None, handlers=None, node=None):
         self.peer = peer
         self.runtime = runtime
         self.handler = os.path.basename(runtime)      # "pyrunc" (or "runc" with OCI_RUNTIME=runc)
+        # the CRI runtime handlers, the first one the default: {name: binary}
+        self.handlers = handlers or {self.handler: runtime}
+        # on a node (tests/support/node.py): the systemd cgroup driver, AppArmor on, pods in a slice
+        self.node = node
+        self.systemd = node is not None
         self.image_tar = image_tar
         self.crictl_path = crictl
         self.ns = "pyrunc-test"                        # ctr's namespace: cgroups /pyrunc-test/<id>
@@ -157,10 +173,12 @@ class Containerd:
             os.makedirs(os.path.join(d, sub))
         make = config_v2 if self.peer.config_version == 2 else config_v3
         with open(os.path.join(d, "config.toml"), "w") as f:
-            f.write(make(d, self.sock, self.handler, self.runtime))
-        self.run = PrivateRun("pyrunc-ctrd-run")
+            f.write(make(d, self.sock, self.handlers, self.systemd))
+        # on a node, only the shim's hard-coded directory is private: the node's /run holds its bus
+        self.run = PrivateRun("pyrunc-ctrd-run", *(["/run/containerd"] if self.node else []))
         self.ctr_cgroup = OwnCgroup(self.ns)                   # ctr: cgroupsPath /<namespace>/<id>
-        self.cri_parent = OwnCgroup(f"pyrunc-cri-{os.getpid()}")   # CRI: <cgroup_parent>/<id>
+        # CRI: <cgroup_parent>/<id>, or with systemd <slice>:cri-containerd:<id>
+        self.cri_parent = self.node.slice("cri") if self.node else OwnCgroup(f"pyrunc-cri-{os.getpid()}")
         env = {
             # the peer's own shim first: containerd finds containerd-shim-runc-v2 through PATH
             "PATH": self.peer.bin_dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

@@ -32,8 +32,11 @@ def ulimits():
 
 
 class Podman:
-    def __init__(self, podman, runtime, image_tar, workdir):
+    def __init__(self, podman, runtime, image_tar, workdir, node=None):
         self.podman = podman
+        # on a node (tests/support/node.py): the systemd cgroup manager, AppArmor on, a slice as parent
+        self.node = node
+        self.manager = "systemd" if node else "cgroupfs"
         self.runtime = runtime
         self.image_tar = image_tar
         self.dir = str(workdir)
@@ -54,7 +57,7 @@ network_backend = "cni"
 network_config_dir = "{d}/cni"
 cni_plugin_dirs = ["{d}/cni-bin"]
 [engine]
-cgroup_manager = "cgroupfs"
+cgroup_manager = "{self.manager}"
 events_logger = "file"
 events_logfile_path = "{d}/events.log"
 tmp_dir = "{d}/tmp"
@@ -77,8 +80,10 @@ lock_type = "file"
             "CONTAINERS_REGISTRIES_CONF": os.path.join(d, "registries.conf"),
             "TMPDIR": os.path.join(d, "tmp"),
         }
-        self.run = PrivateRun("pyrunc-podman-run")
-        self.cgroup = OwnCgroup(f"pyrunc-podman-{os.getpid()}")
+        # on a node, the node's /run keeps its bus; the runtimes' default roots are private
+        self.run = PrivateRun("pyrunc-podman-run", *(["/run/runc", "/run/pyrunc", "/run/crun", "/run/libpod",
+                                                      "/run/containers"] if self.node else []))
+        self.cgroup = self.node.slice("podman") if self.node else OwnCgroup(f"pyrunc-podman-{os.getpid()}")
         # one archive, two images: pull the `latest` one by its ref name, then name it
         p = self.podman_cmd("pull", "--signature-policy", os.path.join(d, "policy.json"),
                             f"oci-archive:{self.image_tar}:latest", timeout=120)
@@ -89,7 +94,7 @@ lock_type = "file"
     def argv(self, *args):
         d = self.dir
         return self.run.enter([self.podman, "--root", f"{d}/root", "--runroot", f"{d}/run", "--tmpdir", f"{d}/tmp",
-                               "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+                               "--cgroup-manager", self.manager, "--events-backend", "file",
                                "--runtime", self.runtime] + [str(a) for a in args])
 
     def podman_cmd(self, *args, check=True, timeout=120, input=None):

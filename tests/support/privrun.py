@@ -1,4 +1,4 @@
-"""A private mount namespace with its own tmpfs on /run, held open by one sleeping process (test process side).
+"""A private mount namespace with its own tmpfs on /run (or on some of its directories), held open by one sleeping process (test process side).
 
 containerd's runc shim hard-codes /run/containerd/{s,fifo,runc}, and podman
 keeps locks and state under /run: every client of the tests runs in one of
@@ -9,15 +9,16 @@ import os
 import signal
 import subprocess
 
-HOLD = ('mount -t tmpfs -o mode=0755,size=256m "$1" /run && mkdir -p /run/lock && echo ready '
-        '&& exec sleep 2147483647')
+HOLD = ('name=$1; shift; for d in "$@"; do mkdir -p "$d" && mount -t tmpfs -o mode=0755,size=256m "$name" "$d" '
+        '|| exit 1; done; mkdir -p /run/lock && echo ready && exec sleep 2147483647')
 
 
 class PrivateRun:
-    def __init__(self, name):
+    def __init__(self, name, *dirs):
+        """A tmpfs on each of dirs (default: /run itself) in the new namespace."""
         # unshare without --fork execs sh (then sleep) in the new namespace: pid = the holder
         self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--",
-                                      "sh", "-c", HOLD, "sh", name],
+                                      "sh", "-c", HOLD, "sh", name, *(dirs or ["/run"])],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, close_fds=True)
         if self.proc.stdout.readline().strip() != b"ready":
             self.proc.wait()
