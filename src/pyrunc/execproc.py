@@ -55,10 +55,10 @@ def process_spec(saved, o, args):
     validate.check_process(p, problems, where="/process")
     if problems:
         raise BadConfig("process: " + "; ".join(problems))
-    for key in LABEL_FLAGS:
-        # runc's newInitConfig: a process without a label of its own gets the container's
-        if not p.get(key) and (saved or {}).get(key):
-            p[key] = saved[key]
+    # runc's newInitConfig: a process without a SELinux label of its own gets the container's (its
+    # specconv keeps no AppArmor profile for the container: a process.json without one runs unconfined)
+    if not p.get("selinuxLabel") and (saved or {}).get("selinuxLabel"):
+        p["selinuxLabel"] = saved["selinuxLabel"]
     return p
 
 

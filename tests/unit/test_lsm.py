@@ -95,8 +95,9 @@ def lsm_on(monkeypatch):
 
 
 def test_exec_labels_are_runcs(lsm_on, tmp_path):
-    """The flags, else the process's own, else the container's (runc's newInitConfig); with --process the flags
-    are ignored (runc's getProcess returns before reading them)."""
+    """The flags, else the process's own (the container's, copied, without --process), and for SELinux
+    only, else the container's (runc's newInitConfig); with --process the flags are ignored (runc's
+    getProcess returns before reading them)."""
     p = execproc.process_spec(SAVED, {}, ["true"])
     assert (p["apparmorProfile"], p["selinuxLabel"]) == ("saved-profile", "saved:label")
     p = execproc.process_spec(SAVED, {"apparmor": "flag-profile", "process-label": "flag:label"}, ["true"])
@@ -104,3 +105,5 @@ def test_exec_labels_are_runcs(lsm_on, tmp_path):
     own = {"args": ["true"], "cwd": "/", "apparmorProfile": "own-profile"}
     p = execproc.process_spec(SAVED, {"process": own, "apparmor": "flag-profile"}, [])
     assert (p["apparmorProfile"], p["selinuxLabel"]) == ("own-profile", "saved:label")
+    p = execproc.process_spec(SAVED, {"process": {"args": ["true"], "cwd": "/"}}, [])
+    assert ("apparmorProfile" not in p, p["selinuxLabel"]) == (True, "saved:label")
