@@ -110,7 +110,8 @@ def _as_create(doc, bundle, rootless, systemd, report):
         problems += validate.check_rootless(doc)
     if not any(p.pointer.startswith("/linux/seccomp") for p in problems):
         problems += seccomp.compile_problems(linux.get("seccomp"))
-    fs = config.filesystem(doc, bundle, problems)
+    from pyrunc.linux import lsm
+    fs = config.filesystem(doc, bundle, problems, lsm.mount_label(linux))
     report.errors(problems)
     report.errors(_cgroups(linux, rootless, systemd, report), "/linux/resources")
     return fs
