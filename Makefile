@@ -202,7 +202,7 @@ conformance: deps
 # crun 1.8 refuses hybrid hosts whose cgroup2 has controllers: the sandbox hides it for all three
 bench: deps build
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
-	SANDBOX_HIDE_UNIFIED=1 bash tests/support/sandbox.sh $(PYTHON) tests/bench/bench.py $(PYRUNC_TEST) $(BENCH_ARGS)
+	SANDBOX_HIDE_UNIFIED=1 bash tests/support/sandbox.sh $(PYTHON) tests/bench/bench.py $(PYRUNC_TEST) --json $(BUILD)/bench.json $(BENCH_ARGS)
 
 clean:
 	rm -rf build bundles/build src/pyrunc/_native*.so src/pyrunc/pyrunc-init src/pyrunc/pyrunc-front src/*.egg-info
