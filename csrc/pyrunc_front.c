@@ -205,13 +205,13 @@ static int parse_recipe(char *text, const char *id, const char *verb, struct rec
             it = is_if ? &sec->conds[sec->nconds++] : &sec->steps[sec->nsteps++];
             it->kind = kind;
             /* how many fields each takes: alive|dead PID START, equals TEXT PATH, exists|absent NAME,
-             * fifo-start NAME, rmdir DIR, print TEXT, signal PID START */
+             * fifo-start NAME, rmdir DIR, print TEXT, signal PID START, pids DIR */
             if (is_if)
                 fields = kind == COND_EXISTS || kind == COND_ABSENT ? 1 : 2;
             else if (kind == STEP_SIGNAL)
                 fields = 2;
             else
-                fields = kind == STEP_FIFO_START || kind == STEP_RMDIR || kind == STEP_PRINT ? 1 : 0;
+                fields = kind == STEP_FIFO_START || kind == STEP_RMDIR || kind == STEP_PRINT || kind == STEP_PIDS;
             if (fields == 2)
                 it->a = field(&rest, 0);
             if (fields)
@@ -282,6 +282,49 @@ static void print_text(const char *text)
             exit(1);   /* as Python's CLI, whose write to a closed stdout fails the call */
         done += (size_t)w;
     }
+}
+
+/* pids: the cgroup.procs of dir and every cgroup below it, in the order of Python's walk
+ * (the directory, then each subdirectory as readdir lists it), as one JSON list. */
+static void collect_pids(int dir, FILE *out, int *count)
+{
+    static char procs[1 << 16];
+    char *p, *end;
+    struct dirent *e;
+    DIR *d;
+    int sub;
+    if (read_file(dir, "cgroup.procs", procs, sizeof(procs)) >= 0)
+        for (p = procs; *p; p = end) {
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            fprintf(out, *count ? ",%ld" : "[%ld", pid);
+            ++*count;
+        }
+    d = fdopendir(dup(dir));
+    if (!d)
+        return;
+    while ((e = readdir(d)))
+        if (e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            sub = openat(dir, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0) {
+                collect_pids(sub, out, count);
+                close(sub);
+            }
+        }
+    closedir(d);
+}
+
+static void print_pids(const char *path)
+{
+    int count = 0, dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+        collect_pids(dir, stdout, &count);
+        close(dir);
+    }
+    fputs(count ? "]\n" : "null\n", stdout);
+    if (fflush(stdout) != 0)
+        exit(1);
 }
 
 /* signal: the call's signal to the init, pinned by a pidfd and checked to be that process. */
@@ -383,6 +426,7 @@ static void run_steps(int root, const char *id, int dir, const struct recipe *r,
         case STEP_REMOVE_STATE: remove_state(root, id, dir); break;
         case STEP_PRINT: print_text(s->a); break;
         case STEP_SIGNAL: signal_init(s->a, s->b); break;
+        case STEP_PIDS: print_pids(s->a); break;
         default: python();
         }
     }
@@ -421,7 +465,7 @@ int main(int argc, char **argv)
     const char *root = DEFAULT_ROOT, *logpath = NULL, *fmt = "text", *id = NULL, *v, *verb;
     static char buf[RECIPE_MAX];
     static struct recipe r;
-    int i = 1, rootfd, dir, fd;
+    int i = 1, rootfd, dir, fd, ps_json = 0;
 
     saved_argv = argv;
     if (geteuid() != 0)
@@ -445,6 +489,15 @@ int main(int argc, char **argv)
         /* --force changes nothing for a stopped container, what delete's recipe requires */
         if (!strcmp(verb, "delete") && (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force")))
             continue;
+        /* ps: only `--format json` (its table runs ps(1): Python's) */
+        if (!strcmp(verb, "ps") && !id && (v = flag_value(argc, argv, &i, "--format"))) {
+            ps_json |= !strcmp(v, "json") ? 1 : 2;
+            continue;
+        }
+        if (!strcmp(verb, "ps") && !id && !strcmp(argv[i], "-f") && i + 1 < argc) {
+            ps_json |= !strcmp(argv[++i], "json") ? 1 : 2;
+            continue;
+        }
         if (argv[i][0] == '-')
             python();
         else if (!id)
@@ -454,7 +507,7 @@ int main(int argc, char **argv)
         else
             python();
     }
-    if (!id || !plain_name(id))
+    if (!id || !plain_name(id) || (!strcmp(verb, "ps") && ps_json != 1))
         python();
     if (logpath) {     /* the Python CLI creates the log file on every call, so does this */
         fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -466,8 +519,8 @@ int main(int argc, char **argv)
     if (rootfd < 0 || !private_dir(rootfd))
         python();      /* Python refuses a root another user could have written (state.py) */
     dir = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    /* state reads without the lock, as Python's (the recipe is replaced by rename, never rewritten) */
-    if (dir < 0 || (strcmp(verb, "state") && flock(dir, LOCK_EX) < 0))
+    /* state and ps read without the lock, as Python's (the recipe is replaced by rename, never rewritten) */
+    if (dir < 0 || (strcmp(verb, "state") && strcmp(verb, "ps") && flock(dir, LOCK_EX) < 0))
         python();
     /* the lock fd is close-on-exec: handing over to Python releases the lock */
     if (read_file(dir, RECIPE_FILE, buf, sizeof(buf)) < 0 || parse_recipe(buf, id, verb, &r) < 0)

@@ -16,7 +16,7 @@ state with a newline in a field gets no recipe):
 
     pyrunc-recipe VERSION
     id ID
-    verb VERB                (a section: start, delete, state or kill)
+    verb VERB                (a section: start, delete, state, kill or ps)
     if CONDITION ARGS...     every one must hold, else the next section of the verb
     do STEP ARGS...          run in order; a failure hands over (steps.py says what each does)
     end
@@ -30,7 +30,8 @@ state directory).  `state` reads the recipe without the lock, as Python's
 `state` reads state.json (both are replaced by rename, never rewritten).
 `kill ID [SIGNAL]` is the front end's only when SIGNAL is absent (SIGTERM) or
 a number from 0 to SIGNAL_MAX, which parse_signal takes as itself; any
-other spelling goes to Python.  A `print` step's text escapes backslash and
+other spelling goes to Python; `ps` is the front end's only as `ps --format
+json ID` (or `-f json`).  A `print` step's text escapes backslash and
 newline as \\ and \n (see escape).  The front end refuses
 (hands over) a recipe of another version, an id other than the one it was
 called with, an unknown condition or step, or anything it cannot parse.
@@ -43,9 +44,9 @@ RECIPE = "recipe"
 FIFO = "exec.fifo"
 START_TRACE = "trace.start"      # the marks of a start, written by whoever ran it
 DEFAULT_ROOT = "/run/pyrunc"
-VERBS = ("start", "delete", "state", "kill")
+VERBS = ("start", "delete", "state", "kill", "ps")
 CONDITIONS = ("alive", "dead", "equals", "exists", "absent")
-FRONT_STEPS = ("fifo-start", "trace-start", "rmdir", "remove-state", "print", "signal")
+FRONT_STEPS = ("fifo-start", "trace-start", "rmdir", "remove-state", "print", "signal", "pids")
 SIGNAL_MAX = _signal.SIGRTMAX
 DEFAULT_SIGNAL = _signal.SIGTERM
 

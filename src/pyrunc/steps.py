@@ -19,12 +19,14 @@ A step is a tuple (name, args...):
   rmdir DIR         remove a cgroup directory (Python kills what is left in it first)
   remove-state      remove the state directory
   print TEXT        write TEXT (frontabi.escape'd) to stdout: an answer Python computed
+  pids DIR          print the pids in the cgroup DIR and below, as `ps --format json` does (null for none)
   signal PID START  send the call's signal to the init through a pidfd, if it is still that process;
                     SIGKILL: wait (at most 5 s) for its exit
 
-`state` and `kill` are answered from sections of their own (state_sections,
-kill_sections): Python's lifecycle computes the same answers directly
-(state.oci_state, lifecycle.kill_init).
+`state`, `kill` and `ps --format json` are answered from sections of their
+own (state_sections, kill_sections, ps_sections): Python computes the same
+answers directly (state.oci_state, lifecycle.kill_init,
+cgroups.fscommon.procs_below).
 """
 from pyrunc import frontabi
 
@@ -85,6 +87,16 @@ def kill_sections(data):
     return [([("alive", data["pid"], data["pid_start"])], [("signal", data["pid"], data["pid_start"])])]
 
 
+def ps_sections(data):
+    """`ps --format json`, in every status (runc lists what is left in a stopped container's cgroup):
+    the pids below the directory the driver says holds them all."""
+    cg = data.get("cgroup") or {}
+    if not cg.get("dirs"):
+        return []         # no cgroup: Python says so
+    from pyrunc import cgroups
+    return [([], [("pids", cgroups.from_state(cg).main_dir())])]
+
+
 def freezer_of(cg):
     """[freezer file, its content when thawed] that the cgroup driver recorded in a container's
     cgroup state, or None (no freezer)."""
@@ -111,4 +123,5 @@ def recipe(cid, data):
         sections.append((verb, conditions(verb, data), ops))
     sections += [("state", conds, ops) for conds, ops in state_sections(cid, data)]
     sections += [("kill", conds, ops) for conds, ops in kill_sections(data)]
+    sections += [("ps", conds, ops) for conds, ops in ps_sections(data)]
     return frontabi.format_recipe(cid, sections)

@@ -59,8 +59,8 @@ def test_ordinary_lifecycle_without_python(rt, bundle, tmp_path):
     assert "does not exist" in rt.run("state", "f1", check=False).stderr
 
 
-def test_state_and_kill_without_python(rt, bundle, tmp_path):
-    """`state` and `kill ID [number]` of an ordinary container are answered from the recipe: a copy of
+def test_state_kill_and_ps_without_python(rt, bundle, tmp_path):
+    """`state`, `kill ID [number]` and `ps --format json` of an ordinary container are answered from the recipe: a copy of
     the install whose Python CLI only fails shows which calls reach Python (paused, a signal name)."""
     copy = tmp_path / "prefix"
     shutil.copytree(install_prefix(rt.path), copy, symlinks=True)
@@ -79,6 +79,9 @@ def test_state_and_kill_without_python(rt, bundle, tmp_path):
     assert front.run("state", "fs1", check=False).returncode == 99       # paused: Python's
     rt.run("resume", "fs1")
     assert front.run("kill", "fs1", "TERM", check=False).returncode == 99   # a name: Python parses it
+    assert front.run("ps", "--format", "json", "fs1").stdout == rt.run("ps", "-f", "json", "fs1").stdout
+    assert json.loads(front.run("ps", "-f", "json", "fs1").stdout) == [rt.state("fs1")["pid"]]
+    assert front.run("ps", "fs1", check=False).returncode == 99      # the table runs ps(1): Python's
     assert front.run("kill", "--all", "fs1", "0", check=False).returncode == 99
     front.run("kill", "fs1", "0")
     assert rt.status("fs1") == "running"
@@ -195,11 +198,14 @@ def _outcome(rt, cid, p, other):
     out = p.stdout
     if out.startswith("{"):      # state: its JSON, but the twins' own pid, id and creation time
         out = {k: v for k, v in json.loads(out).items() if k not in ("pid", "id", "created")}
+    elif out.startswith("[") or out == "null\n":     # ps: how many pids, the twins' own
+        out = ("pids", len(json.loads(out) or []))
     return (p.returncode, out, p.stderr.replace(cid, "ID").replace(other, "ID"), left)
 
 
 def _call(rt, verb, cid):
-    p = rt.run(verb[0], cid, *verb[1:], check=False)
+    args = [*verb, cid] if verb[0] == "ps" else [verb[0], cid, *verb[1:]]   # ps: options before the id
+    p = rt.run(*args, check=False)
     if verb == ["kill"]:
         # SIGTERM kills `sleep` without a pid namespace of its own, a little later: let either path's
         # container get there (the front end returns much sooner than Python)
@@ -231,7 +237,8 @@ def test_front_end_and_python_agree(rt, bundle, tmp_path, hooks, pid_ns):
     bundle.set_args("sleep", "100")
     py = Runtime(python_cli(rt.path), rt.root)
     differences = []
-    for verb in (["start"], ["delete"], ["delete", "--force"], ["state"], ["kill"], ["kill", "0"], ["kill", "9"]):
+    for verb in (["start"], ["delete"], ["delete", "--force"], ["state"], ["kill"], ["kill", "0"], ["kill", "9"],
+                 ["ps", "--format", "json"]):
         for status in STATES:
             front_id, py_id = f"f-{'-'.join(verb)}-{status}", f"p-{'-'.join(verb)}-{status}"
             for cid in (front_id, py_id):
