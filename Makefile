@@ -37,6 +37,7 @@ V2VM_TIMEOUT ?= 1200
 # service, outside sandbox.sh: they test the guest's own systemd, bus and cgroup tree, and
 # the throwaway guest holds nothing else (pyrunc's cgroups stay in the service's subtree).
 NODE_TIMEOUT ?= 900
+CLIENT_ROUNDS ?= 10
 
 .PHONY: all deps deps-v2vm deps-node build install demo test test-v2 v2-tests test-node node-tests \
 	test-py313 py313-tests unit bench bundles peers fuzz schema conformance clean
@@ -200,9 +201,11 @@ conformance: deps
 		$(if $(CONFORMANCE_GATE),--expect-passes $(CONFORMANCE_GATE)) --runtime $(or $(RUNTIME),$(PYRUNC_TEST)) $(TESTS)
 
 # crun 1.8 refuses hybrid hosts whose cgroup2 has controllers: the sandbox hides it for all three
-bench: deps build
+bench: deps build peers
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
 	SANDBOX_HIDE_UNIFIED=1 bash tests/support/sandbox.sh $(PYTHON) tests/bench/bench.py $(PYRUNC_TEST) --json $(BUILD)/bench.json $(BENCH_ARGS)
+	PYRUNC_PEERS_CACHE=$(PEERS_CACHE) bash tests/support/sandbox.sh $(PYTHON) tests/bench/clients.py $(PYRUNC_TEST) \
+		--rounds $(CLIENT_ROUNDS) --json $(BUILD)/bench-clients.json
 
 clean:
 	rm -rf build bundles/build src/pyrunc/_native*.so src/pyrunc/pyrunc-init src/pyrunc/pyrunc-front src/*.egg-info

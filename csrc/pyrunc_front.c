@@ -433,6 +433,20 @@ static void run_steps(int root, const char *id, int dir, const struct recipe *r,
     exit(0);
 }
 
+/* delete --force of an id without a directory: done, as Python's lifecycle.delete, unless a create's
+ * temporary is there for Python to sweep (frontabi.TEMPORARY). */
+static void __attribute__((noreturn)) delete_missing(int root)
+{
+    struct dirent *e;
+    DIR *d = fdopendir(openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d)
+        python();
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, TEMPORARY, strlen(TEMPORARY)))
+            python();
+    exit(0);
+}
+
 /* kill's SIGNAL when it is a plain number parse_signal takes as itself (frontabi); else Python parses it. */
 static int decimal_signal(const char *s)
 {
@@ -465,7 +479,7 @@ int main(int argc, char **argv)
     const char *root = DEFAULT_ROOT, *logpath = NULL, *fmt = "text", *id = NULL, *v, *verb;
     static char buf[RECIPE_MAX];
     static struct recipe r;
-    int i = 1, rootfd, dir, fd, ps_json = 0;
+    int i = 1, rootfd, dir, fd, ps_json = 0, force = 0;
 
     saved_argv = argv;
     if (geteuid() != 0)
@@ -487,8 +501,10 @@ int main(int argc, char **argv)
         python();
     for (; i < argc; i++) {
         /* --force changes nothing for a stopped container, what delete's recipe requires */
-        if (!strcmp(verb, "delete") && (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force")))
+        if (!strcmp(verb, "delete") && (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))) {
+            force = 1;
             continue;
+        }
         /* ps: only `--format json` (its table runs ps(1): Python's) */
         if (!strcmp(verb, "ps") && !id && (v = flag_value(argc, argv, &i, "--format"))) {
             ps_json |= !strcmp(v, "json") ? 1 : 2;
@@ -519,6 +535,8 @@ int main(int argc, char **argv)
     if (rootfd < 0 || !private_dir(rootfd))
         python();      /* Python refuses a root another user could have written (state.py) */
     dir = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0 && errno == ENOENT && force)
+        delete_missing(rootfd);
     /* state and ps read without the lock, as Python's (the recipe is replaced by rename, never rewritten) */
     if (dir < 0 || (strcmp(verb, "state") && strcmp(verb, "ps") && flock(dir, LOCK_EX) < 0))
         python();

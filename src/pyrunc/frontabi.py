@@ -28,7 +28,9 @@ ticks), `dead PID START` (not so), `equals TEXT PATH` (the file holds TEXT,
 trailing whitespace aside), `exists NAME` / `absent NAME` (a file of the
 state directory).  `state` reads the recipe without the lock, as Python's
 `state` reads state.json (both are replaced by rename, never rewritten).
-`kill ID [SIGNAL]` is the front end's only when SIGNAL is absent (SIGTERM) or
+`delete --force` of an id that has no directory succeeds at once, as
+Python's lifecycle.delete, unless the root holds a create's temporary
+(TEMPORARY...), which Python sweeps.  `kill ID [SIGNAL]` is the front end's only when SIGNAL is absent (SIGTERM) or
 a number from 0 to SIGNAL_MAX, which parse_signal takes as itself; any
 other spelling goes to Python; `ps` is the front end's only as `ps --format
 json ID` (or `-f json`).  A `print` step's text escapes backslash and
@@ -44,6 +46,7 @@ RECIPE = "recipe"
 FIFO = "exec.fifo"
 START_TRACE = "trace.start"      # the marks of a start, written by whoever ran it
 DEFAULT_ROOT = "/run/pyrunc"
+TEMPORARY = "@creating."         # a create's directory before its rename to the id (state.reserve)
 VERBS = ("start", "delete", "state", "kill", "ps")
 CONDITIONS = ("alive", "dead", "equals", "exists", "absent")
 FRONT_STEPS = ("fifo-start", "trace-start", "rmdir", "remove-state", "print", "signal", "pids")
@@ -77,6 +80,7 @@ def header():
              "#ifndef PYRUNC_FRONT_ABI_H", "#define PYRUNC_FRONT_ABI_H",
              f"#define RECIPE_VERSION {VERSION}", f"#define RECIPE_FILE {cstr(RECIPE)}",
              f"#define START_TRACE_FILE {cstr(START_TRACE)}", f"#define DEFAULT_ROOT {cstr(DEFAULT_ROOT)}",
+             f"#define TEMPORARY {cstr(TEMPORARY)}",
              f"#define SIGNAL_MAX {SIGNAL_MAX}", f"#define DEFAULT_SIGNAL {DEFAULT_SIGNAL}"]
     for group, names in (("COND", CONDITIONS), ("STEP", FRONT_STEPS), ("VERB", VERBS)):
         ids = [f"{group}_{n.upper().replace('-', '_')}" for n in names]

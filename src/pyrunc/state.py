@@ -17,7 +17,7 @@ START_TRACE = frontabi.START_TRACE    # the marks of a `start`, by the front end
 NAME_MAX = 255
 # create builds <root>/<id> under this name, '@' being outside the id alphabet: a temporary is never a
 # container (a container named ".<id>.<pid>" once was swept as one by `delete --force <id>`)
-TEMPORARY = "@creating."
+TEMPORARY = frontabi.TEMPORARY
 _S_IFMT, _S_IFDIR = 0o170000, 0o040000
 
 

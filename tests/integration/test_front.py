@@ -89,6 +89,13 @@ def test_state_kill_and_ps_without_python(rt, bundle, tmp_path):
     assert json.loads(front.run("state", "fs1").stdout)["status"] == "stopped"
     assert front.run("kill", "fs1", "9", check=False).returncode == 99       # stopped: Python words it
     front.run("delete", "fs1")
+    # containerd's shim deletes again with --force: nothing to do, unless a create's temporary waits
+    front.run("delete", "--force", "fs1")
+    assert front.run("delete", "fs1", check=False).returncode == 99          # Python says it does not exist
+    os.mkdir(os.path.join(rt.root, "@creating.99999999.00"))
+    assert front.run("delete", "--force", "fs1", check=False).returncode == 99   # Python sweeps it
+    rt.run("delete", "--force", "fs1")
+    assert not os.path.exists(os.path.join(rt.root, "@creating.99999999.00"))
 
 
 def test_hooks_leave_start_and_delete_to_python(rt, bundle, tmp_path):

@@ -90,7 +90,7 @@ WEAKENINGS = {
                      '    if (st.f_type != PROC_SUPER_MAGIC)\n        label_failed(what, "open", path, "not on procfs");\n',
                      ""),
     # create's temporaries named like ids (".<pid>.<random>"): `delete --force` sweeps a container named so
-    "sweep-ids": ("pyrunc/state.py", 'TEMPORARY = "@creating."\n', 'TEMPORARY = "."\n'),
+    "sweep-ids": ("pyrunc/state.py", 'TEMPORARY = frontabi.TEMPORARY\n', 'TEMPORARY = "."\n'),
     # a pid file's temporary at a predictable name, opened without O_EXCL: a planted hard link is truncated
     "pid-file-truncate": ("pyrunc/oslite.py",
                           '.{getpid()}.{urandom(6).hex()}")\n        try:\n'
