@@ -27,7 +27,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     c = manager = None
     fds = []
     try:
-        doc = _checked_config(bundle, console_socket, detach, preserve_fds, host.rootless)
+        doc = _checked_config(bundle, console_socket, detach, preserve_fds, host.rootless, host.systemd_cgroup)
         from pyrunc.linux import seccomp
         filter_entry, bpf = seccomp.prepare(doc.get("linux", {}).get("seccomp"), host.root)
         if filter_entry:
@@ -148,14 +148,14 @@ def _open_userns(path):
         raise Error(f"open user namespace {path} for an idmapped mount: {e.strerror}") from None
 
 
-def _checked_config(bundle, console_socket, detach, preserve_fds, rootless=False):
+def _checked_config(bundle, console_socket, detach, preserve_fds, rootless=False, systemd=False):
     """config.json, typed and checked; every problem at once."""
     from pyrunc import spec, validate
     doc = spec.load(bundle)
     trace.mark("parse")
     problems = validate.check(doc, bundle)
     if rootless:
-        problems += validate.check_rootless(doc)
+        problems += validate.check_rootless(doc, systemd)
     p = doc.get("process", {})
     if p.get("terminal") and detach and not console_socket:
         problems.append("/process/terminal: cannot allocate a tty for a detached container without --console-socket")

@@ -107,7 +107,7 @@ def _as_create(doc, bundle, rootless, systemd, report):
     linux = doc.get("linux", {})
     problems = validate.check(doc, bundle)
     if rootless:
-        problems += validate.check_rootless(doc)
+        problems += validate.check_rootless(doc, systemd)
     if not any(p.pointer.startswith("/linux/seccomp") for p in problems):
         problems += seccomp.compile_problems(linux.get("seccomp"))
     fs = config.filesystem(doc, bundle, problems)

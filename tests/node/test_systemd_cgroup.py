@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.support.helpers import create, read, wait_for
+from tests.support.helpers import create, open_path_to, read, wait_for
 from tests.support.runtime import Runtime, runtime_path
 
 pytestmark = pytest.mark.node
@@ -175,3 +175,82 @@ def test_features_report_systemd(is_pyrunc, rt):
     for path in (runtime_path(), RUNC):
         cg = json.loads(subprocess.run([path, "features"], capture_output=True, text=True, timeout=60).stdout)
         assert cg["linux"]["cgroup"]["systemd"] is True and cg["linux"]["cgroup"]["systemdUser"] is True, path
+
+
+USER, UID = "pyrunc-rl", 4321
+
+
+@pytest.fixture
+def user_manager(rt):
+    """A user whose systemd runs (lingering) with its bus at $XDG_RUNTIME_DIR/bus; gone afterwards, with
+    logind and user.slice when they were started for it."""
+    started = [u for u in ("systemd-logind.service", "user.slice")
+               if subprocess.run(["systemctl", "is-active", "--quiet", u]).returncode]
+    if subprocess.run(["id", USER], capture_output=True).returncode:
+        subprocess.run(["useradd", "--uid", str(UID), "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+                        USER], check=True, capture_output=True)
+    p = subprocess.run(["loginctl", "enable-linger", USER], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    xdg = f"/run/user/{UID}"
+    wait_for(lambda: os.path.exists(f"{xdg}/bus"), timeout=60, what="the user's bus")
+    yield {"XDG_RUNTIME_DIR": xdg, "PATH": os.environ["PATH"]}
+    subprocess.run(["loginctl", "disable-linger", USER], capture_output=True, timeout=60)
+    subprocess.run(["systemctl", "stop", f"user@{UID}.service", f"user-runtime-dir@{UID}.service",
+                    f"user-{UID}.slice", *started], capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("runtime", ["pyrunc", "runc"])
+def test_rootless_goes_through_the_users_systemd(user_manager, bundle, tmp_path, runtime):
+    """Rootless --systemd-cgroup: the scope is the user's manager's, below its ControlGroup, in user.slice."""
+    home = tmp_path / "rl"
+    home.mkdir()
+    os.chown(home, UID, UID)
+    open_path_to(str(home / "x"))
+    open_path_to(bundle.rootfs + "/x")
+    linux = bundle.config["linux"]
+    linux["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "user")]
+    linux["uidMappings"] = [{"containerID": 0, "hostID": UID, "size": 1}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": UID, "size": 1}]
+    linux["resources"] = {"pids": {"limit": 20}}
+    linux.pop("cgroupsPath", None)
+    mounts = []
+    for m in bundle.config["mounts"]:
+        if m["destination"] == "/sys":
+            m = {"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec",
+                                                                                     "nodev", "ro"]}
+        if m["destination"] == "/dev/pts":
+            m["options"] = [o for o in m["options"] if o != "gid=5"]
+        mounts.append(m)
+    bundle.config["mounts"] = mounts
+    bundle.set_args("sleep", "300")
+    path = runtime_path() if runtime == "pyrunc" else RUNC
+    cid = f"rl-{runtime}"
+    unit = f"runc-{cid}.scope"
+    base = ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", path, "--root", str(home / "state"),
+            "--systemd-cgroup"]
+
+    def run(*args, check=True):
+        p = subprocess.run(base + list(args), env=user_manager, text=True, capture_output=True, timeout=120,
+                           stdin=subprocess.DEVNULL)
+        assert p.returncode == 0 or not check, (args, p.stderr)
+        return p
+
+    with open(tmp_path / "out", "w") as o:
+        p = subprocess.run(base + ["create", "--bundle", bundle.path, cid], env=user_manager, stdin=subprocess.DEVNULL,
+                           stdout=o, stderr=o, timeout=120)
+    assert p.returncode == 0, (tmp_path / "out").read_text()
+    try:
+        import json
+        pid = json.loads(run("state", cid).stdout)["pid"]
+        cgroup = f"/user.slice/user-{UID}.slice/user@{UID}.service/user.slice/{unit}"
+        assert cgroup_of(pid) == cgroup
+        assert read(f"/sys/fs/cgroup{cgroup}/pids.max").strip() == "20"
+        user_show = subprocess.run(["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", "systemctl",
+                                    "--user", "show", unit, "--property=ActiveState", "--property=TasksMax",
+                                    "--property=Delegate"], env=user_manager, capture_output=True, text=True,
+                                   timeout=60)
+        shown = dict(line.split("=", 1) for line in user_show.stdout.split())
+        assert shown == {"TasksMax": "20", "Delegate": "yes", "ActiveState": "active"}, user_show.stderr
+    finally:
+        run("delete", "--force", cid, check=False)
+    assert not os.path.exists(f"/sys/fs/cgroup/user.slice/user-{UID}.slice/user@{UID}.service/user.slice/{unit}")

@@ -56,7 +56,11 @@ class Manager:
     """One connection to a systemd manager (the system's, or the rootless user's)."""
 
     def __init__(self, rootless=False):
-        from jeepney.io.blocking import open_dbus_connection
+        try:
+            from jeepney.io.blocking import open_dbus_connection
+        except ImportError:
+            raise Error("--systemd-cgroup needs the jeepney D-Bus client (Debian: apt-get install "
+                        "python3-jeepney)") from None
         addr = user_bus_address() if rootless else "SYSTEM"
         try:
             self.conn = open_dbus_connection(bus=addr)

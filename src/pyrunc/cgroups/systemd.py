@@ -121,6 +121,13 @@ class SystemdManager(V2Manager):
         super().destroy(timeout)            # sub-cgroups systemd left (runc: systemd 239)
 
     # -- resources -------------------------------------------------------
+    def _apply_devices(self, insns):
+        try:
+            super()._apply_devices(insns)
+        except Error:
+            if not self.rootless:    # runc's fs2: a device filter is not expected to work rootless
+                raise
+
     def apply(self, res, skip_devices=False, linux_devices=()):
         props = sdunit.resources(res, self.bus.version(), skip_devices, linux_devices, _proc_devices(),
                                  oslite.path.exists, log.warning)
