@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.support.helpers import create, open_path_to, read, wait_for
+from tests.support.helpers import create, make_rootless, read, wait_for
 from tests.support.runtime import Runtime, runtime_path
 
 pytestmark = pytest.mark.node
@@ -203,25 +203,9 @@ def user_manager(rt):
 def test_rootless_goes_through_the_users_systemd(user_manager, bundle, tmp_path, runtime):
     """Rootless --systemd-cgroup: the scope is the user's manager's, below its ControlGroup, in user.slice."""
     home = tmp_path / "rl"
-    home.mkdir()
-    os.chown(home, UID, UID)
-    open_path_to(str(home / "x"))
-    open_path_to(bundle.rootfs + "/x")
-    linux = bundle.config["linux"]
-    linux["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "user")]
-    linux["uidMappings"] = [{"containerID": 0, "hostID": UID, "size": 1}]
-    linux["gidMappings"] = [{"containerID": 0, "hostID": UID, "size": 1}]
-    linux["resources"] = {"pids": {"limit": 20}}
-    linux.pop("cgroupsPath", None)
-    mounts = []
-    for m in bundle.config["mounts"]:
-        if m["destination"] == "/sys":
-            m = {"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec",
-                                                                                     "nodev", "ro"]}
-        if m["destination"] == "/dev/pts":
-            m["options"] = [o for o in m["options"] if o != "gid=5"]
-        mounts.append(m)
-    bundle.config["mounts"] = mounts
+    make_rootless(bundle, UID, home)
+    bundle.config["linux"]["resources"] = {"pids": {"limit": 20}}    # the user's systemd applies them
+    bundle.config["linux"].pop("cgroupsPath", None)
     bundle.set_args("sleep", "300")
     path = runtime_path() if runtime == "pyrunc" else RUNC
     cid = f"rl-{runtime}"

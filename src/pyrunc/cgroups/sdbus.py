@@ -63,7 +63,8 @@ class Manager:
                         "python3-jeepney)") from None
         addr = user_bus_address() if rootless else "SYSTEM"
         try:
-            self.conn = open_dbus_connection(bus=addr)
+            # jeepney's default (1 s) is too short for a bus daemon that socket activation is starting
+            self.conn = open_dbus_connection(bus=addr, auth_timeout=JOB_TIMEOUT)
         except (OSError, ValueError) as e:
             raise Error(f"{CONNECT_HINT}: {e}") from None
         self._version = None

@@ -12,7 +12,7 @@ refused: runc's legacy systemd driver is not implemented.
 """
 from pyrunc import log, oslite  # posix without os.py: see oslite
 from pyrunc.cgroups import detect, sdunit
-from pyrunc.cgroups.fs2 import V2Manager, _enable_controllers
+from pyrunc.cgroups.fs2 import V2Manager
 from pyrunc.cgroups.fscommon import read
 from pyrunc.errors import Error, Problem
 
@@ -94,7 +94,7 @@ class SystemdManager(V2Manager):
         try:
             if not oslite.path.isdir(self.dir):
                 raise Error(f"systemd started {self.unit} but its cgroup {self.dir} does not exist")
-            _enable_controllers(self.dir)       # runc: fs2.CreateCgroupPath
+            self._prepare("", self.dir)       # the controllers delegated down to it (runc: fs2.CreateCgroupPath)
             self.apply(self.resources, linux_devices=linux_devices)
         except BaseException:
             log.quietly(self.destroy)
