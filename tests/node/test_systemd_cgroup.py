@@ -118,10 +118,14 @@ def test_dashed_slice_default_prefix_and_delete_of_a_stopped_container(sd, bundl
     cid = f"sdb-{name}-{os.getpid()}"
     unit = f"pfx-{cid}.scope"
     bundle.config["linux"]["cgroupsPath"] = f"a-b.slice:pfx:{cid}"
+    # extra unit properties, in GVariant text; "Sec" becomes "USec" in µs
+    bundle.config["annotations"] = {"org.systemd.property.TimeoutStopSec": "uint64 15",
+                                    "org.systemd.property.CollectMode": "'inactive-or-failed'"}
     bundle.set_args("sh", "-c", "cat /proc/self/cgroup; sleep 300")
     create(runtime, bundle, cid)
     pid = runtime.state(cid)["pid"]
-    assert show(unit, "ActiveState", "Slice") == {"ActiveState": "active", "Slice": "a-b.slice"}
+    assert show(unit, "ActiveState", "Slice", "TimeoutStopUSec", "CollectMode") == {
+        "ActiveState": "active", "Slice": "a-b.slice", "TimeoutStopUSec": "15s", "CollectMode": "inactive-or-failed"}
     assert cgroup_of(pid) == f"/a.slice/a-b.slice/{unit}"
     runtime.run("start", cid)
     runtime.run("kill", cid, "KILL")

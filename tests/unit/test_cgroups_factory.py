@@ -45,8 +45,11 @@ def test_systemd_is_refused_with_runcs_words(tmp_path, monkeypatch):
         cgroups.new("a--b.slice:pyrunc:c", "c", UNIFIED, systemd=True)
     with pytest.raises(Error, match="needs a cgroup v2 .unified. host; this one is hybrid"):
         cgroups.new("system.slice:pyrunc:c", "c", HYBRID, systemd=True)
-    with pytest.raises(Error, match="org.systemd.property.CollectMode: systemd unit properties from annotations"):
-        cgroups.new("", "c", UNIFIED, systemd=True, annotations={"org.systemd.property.CollectMode": "'x'"})
+    with pytest.raises(Error, match="^annotation org.systemd.property.Collect-Mode name incorrect: contains "
+                                    "non-alphabetic character$"):
+        cgroups.new("", "c", UNIFIED, systemd=True, annotations={"org.systemd.property.Collect-Mode": "'x'"})
+    mgr = cgroups.new("", "c", UNIFIED, systemd=True, annotations={"org.systemd.property.CollectMode": "'x'"})
+    assert mgr.extra == [("CollectMode", ("s", "x"))]
 
 
 def test_the_systemd_driver_places_its_scope_and_keeps_its_unit_in_the_state(tmp_path, monkeypatch):

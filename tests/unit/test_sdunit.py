@@ -167,3 +167,33 @@ def test_device_properties_allow_all_and_deny_lists():
 def test_the_error_shows_properties_as_runc():
     assert sdunit.show([("Slice", ("s", "a.slice")), ("Delegate", ("b", True)), ("MemoryMax", ("t", 5))]) == \
         '[{Name:Slice Value:"a.slice"} {Name:Delegate Value:true} {Name:MemoryMax Value:uint64 5}]'
+
+
+def test_annotations_become_unit_properties_as_runcs_initSystemdProps():
+    props = sdunit.annotation_properties({
+        "org.systemd.property.TimeoutStopSec": "uint64 15", "org.systemd.property.CollectMode": "'inactive-or-failed'",
+        "org.systemd.property.After": "['a.service', \"b.service\"]", "org.systemd.property.Wants": "@as []",
+        "org.systemd.property.DefaultDependencies": "true", "org.systemd.property.CPUQuotaPeriodUSec": "uint64 50000",
+        "org.systemd.property.RuntimeMaxSec": "double 1.5", "org.systemd.property.Nice": "5",
+        "io.kubernetes.pod.name": "p"})
+    assert props == [("After", ("as", ["a.service", "b.service"])), ("CPUQuotaPeriodUSec", ("t", 50000)),
+                     ("CollectMode", ("s", "inactive-or-failed")), ("DefaultDependencies", ("b", True)),
+                     ("Nice", ("i", 5)), ("RuntimeMaxUSec", ("t", 1500000)),    # Sec -> USec, in µs
+                     ("TimeoutStopUSec", ("t", 15000000)), ("Wants", ("as", []))]
+    start = sdunit.start_properties("x.scope", "x", "", False, 1, props)
+    assert start[-len(props):] == props        # after runc's own, as runc appends c.SystemdProps
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("Ab", "1", "name incorrect: too short"),
+    ("Time_out", "1", "name incorrect: contains non-alphabetic character"),
+    ("TimeoutStopSec", "'15'", "value parse error: not a number"),
+    ("Foo", "nope", "value parse error: cannot read"),
+    ("Foo", "'it's'", "value parse error: cannot read"),
+])
+def test_bad_annotations_are_refused_with_runcs_words(key, value, message):
+    with pytest.raises(BadConfig, match=f"^annotation org.systemd.property.{key}"):
+        sdunit.annotation_properties({f"org.systemd.property.{key}": value})
+    with pytest.raises(BadConfig, match=message):
+        sdunit.annotation_properties({f"org.systemd.property.{key}": value})
+

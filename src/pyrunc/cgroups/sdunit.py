@@ -64,8 +64,9 @@ def default_slice(rootless):
     return "user.slice" if rootless else "system.slice"
 
 
-def start_properties(unit, name, parent, rootless, pid):
-    """StartTransientUnit's properties for the container's unit (runc's Apply)."""
+def start_properties(unit, name, parent, rootless, pid, extra=()):
+    """StartTransientUnit's properties for the container's unit (runc's Apply); `extra` last (the
+    annotations' properties)."""
     parent = parent or default_slice(rootless)
     props = [("Description", ("s", "libcontainer container " + name))]
     if unit.endswith(SLICE):
@@ -77,7 +78,7 @@ def start_properties(unit, name, parent, rootless, pid):
     # always on, as runc: the same accounting as the fs drivers, and memory cannot be joined later
     props += [(p, ("b", True)) for p in ("MemoryAccounting", "CPUAccounting", "IOAccounting", "TasksAccounting")]
     props.append(("DefaultDependencies", ("b", False)))
-    return props
+    return props + list(extra)
 
 
 def version_number(text):
@@ -90,6 +91,68 @@ def version_number(text):
         elif digits:
             break
     return int(digits) if digits else -1
+
+
+ANNOTATION = "org.systemd.property."
+# GVariant's type keywords for a number (godbus's ParseVariant); a bare integer is an int32
+NUMBER_TYPES = {"byte": "y", "int16": "n", "uint16": "q", "int32": "i", "uint32": "u", "int64": "x",
+                "uint64": "t", "double": "d"}
+
+
+def annotation_properties(annotations):
+    """Unit properties from "org.systemd.property.NAME" annotations (runc's initSystemdProps).
+
+    The value is GVariant text; pyrunc reads its common forms: true/false, numbers (with a type
+    keyword: "uint64 15"), 'strings' and arrays of them (['a', 'b'], @as []).  A NAME ending in a
+    lowercase letter + "Sec" is given to systemd as NAME-USec, in microseconds."""
+    props = []
+    for key, text in sorted(annotations.items()):
+        if not key.startswith(ANNOTATION):
+            continue
+        name = key[len(ANNOTATION):]
+        if len(name) < 3:
+            raise BadConfig(f"annotation {key} name incorrect: too short")
+        if not all("A" <= ch <= "Z" or "a" <= ch <= "z" for ch in name):
+            raise BadConfig(f"annotation {key} name incorrect: contains non-alphabetic character")
+        try:
+            value = gvariant(text)
+            if name.endswith("Sec") and "a" <= name[-4:-3] <= "z":
+                name = name[:-3] + "USec"
+                if value[0] not in "ynqiuxtd" or value[1] < 0:
+                    raise ValueError("not a number")
+                value = ("t", int(value[1] * 1000000))
+        except ValueError as e:
+            raise BadConfig(f"annotation {key}={text} value parse error: {e}") from None
+        props.append((name, value))
+    return props
+
+
+def gvariant(text):
+    """(signature, value) of a GVariant text value of the forms annotation_properties reads."""
+    t = text.strip()
+    if t in ("true", "false"):
+        return ("b", t == "true")
+    if t == "@as []":
+        return ("as", [])
+    if t.startswith("[") and t.endswith("]"):
+        items = [x.strip() for x in t[1:-1].split(",") if x.strip()]
+        if not items:
+            raise ValueError("an empty array needs its type (@as [])")
+        return ("as", [_string(x) for x in items])
+    if t[:1] in ("'", '"'):
+        return ("s", _string(t))
+    word, _, rest = t.partition(" ")
+    sig, num = (NUMBER_TYPES[word], rest.strip()) if word in NUMBER_TYPES else ("i", t)
+    try:
+        return (sig, float(num) if sig == "d" else int(num, 10))
+    except ValueError:
+        raise ValueError(f"cannot read {text!r}") from None
+
+
+def _string(t):
+    if len(t) < 2 or t[0] != t[-1] or t[0] not in "'\"" or "\\" in t or t[0] in t[1:-1]:
+        raise ValueError(f"cannot read {t!r} as a string")
+    return t[1:-1]
 
 
 def _u64(v):

@@ -17,7 +17,6 @@ from pyrunc.cgroups.fscommon import read
 from pyrunc.errors import Error, Problem
 
 RUN_SYSTEMD = "/run/systemd/system"    # sd_booted(3): the host was booted with systemd
-ANNOTATION = "org.systemd.property."
 NEWEST = 1 << 30                       # `check` asks no systemd: every property counts as known
 
 
@@ -27,17 +26,17 @@ def running_systemd():
 
 def new_driver(cgroups_path, cid, layout, resources, rootless, annotations=None):
     """The systemd driver of a new container, after runc's checks in runc's order (manager.New)."""
-    parent, prefix, name = sdunit.parse_path(cgroups_path, cid)
-    for key in annotations or {}:
-        if key.startswith(ANNOTATION):
-            raise Error(f"annotation {key}: systemd unit properties from annotations are not supported by pyrunc")
+    extra = sdunit.annotation_properties(annotations or {})
+    sdunit.parse_path(cgroups_path, cid)       # its errors before the host's (runc's specconv)
     if not running_systemd():
         raise Error("systemd not running on this host, cannot use systemd cgroups manager")
     mode, hierarchies = layout
     if mode != detect.UNIFIED:
         raise Error(f"the systemd cgroup driver needs a cgroup v2 (unified) host; this one is {mode}: "
                     "run without --systemd-cgroup to use cgroupfs")
-    return SystemdManager.new(parent, prefix, name, hierarchies[0][1], resources, rootless)
+    mgr = SystemdManager.new(cgroups_path, cid, hierarchies, resources, False, rootless)
+    mgr.extra = extra     # only create's StartTransientUnit uses them: not in the state
+    return mgr
 
 
 class SystemdManager(V2Manager):
@@ -48,10 +47,13 @@ class SystemdManager(V2Manager):
     def __init__(self, dirs, resources=None, unit="", parent="", cname="", rootless=False):
         super().__init__(dirs, resources)
         self.unit, self.parent, self.cname, self.rootless = unit, parent, cname, rootless
+        self.extra = []
         self._bus = None
 
     @classmethod
-    def new(cls, parent, prefix, name, mountpoint, resources, rootless):
+    def new(cls, cgroups_path, cid, hierarchies, resources, cgroupns, rootless=False):
+        parent, prefix, name = sdunit.parse_path(cgroups_path, cid)
+        mountpoint = hierarchies[0][1]
         unit = sdunit.unit_name(prefix, name)
         sliced = sdunit.expand_slice(parent or sdunit.default_slice(rootless))
         if rootless:
@@ -85,7 +87,7 @@ class SystemdManager(V2Manager):
         if refusals:
             self.dirs, self.unit = {}, ""      # someone else's cgroup: never ours to stop
             raise Error(refusals[0].message)
-        props = sdunit.start_properties(self.unit, self.cname, self.parent, self.rootless, pid)
+        props = sdunit.start_properties(self.unit, self.cname, self.parent, self.rootless, pid, self.extra)
         try:
             self.bus.start_unit(self.unit, props)
         except Error as e:
