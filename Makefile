@@ -15,10 +15,11 @@ BUILD := $(CURDIR)/build
 TEST_PREFIX := $(BUILD)/prefix
 PYRUNC_TEST := $(TEST_PREFIX)/bin/pyrunc
 
-# Debian packages: build deps, the bundles' busybox, test peers (runc, crun), and the
-# clients tests/clients drives (containerd 1.6 with ctr and its runc shim; podman, conmon)
+# Debian packages: build deps, the bundles' busybox, the systemd driver's D-Bus client (jeepney),
+# test peers (runc, crun), and the clients tests/clients drives (containerd 1.6 with ctr and its
+# runc shim; podman, conmon)
 DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev \
-	python3 python3-dev python3-cffi python3-setuptools python3-pip python3-pytest \
+	python3 python3-dev python3-cffi python3-jeepney python3-setuptools python3-pip python3-pytest \
 	python3-hypothesis python3-pyroute2 python3-jsonschema util-linux iproute2 procps strace runc crun \
 	containerd podman conmon
 

@@ -16,6 +16,8 @@ A step is a tuple (name, args...):
   wait-exec         (Python) wait until the init has exec'd the program (the fifo's last reader gone)
   hooks KIND        (Python) run the config's hooks of that kind
   trace-start       record the start's timestamps in trace.start
+  stop-unit UNIT    (Python) stop the container's systemd unit and wait for it (--systemd-cgroup):
+                    the cgroup driver's destroy, which the rmdir steps then complete
   rmdir DIR         remove a cgroup directory (Python kills what is left in it first)
   remove-state      remove the state directory
   print TEXT        write TEXT (frontabi.escape'd) to stdout: an answer Python computed
@@ -42,7 +44,9 @@ def operations(verb, data):
         return ops + [("trace-start",)]
     if verb == "delete":
         cg = data.get("cgroup") or {}
-        ops = [("rmdir", d) for d in cg.get("dirs", {}).values()]
+        unit = (cg.get("systemd") or {}).get("unit")
+        ops = [("stop-unit", unit)] if unit else []
+        ops += [("rmdir", d) for d in cg.get("dirs", {}).values()]
         ops.append(("remove-state",))
         if hooks.get("poststop") and not data.get("creating"):
             ops.append(("hooks", "poststop"))

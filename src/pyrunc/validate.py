@@ -64,13 +64,15 @@ def check_process(p, problems, where="/process"):
         problems.append(Problem(f"{where}/oomScoreAdj", f"{adj} is outside -1000..1000"))
 
 
-def check_rootless(doc):
-    """Without privileges the container needs a user namespace of its own (runc's rule)."""
+def check_rootless(doc, systemd=False):
+    """Without privileges the container needs a user namespace of its own (runc's rule).
+
+    Its resources are ignored, but with --systemd-cgroup: the user's systemd applies them."""
     linux = doc.get("linux", {})
     if not any(ns.get("type") == "user" and not ns.get("path") for ns in linux.get("namespaces", ())):
         return [Problem("/linux/namespaces", "rootless containers need a new user namespace (see `spec --rootless`)")]
     problems = []
-    if any(v for k, v in linux.get("resources", {}).items() if k != "devices"):
+    if not systemd and any(v for k, v in linux.get("resources", {}).items() if k != "devices"):
         from pyrunc import log
         log.warning("rootless: linux.resources are ignored (no cgroup of our own to manage)")
     return problems
