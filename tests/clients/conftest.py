@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from tests.support import peers
+from tests.support.clientfixtures import left_clean, running
 from tests.support.containerd import Containerd
 from tests.support.runtime import PROJECT, runtime_path
 
@@ -25,13 +26,13 @@ def containerd(request, busybox_image, tmp_path_factory):
     crictl = os.path.join(peers.CACHE, "crictl-" + peers.VERSIONS["CRICTL_VERSION"], "crictl")
     c = Containerd(peer, runtime_path(), busybox_image, tmp_path_factory.mktemp("ctrd"),
                    crictl if os.access(crictl, os.X_OK) else None)
-    yield from _running(c, f"containerd {peer.label}")
+    yield from running(c, f"containerd {peer.label}")
 
 
 @pytest.fixture
 def ctrd(containerd, rt):
     """The private containerd for one test; afterwards nothing of the test may be left in it."""
-    yield from _left_clean(containerd, f"containerd {containerd.peer.label}")
+    yield from left_clean(containerd, f"containerd {containerd.peer.label}")
 
 
 @pytest.fixture
@@ -46,30 +47,10 @@ def cri(ctrd):
 def podman_instance(busybox_image, tmp_path_factory):
     from tests.support.podman import Podman
     pm = Podman(peers.podman(), runtime_path(), busybox_image, tmp_path_factory.mktemp("podman"))
-    yield from _running(pm, "podman")
+    yield from running(pm, "podman")
 
 
 @pytest.fixture
 def podman(podman_instance, rt):
     """The private podman for one test; afterwards nothing of the test may be left in it."""
-    yield from _left_clean(podman_instance, "podman")
-
-
-def _running(instance, label):
-    """A session fixture's body: start a private client (stopped again if that fails), stop it cleanly after."""
-    try:
-        instance.start()
-    except BaseException:
-        instance.stop()
-        raise
-    yield instance
-    problems = instance.stop()
-    assert not problems, f"{label} teardown: {problems}"
-
-
-def _left_clean(instance, label):
-    """A test fixture's body: after the test, nothing of it may be left in the client."""
-    yield instance
-    problems = instance.reset()
-    if problems:
-        pytest.fail(f"the test left things in {label}: " + "; ".join(problems))
+    yield from left_clean(podman_instance, "podman")

@@ -15,6 +15,7 @@ import pytest
 
 from tests.support import node as N
 from tests.support import peers
+from tests.support.clientfixtures import left_clean, running
 from tests.support.containerd import Containerd
 from tests.support.cri import Pod, inspect, inspect_pid, wait_state
 from tests.support.helpers import read, wait_for
@@ -39,25 +40,6 @@ def busybox_image(tmp_path_factory):
     return mkimage.build(str(tmp_path_factory.mktemp("image") / "busybox-oci.tar"))
 
 
-def _session(instance, node, label):
-    try:
-        instance.start()
-    except BaseException:
-        instance.stop()
-        node.close()
-        raise
-    yield instance
-    problems = instance.stop() + node.close()
-    assert not problems, f"{label} teardown: {problems}"
-
-
-def _clean(instance, label):
-    yield instance
-    problems = instance.reset()
-    if problems:
-        pytest.fail(f"the test left things in {label}: " + "; ".join(problems))
-
-
 @pytest.fixture(scope="module", params=sorted(peers.CONTAINERD), ids=lambda v: "containerd-" + v)
 def containerd_node(request, busybox_image, tmp_path_factory):
     """One containerd per version, with a `pyrunc` and a `runc` CRI runtime handler, both with the systemd driver."""
@@ -65,12 +47,12 @@ def containerd_node(request, busybox_image, tmp_path_factory):
     node = N.Node("ctrd" + request.param.replace(".", ""))
     c = Containerd(peer, runtime_path(), busybox_image, tmp_path_factory.mktemp("ctrd"), peers.crictl(),
                    handlers=runtimes(), node=node)
-    yield from _session(c, node, f"containerd {peer.label}")
+    yield from running(c, f"containerd {peer.label}", [node])
 
 
 @pytest.fixture
 def cri(containerd_node):
-    yield from _clean(containerd_node, f"containerd {containerd_node.peer.label}")
+    yield from left_clean(containerd_node, f"containerd {containerd_node.peer.label}")
 
 
 @pytest.fixture(scope="module", params=sorted(runtimes()))
@@ -80,12 +62,12 @@ def podman_node(request, busybox_image, tmp_path_factory):
     node = N.Node("pm" + request.param)
     pm = Podman(peers.podman(), runtimes()[request.param], busybox_image, tmp_path_factory.mktemp("podman"),
                 node=node)
-    yield from _session(pm, node, "podman")
+    yield from running(pm, "podman", [node])
 
 
 @pytest.fixture
 def podman(podman_node):
-    yield from _clean(podman_node, "podman")
+    yield from left_clean(podman_node, "podman")
 
 
 def scope_dir(parent, unit):
