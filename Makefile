@@ -8,6 +8,8 @@
 #   make install PREFIX=/usr/local
 #   make conformance [RUNTIME=/usr/bin/runc] [TESTS="kill state"] [TIMEOUT=60]
 #                  the runtime-tools validation suite against pyrunc (or RUNTIME)
+#   make cri-validation [FOCUS=regexp]
+#                  critest (Kubernetes' CRI validation suite) with pyrunc and runc as containerd's handlers
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 PREFIX ?= /usr/local
@@ -16,11 +18,13 @@ TEST_PREFIX := $(BUILD)/prefix
 PYRUNC_TEST := $(TEST_PREFIX)/bin/pyrunc
 
 # Debian packages: build deps, the bundles' busybox, test peers (runc, crun), and the
-# clients tests/clients drives (containerd 1.6 with ctr and its runc shim; podman, conmon)
+# clients tests/clients drives (containerd 1.6 with ctr and its runc shim; podman, conmon);
+# for make cri-validation: the image registry, the CNI plugins, iptables (portmap, masquerade)
+# and nginx (copied into the web server images)
 DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev \
 	python3 python3-dev python3-cffi python3-setuptools python3-pip python3-pytest \
 	python3-hypothesis python3-pyroute2 python3-jsonschema util-linux iproute2 procps strace runc crun \
-	containerd podman conmon
+	containerd podman conmon docker-registry containernetworking-plugins iptables nginx-light
 
 # containerd 2.x and crictl, built once from the Go module proxy at the versions pinned in
 # tests/peers/versions.env; cached here, outside the tree, so later runs need no network
@@ -39,7 +43,7 @@ V2VM_TIMEOUT ?= 1200
 NODE_TIMEOUT ?= 900
 
 .PHONY: all deps deps-v2vm deps-node build install demo test test-v2 v2-tests test-node node-tests \
-	test-py313 py313-tests unit bench bundles peers fuzz schema conformance clean
+	test-py313 py313-tests unit bench bundles peers fuzz schema conformance cri-validation clean
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 # runtime-spec's JSON schema for `pyrunc check`, from its Go module (never copied into git)
 SPEC_VERSION := v1.2.1
@@ -198,6 +202,17 @@ conformance: deps
 	@$(PYTHON) -m tests.validation.suite >/dev/null
 	@bash tests/support/sandbox.sh $(PYTHON) -m tests.validation.run --timeout $(TIMEOUT) \
 		$(if $(CONFORMANCE_GATE),--expect-passes $(CONFORMANCE_GATE)) --runtime $(or $(RUNTIME),$(PYRUNC_TEST)) $(TESTS)
+
+# critest from cri-tools (make peers builds it at crictl's pinned version) against one private
+# containerd 2.x whose CRI has a pyrunc and a runc handler, run in the sandbox and in a private
+# network namespace (tests/cri/run.py); ends with one summary line.  CRI_GATE: fail when a test
+# named there, or one that passes with runc, does not pass with pyrunc.
+CRI_GATE ?=
+cri-validation: deps peers
+	@$(MAKE) -s build >/dev/null 2>&1 && $(MAKE) -s install PREFIX=$(TEST_PREFIX) >/dev/null
+	@PYRUNC_PEERS_CACHE=$(PEERS_CACHE) bash tests/support/sandbox.sh unshare --net -- $(PYTHON) -m tests.cri.run \
+		--handler pyrunc=$(PYRUNC_TEST) --handler runc=$$(command -v runc) \
+		$(if $(CRI_GATE),--expect-passes $(CRI_GATE)) $(if $(FOCUS),--focus '$(FOCUS)')
 
 # crun 1.8 refuses hybrid hosts whose cgroup2 has controllers: the sandbox hides it for all three
 bench: deps build

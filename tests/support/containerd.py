@@ -143,7 +143,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 class Containerd:
     """One private containerd; `ctr()`/`crictl()` drive it; `reset()` cleans up after a test."""
 
-    def __init__(self, peer, runtime, image_tar, workdir, crictl=None, handlers=None, node=None):
+    def __init__(self, peer, runtime, image_tar, workdir, crictl=None, handlers=None, node=None, prepare=None):
         self.peer = peer
         self.runtime = runtime
         self.handler = os.path.basename(runtime)      # "pyrunc" (or "runc" with OCI_RUNTIME=runc)
@@ -152,6 +152,8 @@ class Containerd:
         # on a node (tests/support/node.py): the systemd cgroup driver, AppArmor on, pods in a slice
         self.node = node
         self.systemd = node is not None
+        # prepare(dir): fills the CNI and registry (certs.d) dirs before containerd reads them
+        self.prepare = prepare
         self.image_tar = image_tar
         self.crictl_path = crictl
         self.ns = "pyrunc-test"                        # ctr's namespace: cgroups /pyrunc-test/<id>
@@ -174,6 +176,8 @@ class Containerd:
         make = config_v2 if self.peer.config_version == 2 else config_v3
         with open(os.path.join(d, "config.toml"), "w") as f:
             f.write(make(d, self.sock, self.handlers, self.systemd))
+        if self.prepare:
+            self.prepare(d)
         # on a node, only the shim's hard-coded directory is private: the node's /run holds its bus
         self.run = PrivateRun("pyrunc-ctrd-run", *(["/run/containerd"] if self.node else []))
         self.ctr_cgroup = OwnCgroup(self.ns)                   # ctr: cgroupsPath /<namespace>/<id>

@@ -1,0 +1,205 @@
+"""Run critest once per CRI runtime handler on one private containerd 2.x, and compare (host side, make cri-validation).
+
+    python3 -m tests.cri.run --handler pyrunc=PATH --handler runc=/usr/sbin/runc [--expect-passes FILE]
+
+Runs as root inside tests/support/sandbox.sh (the pods' cgroups land below the
+sandbox's) and in a private network namespace (the Makefile's `unshare --net`):
+the CNI bridge, the pods' veths, portmap's iptables rules, the registry's and the
+streaming server's ports all live and die with it.  It starts Debian's
+docker-registry on 127.0.0.1, pushes the images tests/cri/images.py builds,
+starts containerd with one CRI handler per runtime and hosts.toml mirrors for the
+registries critest names, runs critest against each handler, stops everything,
+and prints one summary line.  Logs and JUnit reports go to --out.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+from tests.cri import images
+from tests.support.containerd import Containerd
+from tests.support.peers import CACHE, CONTAINERD, VERSIONS
+
+sys.path.insert(0, images.BUNDLES)
+import mkimage  # noqa: E402
+
+REGISTRY_PORT = 5000          # in the run's own network namespace: always free
+CNI_PLUGINS = "/usr/lib/cni"
+CNI_BRIDGE = "cri0"
+CNI_SUBNET = "10.88.0.0/16"
+CRITEST_TIMEOUT = 1800        # the whole suite, per handler (about 90 s with runc on 2 cores)
+
+
+class CannotRun(Exception):
+    pass
+
+
+def _registry(d):
+    conf = os.path.join(d, "registry.yml")
+    with open(conf, "w") as f:
+        f.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {d}/registry\n"
+                f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{REGISTRY_PORT}\n")
+    log = open(os.path.join(d, "registry.log"), "wb")
+    proc = subprocess.Popen(["docker-registry", "serve", conf], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                            close_fds=True)
+    log.close()
+    reg = images.Registry(REGISTRY_PORT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if reg.request("GET", "/v2/")[0] == 200:
+                return proc
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise CannotRun("docker-registry did not come up")
+        time.sleep(0.1)
+
+
+def _prepare(d):
+    """containerd's registry mirrors and CNI network, in its own dir."""
+    for host in images.MIRRORED:
+        os.makedirs(os.path.join(d, "certs.d", host))
+        with open(os.path.join(d, "certs.d", host, "hosts.toml"), "w") as f:
+            f.write(images.hosts_toml(REGISTRY_PORT))
+    for plugin in ("bridge", "host-local", "loopback", "portmap"):
+        os.symlink(os.path.join(CNI_PLUGINS, plugin), os.path.join(d, "cni", "bin", plugin))
+    conflist = {"cniVersion": "1.0.0", "name": "pyrunc-cri", "plugins": [
+        {"type": "bridge", "bridge": CNI_BRIDGE, "isGateway": True, "ipMasq": True, "hairpinMode": True,
+         "ipam": {"type": "host-local", "ranges": [[{"subnet": CNI_SUBNET}]], "routes": [{"dst": "0.0.0.0/0"}],
+                  "dataDir": os.path.join(d, "cni", "ipam")}},
+        {"type": "portmap", "capabilities": {"portMappings": True}}]}
+    with open(os.path.join(d, "cni", "conf", "10-pyrunc-cri.conflist"), "w") as f:
+        json.dump(conflist, f)
+
+
+def _critest():
+    path = os.path.join(CACHE, "critest-" + VERSIONS["CRICTL_VERSION"], "critest")
+    if not os.access(path, os.X_OK):
+        raise CannotRun(f"{path} missing (make peers builds it)")
+    return path
+
+
+def _results(report):
+    """{test name: passed|failed|skipped} from critest's JUnit report (suite nodes left out)."""
+    out = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        name = case.get("name", "")
+        if name.startswith("[") and name.split("]")[0][1:] in ("BeforeSuite", "AfterSuite", "SynchronizedBeforeSuite",
+                                                              "SynchronizedAfterSuite", "ReportAfterSuite",
+                                                              "ReportBeforeSuite"):
+            continue
+        status = case.get("status") or ("failed" if case.find("failure") is not None or case.find("error") is not None
+                                         else "skipped" if case.find("skipped") is not None else "passed")
+        out[name] = "failed" if status in ("failed", "panicked", "interrupted", "timedout", "aborted") else status
+    return out
+
+
+def run_critest(cri, handler, out, focus):
+    report = os.path.join(out, f"{handler}.xml")
+    argv = [_critest(), "--runtime-endpoint", "unix://" + cri.sock, "--image-endpoint", "unix://" + cri.sock,
+            "--config", cri.crictl_argv()[2], "--runtime-handler", handler,
+            "-ginkgo.junit-report=" + report, "-ginkgo.no-color"]
+    if focus:
+        argv.append("-ginkgo.focus=" + focus)
+    t0 = time.monotonic()
+    with open(os.path.join(out, f"{handler}.log"), "wb") as log:
+        rc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=CRITEST_TIMEOUT,
+                            cwd=cri.dir).returncode
+    if not os.path.exists(report):
+        raise CannotRun(f"critest with {handler} wrote no report (exit {rc}): see {out}/{handler}.log")
+    res = _results(report)
+    print(f"cri-validation: {handler}: {_counts(res)} in {time.monotonic() - t0:.0f} s (critest exit {rc})")
+    return res
+
+
+def _counts(res):
+    n = {s: sum(1 for v in res.values() if v == s) for s in ("passed", "failed", "skipped")}
+    return f"{n['passed']} passed {n['failed']} failed {n['skipped']} skipped"
+
+
+def _gate(path, results):
+    """1 when a runc pass or a test in path did not pass with pyrunc; new passes only reported."""
+    py = {t for t, s in results["pyrunc"].items() if s == "passed"}
+    rc_ = 0
+    if path:
+        with open(path) as f:
+            expected = {line.strip() for line in f if line.strip() and not line.startswith("#")}
+        lost = sorted(expected - py)
+        new = sorted(py - expected)
+        if new:
+            print(f"cri-validation: passing now, not yet in {os.path.basename(path)}:\n  " + "\n  ".join(new))
+        if lost:
+            print("cri-validation: expected to pass, did not:\n  " + "\n  ".join(lost), file=sys.stderr)
+            rc_ = 1
+    return rc_
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--handler", action="append", required=True, metavar="NAME=PATH",
+                    help="a CRI runtime handler and its runtime binary (the first is pyrunc's)")
+    ap.add_argument("--out", default=os.path.join("build", "cri-validation"))
+    ap.add_argument("--focus", help="only the critest tests matching this regexp")
+    ap.add_argument("--expect-passes", metavar="FILE")
+    a = ap.parse_args(argv)
+    handlers = dict(h.split("=", 1) for h in a.handler)
+    out = os.path.abspath(a.out)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    d = tempfile.mkdtemp(prefix="pcri.", dir="/tmp")
+    registry = cri = None
+    results = {}
+    rc = 0
+    try:
+        peer = CONTAINERD["2"]
+        for name in ("containerd", "containerd-shim-runc-v2", "ctr"):
+            if not os.access(peer.path(name), os.X_OK):
+                raise CannotRun(f"{peer.path(name)} missing (make peers builds it)")
+        registry = _registry(d)
+        print(f"cri-validation: {images.push_all(REGISTRY_PORT)} images pushed to the loopback registry")
+        crictl = os.path.join(CACHE, "crictl-" + VERSIONS["CRICTL_VERSION"], "crictl")
+        tar = mkimage.build(os.path.join(d, "busybox-oci.tar"))
+        cri = Containerd(peer, next(iter(handlers.values())), tar, os.path.join(d, "ctrd"), crictl=crictl,
+                         handlers=handlers, prepare=_prepare).start()
+        for handler in handlers:
+            results[handler] = run_critest(cri, handler, out, a.focus)
+            left = cri.reset()
+            if left:
+                print(f"cri-validation: {handler} left: {'; '.join(left)}", file=sys.stderr)
+        rc = _gate(a.expect_passes, results) if "pyrunc" in results else 0
+    except CannotRun as e:
+        print(f"cri-validation: cannot run: {e}", file=sys.stderr)
+        rc = 2
+    finally:
+        if cri is not None:
+            problems = cri.stop()
+            if problems:
+                print(f"cri-validation: stopping containerd: {'; '.join(problems)}", file=sys.stderr)
+                rc = rc or 1
+        if registry is not None:
+            registry.terminate()
+            registry.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    if len(results) == len(handlers):
+        ref, sub = list(handlers)[-1], list(handlers)[0]
+        only = sorted(t for t, s in results[ref].items() if s == "passed" and results[sub].get(t) != "passed")
+        for t in only:
+            print(f"cri-validation: {ref}-only pass: {t}")
+        print("cri-validation: " + "; ".join(f"{h} {_counts(results[h])}" for h in handlers) +
+              f"; {ref}-only passes {len(only)}")
+        if only and a.expect_passes:
+            rc = rc or 1
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
