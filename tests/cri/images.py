@@ -48,17 +48,31 @@ NNP_C = r"""#include <stdio.h>
 #include <unistd.h>
 int main(void) { printf("Effective uid: %d\n", (int)geteuid()); return 0; }
 """
+# Kubernetes' pause: sleep until SIGTERM/SIGINT, reap the pod's orphans (PID 1 of the pod)
+PAUSE_C = r"""#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void quit(int sig) { (void)sig; _exit(0); }
+static void reap(int sig) { (void)sig; while (waitpid(-1, NULL, WNOHANG) > 0) ; }
+int main(void) {
+    signal(SIGINT, quit); signal(SIGTERM, quit); signal(SIGCHLD, reap);
+    for (;;) pause();
+}
+"""
+# the pod sandbox image (containerd's pinned sandbox image), pulled through the mirror
+SANDBOX = "registry.k8s.io/pause:3.10"
 
 
 def images():
     """{registry path:tag -> image config}: every name critest pulls but the one by digest."""
-    sleep = ["/bin/sleep", "2147483647"]
     out = {
         E2E + "busybox:1.29-2": {"Cmd": ["sh"]},
         E2E + "nginx:1.14-2": {"Cmd": NGINX, "ExposedPorts": {"80/tcp": {}}},
         E2E + "httpd:2.4.39-4": {"Cmd": ["sh", "-c", "echo httpd: serving /www on port 80; exec httpd -f -v -p 80 -h /www"]},
         E2E + "nonewprivs:1.3": {"Cmd": ["/usr/local/bin/nonewprivs"]},
-        "pause:3.9": {"Cmd": sleep, "Labels": {"name": "pause"}},
+        "pause:3.9": {"Cmd": ["/pause"], "Labels": {"name": "pause"}},
+        SANDBOX.split("/", 1)[1]: {"Cmd": ["/pause"]},
         STAGING + "hostnet-nginx-amd64:latest": {"Cmd": NGINX[:1] + ["-c", "/etc/nginx/hostnet.conf"] + NGINX[1:]},
         STAGING + "test-image-user-uid:latest": {"Cmd": ["sh"], "User": "1002"},
         STAGING + "test-image-user-username:latest": {"Cmd": ["sh"], "User": "www-data"},
@@ -83,22 +97,50 @@ def _write(path, text, mode=0o644):
 
 
 def _copy_with_libs(rootfs, binary):
-    """A dynamically linked Debian binary and the shared objects ldd names, at the same paths."""
+    """A dynamically linked Debian binary (at its path, unless it was unpacked elsewhere) and the
+    shared objects ldd names, at the same paths."""
     out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
-    files = [binary] + [w for line in out.splitlines() for w in line.split() if w.startswith("/")]
+    files = [w for line in out.splitlines() for w in line.split() if w.startswith("/")]
+    if binary.startswith(("/usr/", "/bin/")):
+        files.append(binary)
     for f in files:
         dest = rootfs + f
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         shutil.copy2(os.path.realpath(f), dest)
 
 
-def make_rootfs(rootfs, tmp):
+def debian_busybox(cache, tmp):
+    """Debian's dynamically linked busybox, from the package tests/peers/build.sh downloads into cache/debs."""
+    debs = os.path.join(cache, "debs")
+    found = [f for f in os.listdir(debs) if f.startswith("busybox_") and f.endswith(".deb")] \
+        if os.path.isdir(debs) else []
+    if not found:
+        raise FileNotFoundError(f"no busybox_*.deb in {debs} (make peers downloads it)")
+    subprocess.run(["dpkg-deb", "-x", os.path.join(debs, sorted(found)[-1]), os.path.join(tmp, "busybox")], check=True)
+    return os.path.join(tmp, "busybox", "bin", "busybox")
+
+
+def _compile(tmp, name, source, dest):
+    src = os.path.join(tmp, name + ".c")
+    _write(src, source)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    subprocess.run(["gcc", "-static", "-O2", "-o", dest, src], check=True)
+
+
+def make_rootfs(rootfs, tmp, cache):
     mkbundle.make_rootfs(rootfs)
-    ls = os.path.join(rootfs, "bin", "ls")
-    os.unlink(ls)
-    shutil.copy2(os.path.join(rootfs, "bin", "busybox"), ls)
-    for binary in ("/usr/bin/pgrep", "/usr/bin/ipcs", "/usr/sbin/nginx"):
+    bb = debian_busybox(cache, tmp)
+    applets = set(subprocess.run([bb, "--list"], capture_output=True, text=True, check=True).stdout.split())
+    bindir = os.path.join(rootfs, "bin")
+    for name in os.listdir(bindir):
+        if os.path.islink(os.path.join(bindir, name)) and name not in applets:
+            os.unlink(os.path.join(bindir, name))
+    shutil.copy2(bb, os.path.join(bindir, "busybox"))
+    os.unlink(os.path.join(bindir, "ls"))
+    shutil.copy2(bb, os.path.join(bindir, "ls"))
+    for binary in (bb, "/usr/bin/pgrep", "/usr/bin/ipcs", "/usr/sbin/nginx"):
         _copy_with_libs(rootfs, binary)
+    _compile(tmp, "pause", PAUSE_C, os.path.join(rootfs, "pause"))
     _write(os.path.join(rootfs, "etc", "passwd"), PASSWD)
     _write(os.path.join(rootfs, "etc", "group"), GROUP)
     _write(os.path.join(rootfs, "etc", "hostname"), "busybox\n")
@@ -108,19 +150,16 @@ def make_rootfs(rootfs, tmp):
     for d in ("var/run", "var/log/nginx", "var/lib/nginx", "tmp"):
         os.makedirs(os.path.join(rootfs, d), exist_ok=True)
     os.chmod(os.path.join(rootfs, "tmp"), 0o1777)
-    src = os.path.join(tmp, "nonewprivs.c")
-    _write(src, NNP_C)
     nnp = os.path.join(rootfs, "usr", "local", "bin", "nonewprivs")
-    os.makedirs(os.path.dirname(nnp), exist_ok=True)
-    subprocess.run(["gcc", "-static", "-O2", "-o", nnp, src], check=True)
+    _compile(tmp, "nonewprivs", NNP_C, nnp)
     os.chown(nnp, 0, 0)
     os.chmod(nnp, 0o4755)   # setuid root: what no_new_privs must neutralise
 
 
-def build(tmp):
-    """(layer blob, diff_id, {name: (manifest bytes, config bytes)})."""
+def build(tmp, cache):
+    """(layer blob, {name: (manifest bytes, config bytes)})."""
     rootfs = os.path.join(tmp, "rootfs")
-    make_rootfs(rootfs, tmp)
+    make_rootfs(rootfs, tmp, cache)
     tar = mkimage._layer_tar(rootfs)
     layer = mkimage._gzip(tar)
     diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
@@ -176,10 +215,10 @@ class Registry:
             raise RuntimeError(f"push {name}: manifest refused ({status}): {body[:200]!r}")
 
 
-def push_all(port):
+def push_all(port, cache):
     """Build the images and push every name; returns how many."""
     with tempfile.TemporaryDirectory(prefix="cri-images.") as tmp:
-        layer, out = build(tmp)
+        layer, out = build(tmp, cache)
     reg = Registry(port)
     for name, (manifest, config) in out.items():
         reg.push(name, layer, manifest, config)
@@ -193,4 +232,4 @@ def hosts_toml(port):
 
 
 if __name__ == "__main__":
-    print(push_all(int(sys.argv[1])))
+    print(push_all(int(sys.argv[1]), sys.argv[2]))

@@ -111,7 +111,7 @@ def run_critest(cri, handler, out, focus):
         argv.append("-ginkgo.focus=" + focus)
     t0 = time.monotonic()
     with open(os.path.join(out, f"{handler}.log"), "wb") as log:
-        rc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=CRITEST_TIMEOUT,
+        rc = subprocess.run(cri.run.enter(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=CRITEST_TIMEOUT,
                             cwd=cri.dir).returncode
     if not os.path.exists(report):
         raise CannotRun(f"critest with {handler} wrote no report (exit {rc}): see {out}/{handler}.log")
@@ -156,6 +156,7 @@ def main(argv=None):
     os.makedirs(out)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     d = tempfile.mkdtemp(prefix="pcri.", dir="/tmp")
+    os.chmod(d, 0o711)   # user-namespaced pods' roots (mapped ids) must reach their rootfs below it
     registry = cri = None
     results = {}
     rc = 0
@@ -165,11 +166,13 @@ def main(argv=None):
             if not os.access(peer.path(name), os.X_OK):
                 raise CannotRun(f"{peer.path(name)} missing (make peers builds it)")
         registry = _registry(d)
-        print(f"cri-validation: {images.push_all(REGISTRY_PORT)} images pushed to the loopback registry")
+        print(f"cri-validation: {images.push_all(REGISTRY_PORT, CACHE)} images pushed to the loopback registry")
         crictl = os.path.join(CACHE, "crictl-" + VERSIONS["CRICTL_VERSION"], "crictl")
         tar = mkimage.build(os.path.join(d, "busybox-oci.tar"))
+        # critest runs in containerd's mount namespace, whose mounts are shared: the mount tests
+        # mount on "the host" (critest's side) and expect the containers to see it
         cri = Containerd(peer, next(iter(handlers.values())), tar, os.path.join(d, "ctrd"), crictl=crictl,
-                         handlers=handlers, prepare=_prepare).start()
+                         handlers=handlers, prepare=_prepare, sandbox=images.SANDBOX, propagation="shared").start()
         for handler in handlers:
             results[handler] = run_critest(cri, handler, out, a.focus)
             left = cri.reset()

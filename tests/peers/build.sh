@@ -17,7 +17,15 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 ctrd_dir=$cache/containerd-$CONTAINERD2_VERSION
 crictl_dir=$cache/crictl-$CRICTL_VERSION
 critest_dir=$cache/critest-$CRICTL_VERSION
+debs=$cache/debs
 want=()
+# Debian's dynamically linked busybox for critest's images (tests/cri/images.py): a package
+# that conflicts with busybox-static, so it is downloaded, never installed
+if ! compgen -G "$debs/busybox_*.deb" >/dev/null; then
+	mkdir -p "$debs"
+	(cd "$debs" && apt-get -q -o APT::Sandbox::User=root download busybox >/dev/null) ||
+		{ echo "peers: cannot download Debian's busybox package" >&2; exit 1; }
+fi
 [[ -x $ctrd_dir/containerd && -x $ctrd_dir/containerd-shim-runc-v2 && -x $ctrd_dir/ctr ]] || want+=(containerd)
 [[ -x $crictl_dir/crictl ]] || want+=(crictl)
 [[ -x $critest_dir/critest ]] || want+=(critest)
