@@ -124,7 +124,8 @@ unit: build
 # cgroup mounts are rooted at a fresh cgroup of ours (tests/support/sandbox.sh):
 # first on this host (the integration tests twice: through the installed front
 # end, then through the Python CLI alone, so that both paths stay covered),
-# then the cgroupv2 tests in the VM, even when the first part failed.
+# then the cgroupv2 tests in the VM, even when the first part failed, and the other legs
+# (fuzz, node VM, Debian 13, runtime-tools conformance, critest), each with its gate.
 # PYRUNC_REQUIRE_PEERS: a client missing from make peers is a failure here, not a skip.
 test: deps deps-v2vm build peers
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
@@ -136,7 +137,8 @@ test: deps deps-v2vm build peers
 		-m "not cgroupv2" tests/integration $(PYTEST_ARGS) || rc=1; \
 	$(MAKE) -s v2-tests || rc=1; $(MAKE) -s fuzz || rc=1; \
 	$(MAKE) -s node-tests || rc=1; $(MAKE) -s py313-tests || rc=1; \
-	$(MAKE) -s conformance CONFORMANCE_GATE=tests/validation/expected-passes.txt || rc=1; exit $$rc
+	$(MAKE) -s conformance CONFORMANCE_GATE=tests/validation/expected-passes.txt || rc=1; \
+	$(MAKE) -s cri-validation || rc=1; exit $$rc
 
 test-v2: deps deps-v2vm build
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
@@ -205,14 +207,15 @@ conformance: deps
 
 # critest from cri-tools (make peers builds it at crictl's pinned version) against one private
 # containerd 2.x whose CRI has a pyrunc and a runc handler, run in the sandbox and in a private
-# network namespace (tests/cri/run.py); ends with one summary line.  CRI_GATE: fail when a test
-# named there, or one that passes with runc, does not pass with pyrunc.
-CRI_GATE ?=
+# network namespace (tests/cri/run.py); ends with one summary line.  It fails when a test passes
+# with runc and not with pyrunc, and (whole runs: not with FOCUS) when a test named in CRI_GATE
+# does not pass with pyrunc.
+CRI_GATE ?= tests/cri/expected-passes.txt
 cri-validation: deps peers
 	@$(MAKE) -s build >/dev/null 2>&1 && $(MAKE) -s install PREFIX=$(TEST_PREFIX) >/dev/null
 	@PYRUNC_PEERS_CACHE=$(PEERS_CACHE) bash tests/support/sandbox.sh unshare --net -- $(PYTHON) -m tests.cri.run \
 		--handler pyrunc=$(PYRUNC_TEST) --handler runc=$$(command -v runc) \
-		$(if $(CRI_GATE),--expect-passes $(CRI_GATE)) $(if $(FOCUS),--focus '$(FOCUS)')
+		$(if $(FOCUS),--focus '$(FOCUS)',$(if $(CRI_GATE),--expect-passes $(CRI_GATE)))
 
 # crun 1.8 refuses hybrid hosts whose cgroup2 has controllers: the sandbox hides it for all three
 bench: deps build

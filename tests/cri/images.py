@@ -2,14 +2,18 @@
 
 critest asks for fixed names on registry.k8s.io and gcr.io (see images()); the
 registry serves them under the same paths, and containerd's hosts.toml makes it
-the only host for those registries.  All images share one layer: busybox-static
-(applets as symlinks, but /bin/ls a separate copy: the masked-paths test masks
-/bin/ls and expects `sh -c ls` to fail with EACCES, which a symlink to busybox
-would turn into masking busybox itself), procps' pgrep and util-linux's ipcs
-(busybox-static lacks both), Debian's nginx, a setuid-root program for the
-no-new-privileges test, and the users and groups the user tests expect; the
+the only host for those registries.  All images share one layer: Debian's
+dynamically linked busybox (busybox-static's sh runs applets in-process, but the
+masked-paths test masks /bin/ls and expects `sh -c ls` to fail with EACCES: the
+package's sh execs an external /bin/ls, a separate copy, since masking a symlink
+would mask busybox itself), procps' pgrep and util-linux's ipcs (busybox lacks
+both), Debian's nginx, a static pause for the pod sandbox (the pod's PID 1:
+critest's `pgrep sleep` must not find it), a setuid-root program for the
+no-new-privileges test, and the users and groups the user tests expect.  The
 images differ only in their config (user, command, a label), so that the
-"three distinct images" tests get three image ids.  Nothing is downloaded.
+"three distinct images" tests get three image ids.  Nothing is downloaded here:
+`make peers` fetches the busybox package (`apt-get download`: it conflicts with
+busybox-static, which the project installs) into the peers' cache.
 """
 import hashlib
 import http.client
@@ -50,7 +54,6 @@ int main(void) { printf("Effective uid: %d\n", (int)geteuid()); return 0; }
 """
 # Kubernetes' pause: sleep until SIGTERM/SIGINT, reap the pod's orphans (PID 1 of the pod)
 PAUSE_C = r"""#include <signal.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 static void quit(int sig) { (void)sig; _exit(0); }
@@ -62,6 +65,10 @@ int main(void) {
 """
 # the pod sandbox image (containerd's pinned sandbox image), pulled through the mirror
 SANDBOX = "registry.k8s.io/pause:3.10"
+
+
+class CannotRun(Exception):
+    """Something the run needs is missing: a peer, a package, a service that did not come up."""
 
 
 def images():
@@ -96,17 +103,12 @@ def _write(path, text, mode=0o644):
     os.chmod(path, mode)
 
 
-def _copy_with_libs(rootfs, binary):
-    """A dynamically linked Debian binary (at its path, unless it was unpacked elsewhere) and the
-    shared objects ldd names, at the same paths."""
+def _copy_libs(rootfs, binary):
+    """The shared objects ldd names for a dynamically linked binary, at their paths in rootfs."""
     out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
-    files = [w for line in out.splitlines() for w in line.split() if w.startswith("/")]
-    if binary.startswith(("/usr/", "/bin/")):
-        files.append(binary)
-    for f in files:
-        dest = rootfs + f
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        shutil.copy2(os.path.realpath(f), dest)
+    for f in (w for line in out.splitlines() for w in line.split() if w.startswith("/")):
+        os.makedirs(os.path.dirname(rootfs + f), exist_ok=True)
+        shutil.copy2(os.path.realpath(f), rootfs + f)
 
 
 def debian_busybox(cache, tmp):
@@ -115,7 +117,7 @@ def debian_busybox(cache, tmp):
     found = [f for f in os.listdir(debs) if f.startswith("busybox_") and f.endswith(".deb")] \
         if os.path.isdir(debs) else []
     if not found:
-        raise FileNotFoundError(f"no busybox_*.deb in {debs} (make peers downloads it)")
+        raise CannotRun(f"no busybox_*.deb in {debs} (make peers downloads it)")
     subprocess.run(["dpkg-deb", "-x", os.path.join(debs, sorted(found)[-1]), os.path.join(tmp, "busybox")], check=True)
     return os.path.join(tmp, "busybox", "bin", "busybox")
 
@@ -138,8 +140,11 @@ def make_rootfs(rootfs, tmp, cache):
     shutil.copy2(bb, os.path.join(bindir, "busybox"))
     os.unlink(os.path.join(bindir, "ls"))
     shutil.copy2(bb, os.path.join(bindir, "ls"))
-    for binary in (bb, "/usr/bin/pgrep", "/usr/bin/ipcs", "/usr/sbin/nginx"):
-        _copy_with_libs(rootfs, binary)
+    _copy_libs(rootfs, bb)
+    for binary in ("/usr/bin/pgrep", "/usr/bin/ipcs", "/usr/sbin/nginx"):
+        os.makedirs(os.path.dirname(rootfs + binary), exist_ok=True)
+        shutil.copy2(binary, rootfs + binary)
+        _copy_libs(rootfs, binary)
     _compile(tmp, "pause", PAUSE_C, os.path.join(rootfs, "pause"))
     _write(os.path.join(rootfs, "etc", "passwd"), PASSWD)
     _write(os.path.join(rootfs, "etc", "group"), GROUP)

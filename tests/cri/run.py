@@ -22,6 +22,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from tests.cri import images
+from tests.cri.images import CannotRun
 from tests.support.containerd import Containerd
 from tests.support.peers import CACHE, CONTAINERD, VERSIONS
 
@@ -33,10 +34,6 @@ CNI_PLUGINS = "/usr/lib/cni"
 CNI_BRIDGE = "cri0"
 CNI_SUBNET = "10.88.0.0/16"
 CRITEST_TIMEOUT = 1800        # the whole suite, per handler (about 90 s with runc on 2 cores)
-
-
-class CannotRun(Exception):
-    pass
 
 
 def _registry(d):
@@ -109,10 +106,13 @@ def run_critest(cri, handler, out, focus):
             "-ginkgo.junit-report=" + report, "-ginkgo.no-color"]
     if focus:
         argv.append("-ginkgo.focus=" + focus)
+    # its host paths (temp dirs with tmpfs mounts in them) inside the run's dir: removed with it
+    tmp = os.path.join(cri.dir, "critest-tmp-" + handler)
+    os.makedirs(tmp)
     t0 = time.monotonic()
     with open(os.path.join(out, f"{handler}.log"), "wb") as log:
-        rc = subprocess.run(cri.run.enter(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=CRITEST_TIMEOUT,
-                            cwd=cri.dir).returncode
+        rc = subprocess.run(cri.run.enter(["env", "TMPDIR=" + tmp] + argv), stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=log, timeout=CRITEST_TIMEOUT, cwd=cri.dir).returncode
     if not os.path.exists(report):
         raise CannotRun(f"critest with {handler} wrote no report (exit {rc}): see {out}/{handler}.log")
     res = _results(report)
@@ -125,21 +125,30 @@ def _counts(res):
     return f"{n['passed']} passed {n['failed']} failed {n['skipped']} skipped"
 
 
-def _gate(path, results):
-    """1 when a runc pass or a test in path did not pass with pyrunc; new passes only reported."""
-    py = {t for t, s in results["pyrunc"].items() if s == "passed"}
-    rc_ = 0
-    if path:
-        with open(path) as f:
-            expected = {line.strip() for line in f if line.strip() and not line.startswith("#")}
-        lost = sorted(expected - py)
-        new = sorted(py - expected)
-        if new:
-            print(f"cri-validation: passing now, not yet in {os.path.basename(path)}:\n  " + "\n  ".join(new))
-        if lost:
-            print("cri-validation: expected to pass, did not:\n  " + "\n  ".join(lost), file=sys.stderr)
-            rc_ = 1
-    return rc_
+def expected_passes(path):
+    with open(path) as f:
+        return {line.strip() for line in f if line.strip() and not line.startswith("#")}
+
+
+def verdict(results, expected=None):
+    """(report lines, exit status) for {handler: results}, pyrunc's first and the reference runtime's
+    last: the last line is the summary; a test passing with the reference and not with pyrunc fails
+    the run, and so does, with expected (the gate file), a test named there that did not pass with
+    pyrunc; new passes are only reported."""
+    names = list(results)
+    sub, ref = names[0], names[-1]
+    passed = {h: {t for t, s in r.items() if s == "passed"} for h, r in results.items()}
+    only = sorted(passed[ref] - passed[sub])
+    lines = [f"cri-validation: {ref}-only pass: {t}" for t in only]
+    rc = 1 if only else 0
+    if expected is not None:
+        lines += [f"cri-validation: passing now, not yet expected: {t}" for t in sorted(passed[sub] - expected)]
+        lost = sorted(expected - passed[sub])
+        lines += [f"cri-validation: expected to pass, did not: {t}" for t in lost]
+        rc = 1 if lost else rc
+    lines.append("cri-validation: " + "; ".join(f"{h} {_counts(results[h])}" for h in names) +
+                 f"; {ref}-only passes {len(only)}")
+    return lines, rc
 
 
 def main(argv=None):
@@ -148,7 +157,8 @@ def main(argv=None):
                     help="a CRI runtime handler and its runtime binary (the first is pyrunc's)")
     ap.add_argument("--out", default=os.path.join("build", "cri-validation"))
     ap.add_argument("--focus", help="only the critest tests matching this regexp")
-    ap.add_argument("--expect-passes", metavar="FILE")
+    ap.add_argument("--expect-passes", metavar="FILE", help="the gate (for whole runs, not with --focus): exit 1 "
+                    "when a test named in FILE does not pass with the first handler")
     a = ap.parse_args(argv)
     handlers = dict(h.split("=", 1) for h in a.handler)
     out = os.path.abspath(a.out)
@@ -178,7 +188,7 @@ def main(argv=None):
             left = cri.reset()
             if left:
                 print(f"cri-validation: {handler} left: {'; '.join(left)}", file=sys.stderr)
-        rc = _gate(a.expect_passes, results) if "pyrunc" in results else 0
+                rc = 1
     except CannotRun as e:
         print(f"cri-validation: cannot run: {e}", file=sys.stderr)
         rc = 2
@@ -193,14 +203,9 @@ def main(argv=None):
             registry.wait()
         shutil.rmtree(d, ignore_errors=True)
     if len(results) == len(handlers):
-        ref, sub = list(handlers)[-1], list(handlers)[0]
-        only = sorted(t for t, s in results[ref].items() if s == "passed" and results[sub].get(t) != "passed")
-        for t in only:
-            print(f"cri-validation: {ref}-only pass: {t}")
-        print("cri-validation: " + "; ".join(f"{h} {_counts(results[h])}" for h in handlers) +
-              f"; {ref}-only passes {len(only)}")
-        if only and a.expect_passes:
-            rc = rc or 1
+        lines, gate = verdict(results, expected_passes(a.expect_passes) if a.expect_passes else None)
+        print("\n".join(lines))
+        rc = rc or gate
     return rc
 
 
