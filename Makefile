@@ -4,7 +4,7 @@
 #   make test-v2   only the tests marked cgroupv2, in the pure cgroup v2 VM
 #   make test-node only the tests marked node, in the VM booted as a node (systemd, D-Bus, AppArmor)
 #   make test-py313 build and test pyrunc with Debian 13's Python 3.13, in a cached trixie tree
-#   make peers     the clients the tests drive: containerd 1.6, podman (Debian), containerd 2.x, crictl (Go)
+#   make peers     the clients the tests drive: containerd 1.6, podman (Debian), containerd 2.x, crictl, critest (Go)
 #   make install PREFIX=/usr/local
 #   make conformance [RUNTIME=/usr/bin/runc] [TESTS="kill state"] [TIMEOUT=60]
 #                  the runtime-tools validation suite against pyrunc (or RUNTIME)
