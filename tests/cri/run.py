@@ -23,6 +23,7 @@ import xml.etree.ElementTree as ET
 
 from tests.cri import images
 from tests.cri.images import CannotRun
+from tests.support import node as N
 from tests.support.containerd import Containerd
 from tests.support.peers import CACHE, CONTAINERD, VERSIONS
 
@@ -33,6 +34,7 @@ REGISTRY_PORT = 5000          # in the run's own network namespace: always free
 CNI_PLUGINS = "/usr/lib/cni"
 CNI_BRIDGE = "cri0"
 CNI_SUBNET = "10.88.0.0/16"
+CRITEST_SLICE = "test.slice"  # critest's pods' cgroup parent with the systemd driver
 CRITEST_TIMEOUT = 1800        # the whole suite, per handler (about 90 s with runc on 2 cores)
 
 
@@ -157,6 +159,8 @@ def main(argv=None):
                     help="a CRI runtime handler and its runtime binary (the first is pyrunc's)")
     ap.add_argument("--out", default=os.path.join("build", "cri-validation"))
     ap.add_argument("--focus", help="only the critest tests matching this regexp")
+    ap.add_argument("--node", action="store_true", help="on a node (the node VM): the systemd cgroup driver "
+                    "and AppArmor, outside sandbox.sh; critest's pods go to its test.slice")
     ap.add_argument("--expect-passes", metavar="FILE", help="the gate (for whole runs, not with --focus): exit 1 "
                     "when a test named in FILE does not pass with the first handler")
     a = ap.parse_args(argv)
@@ -168,6 +172,7 @@ def main(argv=None):
     d = tempfile.mkdtemp(prefix="pcri.", dir="/tmp")
     os.chmod(d, 0o711)   # user-namespaced pods' roots (mapped ids) must reach their rootfs below it
     registry = cri = None
+    node = N.Node("cri") if a.node else None
     results = {}
     rc = 0
     try:
@@ -182,7 +187,8 @@ def main(argv=None):
         # critest runs in containerd's mount namespace, whose mounts are shared: the mount tests
         # mount on "the host" (critest's side) and expect the containers to see it
         cri = Containerd(peer, next(iter(handlers.values())), tar, os.path.join(d, "ctrd"), crictl=crictl,
-                         handlers=handlers, prepare=_prepare, sandbox=images.SANDBOX, propagation="shared").start()
+                         handlers=handlers, prepare=_prepare, sandbox=images.SANDBOX, propagation="shared",
+                         node=node).start()
         for handler in handlers:
             results[handler] = run_critest(cri, handler, out, a.focus)
             left = cri.reset()
@@ -197,6 +203,11 @@ def main(argv=None):
             problems = cri.stop()
             if problems:
                 print(f"cri-validation: stopping containerd: {'; '.join(problems)}", file=sys.stderr)
+                rc = rc or 1
+        if node is not None:
+            left = node.close() + N.Slice(CRITEST_SLICE).remove()
+            if left:
+                print(f"cri-validation: units left: {left}", file=sys.stderr)
                 rc = rc or 1
         if registry is not None:
             registry.terminate()
