@@ -17,13 +17,13 @@ BUILD := $(CURDIR)/build
 TEST_PREFIX := $(BUILD)/prefix
 PYRUNC_TEST := $(TEST_PREFIX)/bin/pyrunc
 
-# Debian packages: build deps, the bundles' busybox, test peers (runc, crun), and the
-# clients tests/clients drives (containerd 1.6 with ctr and its runc shim; podman, conmon);
-# for make cri-validation: the image registry, the CNI plugins, iptables (portmap, masquerade)
-# and nginx (copied into the web server images); sudo: critest's AppArmor tests load their
-# profiles with `sudo apparmor_parser` (make cri-validation-node)
+# Debian packages: build deps, the bundles' busybox, the systemd driver's D-Bus client (jeepney),
+# test peers (runc, crun), and the clients tests/clients drives (containerd 1.6 with ctr and its
+# runc shim; podman, conmon); for make cri-validation: the image registry, the CNI plugins,
+# iptables (portmap, masquerade) and nginx (copied into the web server images); sudo: critest's
+# AppArmor tests load their profiles with `sudo apparmor_parser` (make cri-validation-node)
 DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev \
-	python3 python3-dev python3-cffi python3-setuptools python3-pip python3-pytest \
+	python3 python3-dev python3-cffi python3-jeepney python3-setuptools python3-pip python3-pytest \
 	python3-hypothesis python3-pyroute2 python3-jsonschema util-linux iproute2 procps strace runc crun \
 	containerd podman conmon docker-registry containernetworking-plugins iptables nginx-light sudo
 
@@ -42,6 +42,7 @@ V2VM_TIMEOUT ?= 1200
 # service, outside sandbox.sh: they test the guest's own systemd, bus and cgroup tree, and
 # the throwaway guest holds nothing else (pyrunc's cgroups stay in the service's subtree).
 NODE_TIMEOUT ?= 900
+CLIENT_ROUNDS ?= 10
 
 .PHONY: all deps deps-v2vm deps-node build install demo test test-v2 v2-tests test-node node-tests \
 	test-py313 py313-tests unit bench bundles peers fuzz schema conformance cri-validation cri-validation-node clean
@@ -229,9 +230,11 @@ cri-validation-node: deps deps-node peers
 		--handler pyrunc=$(PYRUNC_TEST) --handler runc=$$(command -v runc) $(if $(FOCUS),--focus '$(FOCUS)')
 
 # crun 1.8 refuses hybrid hosts whose cgroup2 has controllers: the sandbox hides it for all three
-bench: deps build
+bench: deps build peers
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
-	SANDBOX_HIDE_UNIFIED=1 bash tests/support/sandbox.sh $(PYTHON) tests/bench/bench.py $(PYRUNC_TEST) $(BENCH_ARGS)
+	SANDBOX_HIDE_UNIFIED=1 bash tests/support/sandbox.sh $(PYTHON) tests/bench/bench.py $(PYRUNC_TEST) --json $(BUILD)/bench.json $(BENCH_ARGS)
+	PYRUNC_PEERS_CACHE=$(PEERS_CACHE) bash tests/support/sandbox.sh $(PYTHON) tests/bench/clients.py $(PYRUNC_TEST) \
+		--rounds $(CLIENT_ROUNDS) --json $(BUILD)/bench-clients.json
 
 clean:
 	rm -rf build bundles/build src/pyrunc/_native*.so src/pyrunc/pyrunc-init src/pyrunc/pyrunc-front src/*.egg-info

@@ -27,19 +27,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pyrunc_front_abi.h"
 
 #define RECIPE_MAX 65536
-#define MAX_ITEMS 128
+#define MAX_ITEMS 64
+#define MAX_SECTIONS 4
 
 static char **saved_argv;
 
@@ -49,10 +52,19 @@ struct item {
     char *a, *b, *c; /* fields; the last one given runs to the end of the line */
 };
 
-struct recipe {
+/* One `verb` section: conditions that must all hold, then its steps. */
+struct section {
     struct item conds[MAX_ITEMS], steps[MAX_ITEMS];
     int nconds, nsteps;
 };
+
+/* The sections of the verb called, in the recipe's order: the first that holds is run. */
+struct recipe {
+    struct section sections[MAX_SECTIONS];
+    int nsections;
+};
+
+static int signal_no = DEFAULT_SIGNAL;   /* kill's signal */
 
 /* The Python CLI does the whole command: the answer to anything unusual. */
 static void __attribute__((noreturn)) python(void)
@@ -144,11 +156,12 @@ static char *field(char **rest, int last)
     return f;
 }
 
-/* Fill r with the section of `verb`; -1 if the recipe is not one this program may follow. */
+/* Fill r with the sections of `verb`; -1 if the recipe is not one this program may follow. */
 static int parse_recipe(char *text, const char *id, const char *verb, struct recipe *r)
 {
     char *line, *next, *rest, *word;
-    int in_verb = 0, seen_verb = 0, ended = 0, lineno = 0;
+    struct section *sec = NULL;
+    int in_verb = 0, ended = 0, lineno = 0;
     memset(r, 0, sizeof(*r));
     for (line = text; *line; line = next, lineno++) {
         next = strchr(line, '\n');
@@ -171,42 +184,45 @@ static int parse_recipe(char *text, const char *id, const char *verb, struct rec
             if (!rest || lookup(rest, verb_names, VERB_COUNT) < 0)
                 return -1;
             in_verb = !strcmp(rest, verb);
-            seen_verb |= in_verb;
+            if (in_verb) {
+                if (r->nsections >= MAX_SECTIONS)
+                    return -1;
+                sec = &r->sections[r->nsections++];
+            }
         } else if (!strcmp(word, "if") || !strcmp(word, "do")) {
-            int is_if = word[0] == 'i';
-            struct item *it = is_if ? &r->conds[r->nconds] : &r->steps[r->nsteps];
+            int is_if = word[0] == 'i', kind, fields;
+            struct item *it;
             char *name = field(&rest, 0);
             if (!name)
                 return -1;
-            it->kind = is_if ? lookup(name, cond_names, COND_COUNT) : lookup(name, step_names, STEP_COUNT);
-            if (it->kind < 0)
+            kind = is_if ? lookup(name, cond_names, COND_COUNT) : lookup(name, step_names, STEP_COUNT);
+            if (kind < 0)
                 return -1;         /* a condition or step this build does not know */
             if (!in_verb)
                 continue;
-            if ((is_if ? r->nconds : r->nsteps) >= MAX_ITEMS)
+            if ((is_if ? sec->nconds : sec->nsteps) >= MAX_ITEMS)
                 return -1;
-            if (is_if && it->kind != COND_EQUALS) {        /* alive|dead PID START */
-                it->a = field(&rest, 0);
-                it->b = field(&rest, 1);
-            } else if (is_if) {                            /* equals TEXT PATH */
-                it->a = field(&rest, 0);
-                it->b = field(&rest, 1);
-            } else if (it->kind == STEP_FIFO_START || it->kind == STEP_RMDIR) {
-                it->a = field(&rest, 1);                   /* NAME or DIR */
-            }
-            if ((is_if || it->kind == STEP_FIFO_START || it->kind == STEP_RMDIR) && !it->a)
-                return -1;
-            if (is_if && !it->b)
-                return -1;
+            it = is_if ? &sec->conds[sec->nconds++] : &sec->steps[sec->nsteps++];
+            it->kind = kind;
+            /* how many fields each takes: alive|dead PID START, equals TEXT PATH, exists|absent NAME,
+             * fifo-start NAME, rmdir DIR, print TEXT, signal PID START, pids DIR */
             if (is_if)
-                r->nconds++;
+                fields = kind == COND_EXISTS || kind == COND_ABSENT ? 1 : 2;
+            else if (kind == STEP_SIGNAL)
+                fields = 2;
             else
-                r->nsteps++;
+                fields = kind == STEP_FIFO_START || kind == STEP_RMDIR || kind == STEP_PRINT || kind == STEP_PIDS;
+            if (fields == 2)
+                it->a = field(&rest, 0);
+            if (fields)
+                *(fields == 2 ? &it->b : &it->a) = field(&rest, 1);
+            if (fields && (!it->a || (fields == 2 && !it->b)))
+                return -1;
         } else {
             return -1;
         }
     }
-    return ended && seen_verb ? 0 : -1;
+    return ended && r->nsections ? 0 : -1;
 }
 
 /* Is the process pid the one that started at `start` clock ticks, and not a zombie? */
@@ -238,14 +254,95 @@ static int file_equals(const char *path, const char *text)
     return !strcmp(buf, text);
 }
 
-static int holds(const struct item *c)
+static int holds(int dir, const struct item *c)
 {
     switch (c->kind) {
     case COND_ALIVE: return process_alive(c->a, c->b);
     case COND_DEAD: return !process_alive(c->a, c->b);
     case COND_EQUALS: return file_equals(c->b, c->a);
+    case COND_EXISTS: return faccessat(dir, c->a, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+    case COND_ABSENT: return faccessat(dir, c->a, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
     }
     return 0;
+}
+
+/* print: Python's answer, unescaped (frontabi.escape), on stdout. */
+static void print_text(const char *text)
+{
+    static char out[RECIPE_MAX];
+    size_t n = 0, done = 0;
+    ssize_t w;
+    for (; *text; text++)
+        out[n++] = *text == '\\' && text[1] ? (*++text == 'n' ? '\n' : *text) : *text;
+    while (done < n) {
+        w = write(1, out + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            exit(1);   /* as Python's CLI, whose write to a closed stdout fails the call */
+        done += (size_t)w;
+    }
+}
+
+/* pids: the cgroup.procs of dir and every cgroup below it, in the order of Python's walk
+ * (the directory, then each subdirectory as readdir lists it), as one JSON list. */
+static void collect_pids(int dir, FILE *out, int *count)
+{
+    static char procs[1 << 16];
+    char *p, *end;
+    struct dirent *e;
+    DIR *d;
+    int sub;
+    if (read_file(dir, "cgroup.procs", procs, sizeof(procs)) >= 0)
+        for (p = procs; *p; p = end) {
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            fprintf(out, *count ? ",%ld" : "[%ld", pid);
+            ++*count;
+        }
+    d = fdopendir(dup(dir));
+    if (!d)
+        return;
+    while ((e = readdir(d)))
+        if (e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            sub = openat(dir, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0) {
+                collect_pids(sub, out, count);
+                close(sub);
+            }
+        }
+    closedir(d);
+}
+
+static void print_pids(const char *path)
+{
+    int count = 0, dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+        collect_pids(dir, stdout, &count);
+        close(dir);
+    }
+    fputs(count ? "]\n" : "null\n", stdout);
+    if (fflush(stdout) != 0)
+        exit(1);
+}
+
+/* signal: the call's signal to the init, pinned by a pidfd and checked to be that process. */
+static void signal_init(const char *pid, const char *start)
+{
+    struct pollfd p;
+    int fd = (int)syscall(SYS_pidfd_open, (pid_t)strtol(pid, NULL, 10), 0);
+    if (fd < 0 || !process_alive(pid, start))
+        python();      /* gone since the condition: Python says what it is now */
+    if (syscall(SYS_pidfd_send_signal, fd, signal_no, NULL, 0) < 0 && errno != ESRCH)
+        python();
+    if (signal_no == SIGKILL) {   /* as lifecycle.kill_init: the init is gone when kill returns */
+        p.fd = fd;
+        p.events = POLLIN;
+        while (poll(&p, 1, 5000) < 0 && errno == EINTR)
+            ;
+    }
+    close(fd);
 }
 
 static void write_start_trace(int dir, long long began)
@@ -298,14 +395,27 @@ static void remove_state(int root, const char *id, int dir)
         python();
 }
 
+/* The first section whose conditions hold, else NULL. */
+static const struct section *holding(int dir, const struct recipe *r)
+{
+    int i, j;
+    for (i = 0; i < r->nsections; i++) {
+        for (j = 0; j < r->sections[i].nconds && holds(dir, &r->sections[i].conds[j]); j++)
+            ;
+        if (j == r->sections[i].nconds)
+            return &r->sections[i];
+    }
+    return NULL;
+}
+
 static void run_steps(int root, const char *id, int dir, const struct recipe *r, long long began)
 {
     int i;
-    for (i = 0; i < r->nconds; i++)
-        if (!holds(&r->conds[i]))
-            python();
-    for (i = 0; i < r->nsteps; i++) {
-        const struct item *s = &r->steps[i];
+    const struct section *sec = holding(dir, r);
+    if (!sec)
+        python();
+    for (i = 0; i < sec->nsteps; i++) {
+        const struct item *s = &sec->steps[i];
         switch (s->kind) {
         case STEP_FIFO_START: fifo_start(dir, s->a); break;
         case STEP_TRACE_START: write_start_trace(dir, began); break;
@@ -314,10 +424,40 @@ static void run_steps(int root, const char *id, int dir, const struct recipe *r,
                 python();  /* processes left (no pid namespace) or children: Python kills and retries */
             break;
         case STEP_REMOVE_STATE: remove_state(root, id, dir); break;
+        case STEP_PRINT: print_text(s->a); break;
+        case STEP_SIGNAL: signal_init(s->a, s->b); break;
+        case STEP_PIDS: print_pids(s->a); break;
         default: python();
         }
     }
     exit(0);
+}
+
+/* delete --force of an id without a directory: done, as Python's lifecycle.delete, unless a create's
+ * temporary is there for Python to sweep (frontabi.TEMPORARY). */
+static void __attribute__((noreturn)) delete_missing(int root)
+{
+    struct dirent *e;
+    DIR *d = fdopendir(openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d)
+        python();
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, TEMPORARY, strlen(TEMPORARY)))
+            python();
+    exit(0);
+}
+
+/* kill's SIGNAL when it is a plain number parse_signal takes as itself (frontabi); else Python parses it. */
+static int decimal_signal(const char *s)
+{
+    char *end;
+    long n;
+    if (*s < '0' || *s > '9')
+        python();
+    n = strtol(s, &end, 10);
+    if (*end || n > SIGNAL_MAX)
+        python();
+    return (int)n;
 }
 
 /* The value of `--name value` or `--name=value` at argv[*i], or NULL if argv[*i] is not --name. */
@@ -339,7 +479,7 @@ int main(int argc, char **argv)
     const char *root = DEFAULT_ROOT, *logpath = NULL, *fmt = "text", *id = NULL, *v, *verb;
     static char buf[RECIPE_MAX];
     static struct recipe r;
-    int i = 1, rootfd, dir, fd;
+    int i = 1, rootfd, dir, fd, ps_json = 0, force = 0;
 
     saved_argv = argv;
     if (geteuid() != 0)
@@ -361,14 +501,29 @@ int main(int argc, char **argv)
         python();
     for (; i < argc; i++) {
         /* --force changes nothing for a stopped container, what delete's recipe requires */
-        if (!strcmp(verb, "delete") && (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force")))
+        if (!strcmp(verb, "delete") && (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))) {
+            force = 1;
             continue;
-        if (argv[i][0] == '-' || id)
+        }
+        /* ps: only `--format json` (its table runs ps(1): Python's) */
+        if (!strcmp(verb, "ps") && !id && (v = flag_value(argc, argv, &i, "--format"))) {
+            ps_json |= !strcmp(v, "json") ? 1 : 2;
+            continue;
+        }
+        if (!strcmp(verb, "ps") && !id && !strcmp(argv[i], "-f") && i + 1 < argc) {
+            ps_json |= !strcmp(argv[++i], "json") ? 1 : 2;
+            continue;
+        }
+        if (argv[i][0] == '-')
             python();
-        else
+        else if (!id)
             id = argv[i];
+        else if (!strcmp(verb, "kill") && signal_no == DEFAULT_SIGNAL && i == argc - 1)
+            signal_no = decimal_signal(argv[i]);
+        else
+            python();
     }
-    if (!id || !plain_name(id))
+    if (!id || !plain_name(id) || (!strcmp(verb, "ps") && ps_json != 1))
         python();
     if (logpath) {     /* the Python CLI creates the log file on every call, so does this */
         fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -380,7 +535,10 @@ int main(int argc, char **argv)
     if (rootfd < 0 || !private_dir(rootfd))
         python();      /* Python refuses a root another user could have written (state.py) */
     dir = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dir < 0 || flock(dir, LOCK_EX) < 0)
+    if (dir < 0 && errno == ENOENT && force)
+        delete_missing(rootfd);
+    /* state and ps read without the lock, as Python's (the recipe is replaced by rename, never rewritten) */
+    if (dir < 0 || (strcmp(verb, "state") && strcmp(verb, "ps") && flock(dir, LOCK_EX) < 0))
         python();
     /* the lock fd is close-on-exec: handing over to Python releases the lock */
     if (read_file(dir, RECIPE_FILE, buf, sizeof(buf)) < 0 || parse_recipe(buf, id, verb, &r) < 0)

@@ -14,7 +14,9 @@
  *      dispositions would survive execve); fds >= cloexec_from close-on-exec
  *      (CVE-2024-21626); both before any filter, so that a profile denying
  *      rt_sigaction or close_range cannot break them;
- *   3. no_new_privs; the filter now if no_new_privs is off (loading it then
+ *   3. the LSM labels the program is to be exec'd with (see set_exec_labels),
+ *      before any filter and while still privileged, as runc's init;
+ *      no_new_privs; the filter now if no_new_privs is off (loading it then
  *      needs CAP_SYS_ADMIN, which only exists before the identity switch, as
  *      runc); the identity switch (bounding set, KEEPCAPS, groups, gid, uid,
  *      capset, ambient set).  A listener fd goes to the agent at once, with
@@ -46,7 +48,9 @@
  *      error goes into the page and we exit 1;
  *   7. the child closes the listener and its socket (the page is not
  *      inherited: MADV_DONTFORK), starts a session, takes the terminal as
- *      its controlling tty, and execs the program.
+ *      its controlling tty, writes the LSM labels (only the child can: it
+ *      is in the pid namespace the container's /proc shows) and execs the
+ *      program.
  *
  * Any failure once the program's stdio is set up: one line on stderr (the
  * container's) and exit 1, as runc's init.
@@ -72,12 +76,17 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
+#include <linux/openat2.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pyrunc_init_abi.h"
 
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
 #define MAX_GROUPS 65536
 #define MAX_HOOK_ARGS 4096
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -94,7 +103,7 @@ struct args {
     unsigned flags, seccomp_flags;
     uid_t uid;
     gid_t gid;
-    const char *groups;
+    const char *groups, *apparmor, *selinux;
     uint64_t caps[5];
     size_t bpf_len, msg_len, pid_off;
     long self_pid;
@@ -104,23 +113,36 @@ struct args {
 static const char *program = "";
 static char *report_page; /* exec mode, until the fork */
 
-static void die(const char *what, int err, int code)
+/* The error, one line: into the report page until exec mode's fork, else on stderr. */
+static void __attribute__((noreturn)) fail(const char *msg, int code)
 {
-    char buf[512];
-    int n = snprintf(buf, sizeof(buf), "%s%s%s: %s", what, *program ? " " : "", program, strerror(err));
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= sizeof(buf))
-        n = sizeof(buf) - 1;
+    size_t n = strlen(msg);
     if (report_page) {
-        memcpy(report_page + 8, buf, (size_t)n < REPORT_SIZE - 9 ? (size_t)n : REPORT_SIZE - 9);
+        memcpy(report_page + 8, msg, n < REPORT_SIZE - 9 ? n : REPORT_SIZE - 9);
     } else {
-        char line[560];
-        int m = snprintf(line, sizeof(line), "pyrunc-init: %s\n", buf);
+        char line[600];
+        int m = snprintf(line, sizeof(line), "pyrunc-init: %s\n", msg);
         if (m > 0)
             (void)!write(2, line, (size_t)m < sizeof(line) ? (size_t)m : sizeof(line) - 1);
     }
     _exit(code);
+}
+
+/* strerror as Go prints an errno (runc's words): lowercase */
+static const char *go_reason(int err)
+{
+    static char buf[128];
+    snprintf(buf, sizeof(buf), "%s", strerror(err));
+    if (buf[0] >= 'A' && buf[0] <= 'Z')
+        buf[0] += 'a' - 'A';
+    return buf;
+}
+
+static void __attribute__((noreturn)) die(const char *what, int err, int code)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s%s%s: %s", what, *program ? " " : "", program, strerror(err));
+    fail(buf, code);
 }
 
 static unsigned long long num(const char *s, int base)
@@ -211,6 +233,8 @@ static void parse_args(int argc, char **argv, struct args *a)
         case K_SELF_PID: a->self_pid = snum(val); break;
         case K_HOOKS: a->hooks = (int)snum(val); break;
         case K_REPORT: a->report = (int)snum(val); break;
+        case K_APPARMOR: a->apparmor = val; break;
+        case K_SELINUX: a->selinux = val; break;
         default: die("usage: pyrunc-init is started by pyrunc only", EINVAL, 1);
         }
     }
@@ -389,6 +413,69 @@ static void set_identity(const struct args *a)
         for (c = 0; c < 64; c++)
             if (amb >> c & 1 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
                 die("raising an ambient capability", errno, 1);
+    }
+}
+
+/* ------------------------------------------------------------ LSM labels */
+
+/* "what: op path: reason" in runc's words, exit 1 */
+static void __attribute__((noreturn)) label_failed(const char *what, const char *op, const char *path,
+                                                   const char *reason)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s: %s %s: %s", what, op, path, reason);
+    fail(buf, 1);
+}
+
+/* Write value to an attribute of this thread in the container's /proc (attr, or fallback when
+ * attr does not exist), as runc's change-on-exec: the kernel applies it at our next execve.
+ * That /proc is the container's: a fake one (a tmpfs or a directory mounted over it) would take
+ * the write and the program would run unconfined, the profile silently never applied
+ * (CVE-2019-16884).  So the attribute is reached from /proc without a symlink leading out of it
+ * or a mount crossed (a procfs file bound over the attribute: CVE-2025-52881), and must be on
+ * procfs. */
+static void write_attr(const char *what, const char *attr, const char *fallback, const char *value)
+{
+    struct open_how how = {O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0,
+                           RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+    struct statfs st;
+    char path[64];
+    int proc, fd;
+
+    proc = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (proc < 0)
+        label_failed(what, "open", "/proc", go_reason(errno));
+    fd = (int)syscall(SYS_openat2, proc, attr, &how, sizeof(how));
+    if (fd < 0 && errno == ENOENT && fallback) {
+        attr = fallback;
+        fd = (int)syscall(SYS_openat2, proc, attr, &how, sizeof(how));
+    }
+    snprintf(path, sizeof(path), "/proc/%s", attr);
+    if (fd < 0)
+        label_failed(what, "open", path, go_reason(errno));
+    close(proc);
+    if (fstatfs(fd, &st) < 0)
+        label_failed(what, "fstatfs", path, go_reason(errno));
+    if (st.f_type != PROC_SUPER_MAGIC)
+        label_failed(what, "open", path, "not on procfs");
+    if (write(fd, value, strlen(value)) < 0)
+        label_failed(what, "write", path, go_reason(errno));
+    close(fd);
+}
+
+/* The program's SELinux label and AppArmor profile, for its execve (runc's SetExecLabel and
+ * ApplyProfile: "exec PROFILE", AppArmor's own attribute directory first, as runc) */
+static void set_exec_labels(const struct args *a)
+{
+    char value[4096];
+
+    if (a->selinux)
+        write_attr("can't set process label", "thread-self/attr/exec", NULL, a->selinux);
+    if (a->apparmor) {
+        if ((size_t)snprintf(value, sizeof(value), "exec %s", a->apparmor) >= sizeof(value))
+            die("apparmor failed to apply profile: the profile name is too long", E2BIG, 1);
+        write_attr("apparmor failed to apply profile", "thread-self/attr/apparmor/exec", "thread-self/attr/exec",
+                   value);
     }
 }
 
@@ -573,13 +660,8 @@ static void run_start_hooks(int fd, char **prog_env)
  * "exec /x: no such file or directory" (Go's errno text: strerror's, lowercase). */
 static void __attribute__((noreturn)) exec_program(char **prog, char **envp)
 {
-    char reason[128];
-
     execve(prog[0], prog + 1, envp);
-    snprintf(reason, sizeof(reason), "%s", strerror(errno));
-    if (reason[0] >= 'A' && reason[0] <= 'Z')
-        reason[0] += 'a' - 'A';
-    dprintf(2, "exec %s: %s\n", prog[0], reason);
+    dprintf(2, "exec %s: %s\n", prog[0], go_reason(errno));
     _exit(1);
 }
 
@@ -601,6 +683,7 @@ static void __attribute__((noreturn)) fork_into_container(const struct args *a, 
             die("setsid", errno, 1);
         if ((a->flags & F_TTY) && ioctl(0, TIOCSCTTY, 0) < 0)
             die("setting the controlling terminal", errno, 1);
+        set_exec_labels(a);
         exec_program(a->prog, envp);
     }
     if (lfd >= 0)
@@ -639,6 +722,8 @@ int main(int argc, char **argv, char **envp)
         close_all_but(a.cloexec_from, a.notify_sock);
     else if (syscall(SYS_close_range, a.cloexec_from, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         die("close_range", errno, 1);
+    if (!a.exec_mode)
+        set_exec_labels(&a); /* startContainer hooks get them too, as under runc */
     if ((a.flags & F_NNP) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         die("PR_SET_NO_NEW_PRIVS", errno, 1);
     /* init: the listener goes to the agent as soon as it exists, since any

@@ -116,20 +116,22 @@ class Container:
 
     def exec(self, args=None, *, process=None, detach=False, tty=False, console_socket=None, cwd=None,
              env=(), user=None, additional_gids=(), caps=(), no_new_privs=None, pid_file=None,
-             preserve_fds=0, ignore_paused=False, cgroup=()):
+             preserve_fds=0, ignore_paused=False, cgroup=(), apparmor=None, process_label=None):
         """Run a process in the container: its exit code, or 0 once it runs when detached.
 
         process: a runtime-spec process (dict) or the path of a process.json,
         instead of args and the other process settings; cgroup: runc's --cgroup values
-        ("sub", or "cpu,cpuacct:sub" per v1 controller), existing sub-cgroups to run in."""
+        ("sub", or "cpu,cpuacct:sub" per v1 controller), existing sub-cgroups to run in;
+        apparmor, process_label: runc's --apparmor and --process-label (ignored with process)."""
         from pyrunc import execproc
         _no_nul(args=args, process=process if isinstance(process, str) else None, console_socket=console_socket,
                 cwd=cwd, env=env, user=user, additional_gids=additional_gids, caps=caps, pid_file=pid_file,
-                cgroup=cgroup)
+                cgroup=cgroup, apparmor=apparmor, process_label=process_label)
         o = {"process": process, "detach": detach, "tty": tty, "console-socket": console_socket, "cwd": cwd,
              "env": list(env), "user": user, "additional-gids": [str(g) for g in additional_gids],
              "cap": list(caps), "pid-file": pid_file, "preserve-fds": preserve_fds,
-             "ignore-paused": ignore_paused, "cgroup": list(cgroup)}
+             "ignore-paused": ignore_paused, "cgroup": list(cgroup), "apparmor": apparmor,
+             "process-label": process_label}
         if no_new_privs is not None:
             o["no-new-privs"] = no_new_privs
         return execproc.run(self._host, self.id, {k: v for k, v in o.items() if v is not None},

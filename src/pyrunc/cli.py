@@ -272,8 +272,6 @@ def do_run(g, o, pos):
 
 
 def do_exec(g, o, pos):
-    if o.get("apparmor") or o.get("process-label"):
-        raise Usage("--apparmor and --process-label are not supported yet")
     if not o.get("process") and len(pos) < 2:
         raise Error("process args cannot be empty")
     return _container(g, pos[0]).exec(
@@ -281,7 +279,8 @@ def do_exec(g, o, pos):
         console_socket=o.get("console-socket"), cwd=o.get("cwd"), env=o.get("env", ()), user=o.get("user"),
         additional_gids=o.get("additional-gids", ()), caps=o.get("cap", ()), no_new_privs=o.get("no-new-privs"),
         pid_file=o.get("pid-file"), preserve_fds=o.get("preserve-fds", 0),
-        ignore_paused=o.get("ignore-paused", False), cgroup=o.get("cgroup", ()))
+        ignore_paused=o.get("ignore-paused", False), cgroup=o.get("cgroup", ()), apparmor=o.get("apparmor"),
+        process_label=o.get("process-label"))
 
 
 def do_list(g, o, pos):

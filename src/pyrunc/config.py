@@ -3,7 +3,7 @@ from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, log, plan
 from pyrunc.errors import Problem, refuse
-from pyrunc.linux import caps, mountplan, namespaces, procattrs
+from pyrunc.linux import caps, lsm, mountplan, namespaces, procattrs
 from pyrunc.validate import RLIMITS
 
 
@@ -54,6 +54,8 @@ def process_plan(p):
         "attrs": procattrs.plan(p),
         "cpus_initial": (procattrs.cpu_list(p["execCPUAffinity"]["initial"])
                          if p.get("execCPUAffinity", {}).get("initial") else None),
+        "apparmor_profile": p.get("apparmorProfile", ""),
+        "selinux_label": p.get("selinuxLabel", ""),
     }
 
 
@@ -77,11 +79,16 @@ def cgroup_mounts(layout, manager, ns_plan):
     return {"mode": mode, "cgroupns": namespaces.has(ns_plan, "cgroup"), "hierarchies": out}
 
 
-def filesystem(doc, bundle, problems):
-    """The mounts, /dev and rootfs propagation of the plan (mountplan); what cannot be planned goes to problems."""
+def filesystem(doc, bundle, problems, mount_label=""):
+    """The mounts, /dev and rootfs propagation of the plan (mountplan); what cannot be planned goes to problems.
+
+    mount_label: SELinux's, put into the data of the mounts runc labels."""
     linux = doc.get("linux", {})
     mounts = [mountplan.plan_mount(m, i, bundle, problems) for i, m in enumerate(doc.get("mounts", ()))]
     mounts = [m for m in mounts if m is not None]
+    for m in mounts:
+        if lsm.labels_mount(m["kind"], m["type"]):
+            m["data"] = lsm.mount_data(m["data"], mount_label)
     setup_dev = mountplan.needs_dev_setup(mounts)
     propagation = linux.get("rootfsPropagation", "")
     if propagation and propagation not in mountplan.PROPAGATION_OPTIONS:
@@ -97,7 +104,8 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
     ns = namespaces.plan(linux.get("namespaces", []))
     ns["time_offsets"] = time_offsets(linux["timeOffsets"]) if linux.get("timeOffsets") else None
     problems = []
-    fs = filesystem(doc, bundle, problems)
+    label = lsm.mount_label(linux)
+    fs = filesystem(doc, bundle, problems, label)
     refuse(problems, "config.json: ")
     mountplan.imply_idmaps(fs["mounts"], ns, linux.get("uidMappings", []), linux.get("gidMappings", []))
     rootfs = oslite.path.realpath(oslite.path.join(bundle, doc["root"]["path"]))
@@ -126,6 +134,7 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
         # runc's name: the kernel refuses to join a keyring whose name starts with '.' (EPERM),
         # and ".x" is a valid id
         keyring=None if no_new_keyring else f"_ses.{cid}",
+        mount_label=label,
         runtime_hooks=[k for k in ("prestart", "createRuntime") if hooks.get(k)],
         runtime_setup=bool(linux.get("netDevices")) or any(hooks.get(k) for k in ("prestart", "createRuntime")),
         hooks={k: hooks[k] for k in ("createContainer", "startContainer") if hooks.get(k)},

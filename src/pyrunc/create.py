@@ -27,7 +27,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     c = manager = None
     fds = []
     try:
-        doc = _checked_config(bundle, console_socket, detach, preserve_fds, host.rootless)
+        doc = _checked_config(bundle, console_socket, detach, preserve_fds, host.rootless, host.systemd_cgroup)
         from pyrunc.linux import seccomp
         filter_entry, bpf = seccomp.prepare(doc.get("linux", {}).get("seccomp"), host.root)
         if filter_entry:
@@ -35,18 +35,20 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         trace.mark("seccomp")
         c = _claim(host, cid)
         trace.mark("reserve id")
-        # rootless: no cgroup of our own to manage (runc ignores them on v1 too)
-        layout = (detect.NONE, []) if host.rootless else detect.host_layout()
+        # rootless: no cgroup of our own to manage (runc ignores them on v1 too), but the
+        # user's systemd makes some with --systemd-cgroup
+        layout = detect.host_layout() if host.systemd_cgroup or not host.rootless else (detect.NONE, [])
         linux = doc.get("linux", {})
         manager = cgroups.new(linux.get("cgroupsPath", ""), cid, layout, systemd=host.systemd_cgroup,
                               resources=linux.get("resources", {}),
-                              cgroupns=any(n.get("type") == "cgroup" for n in linux.get("namespaces", ())))
+                              cgroupns=any(n.get("type") == "cgroup" for n in linux.get("namespaces", ())),
+                              rootless=host.rootless, annotations=doc.get("annotations"))
         plan = config.build(doc, bundle, cid, manager, layout, no_pivot, no_new_keyring)
         base = {"id": cid, "bundle": bundle, "rootfs": plan["rootfs"],
                 "created": state.now_rfc3339nano(), "annotations": doc.get("annotations", {}),
                 "cgroup": manager.to_state(), "config": _saved_config(doc)}
         c.save(dict(base, creating=True))
-        manager.create(linux.get("devices", ()))
+        manager.create(linux.get("devices", ()), pid=stages.stage1)
         trace.mark("cgroup")
         fds.append(oslite.open(c.fifo, oslite.O_RDWR | oslite.O_CLOEXEC))
         plan["fds"].update(fifo=fds[0], preserve=preserve_fds)
@@ -146,14 +148,14 @@ def _open_userns(path):
         raise Error(f"open user namespace {path} for an idmapped mount: {e.strerror}") from None
 
 
-def _checked_config(bundle, console_socket, detach, preserve_fds, rootless=False):
+def _checked_config(bundle, console_socket, detach, preserve_fds, rootless=False, systemd=False):
     """config.json, typed and checked; every problem at once."""
     from pyrunc import spec, validate
     doc = spec.load(bundle)
     trace.mark("parse")
     problems = validate.check(doc, bundle)
     if rootless:
-        problems += validate.check_rootless(doc)
+        problems += validate.check_rootless(doc, systemd)
     p = doc.get("process", {})
     if p.get("terminal") and detach and not console_socket:
         problems.append("/process/terminal: cannot allocate a tty for a detached container without --console-socket")

@@ -10,6 +10,10 @@ from pyrunc.linux.namespaces import TYPES
 from pyrunc.process.parent import Stages
 
 
+# the process's LSM labels and the exec flags that set them (runc ignores the flags with --process)
+LABEL_FLAGS = {"apparmorProfile": "apparmor", "selinuxLabel": "process-label"}
+
+
 def process_spec(saved, o, args):
     """The runtime-spec process: --process, or the container's own with runc's overrides."""
     if isinstance(o.get("process"), dict):      # the Python API
@@ -43,11 +47,18 @@ def process_spec(saved, o, args):
             pc = p.setdefault("capabilities", {})
             for s in ("bounding", "effective", "permitted", "ambient"):
                 pc[s] = pc.get(s, []) + [cap]
+        for key, flag in LABEL_FLAGS.items():
+            if o.get(flag):
+                p[key] = o[flag]
     p.setdefault("cwd", "/")
     problems = []
     validate.check_process(p, problems, where="/process")
     if problems:
         raise BadConfig("process: " + "; ".join(problems))
+    # runc's newInitConfig: a process without a SELinux label of its own gets the container's (its
+    # specconv keeps no AppArmor profile for the container: a process.json without one runs unconfined)
+    if not p.get("selinuxLabel") and (saved or {}).get("selinuxLabel"):
+        p["selinuxLabel"] = saved["selinuxLabel"]
     return p
 
 

@@ -31,10 +31,11 @@ def features():
         "linux": {
             "namespaces": sorted(namespaces),
             "capabilities": list(caps.NAMES[:caps.last_cap() + 1]),
-            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
+            "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": True, "rdma": True},
             "seccomp": sec,
-            "apparmor": {"enabled": False},
-            "selinux": {"enabled": False},
+            # what the runtime supports, not what this host has (runtime-spec's features.md, runc's)
+            "apparmor": {"enabled": True},
+            "selinux": {"enabled": True},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": True}},
         },

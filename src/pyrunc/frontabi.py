@@ -16,26 +16,47 @@ state with a newline in a field gets no recipe):
 
     pyrunc-recipe VERSION
     id ID
-    verb VERB                (start or delete; each verb at most once)
-    if CONDITION ARGS...     every one must hold, else the front end hands over
+    verb VERB                (a section: start, delete, state, kill or ps)
+    if CONDITION ARGS...     every one must hold, else the next section of the verb
     do STEP ARGS...          run in order; a failure hands over (steps.py says what each does)
     end
 
-Conditions: `alive PID START` (the process PID exists, is not a zombie, and
-started at START clock ticks), `dead PID START` (not so), `equals TEXT PATH`
-(the file holds TEXT, trailing whitespace aside).  The front end refuses
+A verb may have several sections: the front end runs the first whose
+conditions all hold, and hands over if none does.  Conditions: `alive PID
+START` (the process PID exists, is not a zombie, and started at START clock
+ticks), `dead PID START` (not so), `equals TEXT PATH` (the file holds TEXT,
+trailing whitespace aside), `exists NAME` / `absent NAME` (a file of the
+state directory).  `state` reads the recipe without the lock, as Python's
+`state` reads state.json (both are replaced by rename, never rewritten).
+`delete --force` of an id that has no directory succeeds at once, as
+Python's lifecycle.delete, unless the root holds a create's temporary
+(TEMPORARY...), which Python sweeps.  `kill ID [SIGNAL]` is the front end's only when SIGNAL is absent (SIGTERM) or
+a number from 0 to SIGNAL_MAX, which parse_signal takes as itself; any
+other spelling goes to Python; `ps` is the front end's only as `ps --format
+json ID` (or `-f json`).  A `print` step's text escapes backslash and
+newline as \\ and \n (see escape).  The front end refuses
 (hands over) a recipe of another version, an id other than the one it was
 called with, an unknown condition or step, or anything it cannot parse.
 This module is pure data: setup.py runs it without importing pyrunc.
 """
-VERSION = 1
+import _signal
+
+VERSION = 2
 RECIPE = "recipe"
 FIFO = "exec.fifo"
 START_TRACE = "trace.start"      # the marks of a start, written by whoever ran it
 DEFAULT_ROOT = "/run/pyrunc"
-VERBS = ("start", "delete")
-CONDITIONS = ("alive", "dead", "equals")
-FRONT_STEPS = ("fifo-start", "trace-start", "rmdir", "remove-state")
+TEMPORARY = "@creating."         # a create's directory before its rename to the id (state.reserve)
+VERBS = ("start", "delete", "state", "kill", "ps")
+CONDITIONS = ("alive", "dead", "equals", "exists", "absent")
+FRONT_STEPS = ("fifo-start", "trace-start", "rmdir", "remove-state", "print", "signal", "pids")
+SIGNAL_MAX = _signal.SIGRTMAX
+DEFAULT_SIGNAL = _signal.SIGTERM
+
+
+def escape(text):
+    """A text as one recipe field (the front end's unescape is its inverse)."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
 def format_recipe(cid, sections):
@@ -58,7 +79,9 @@ def header():
     lines = ["/* Generated from src/pyrunc/frontabi.py by setup.py: do not edit. */",
              "#ifndef PYRUNC_FRONT_ABI_H", "#define PYRUNC_FRONT_ABI_H",
              f"#define RECIPE_VERSION {VERSION}", f"#define RECIPE_FILE {cstr(RECIPE)}",
-             f"#define START_TRACE_FILE {cstr(START_TRACE)}", f"#define DEFAULT_ROOT {cstr(DEFAULT_ROOT)}"]
+             f"#define START_TRACE_FILE {cstr(START_TRACE)}", f"#define DEFAULT_ROOT {cstr(DEFAULT_ROOT)}",
+             f"#define TEMPORARY {cstr(TEMPORARY)}",
+             f"#define SIGNAL_MAX {SIGNAL_MAX}", f"#define DEFAULT_SIGNAL {DEFAULT_SIGNAL}"]
     for group, names in (("COND", CONDITIONS), ("STEP", FRONT_STEPS), ("VERB", VERBS)):
         ids = [f"{group}_{n.upper().replace('-', '_')}" for n in names]
         lines.append(f"enum {group.lower()} {{ " + ", ".join(ids) + f", {group}_COUNT }};")

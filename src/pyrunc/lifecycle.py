@@ -158,8 +158,10 @@ def run_steps(c, ops):
             elif name == "trace-start":
                 trace.mark("exec")     # pyrunc-init now execs the program
                 c.save_start_trace(trace.marks())
-            elif name == "rmdir":
-                if not cgroups_removed:   # every cgroup directory at once: they may share processes
+            elif name in ("stop-unit", "rmdir"):
+                # every cgroup directory at once (they may share processes), by the driver,
+                # whose destroy stops the systemd unit first
+                if not cgroups_removed:
                     _remove_cgroups(c, [o[1] for o in ops if o[0] == "rmdir"])
                     cgroups_removed = True
             elif name == "remove-state":

@@ -20,6 +20,8 @@ PROCESS = {
     "rlimits": [["int"]],
     "attrs": {"scheduler": ("opt", ["int"]), "ioprio": ("opt", "int"), "cpus_final": ("opt", ["int"])},
     "cpus_initial": ("opt", ["int"]),
+    # LSM labels pyrunc-init writes change-on-exec ("": none; linux/lsm.py)
+    "apparmor_profile": "str", "selinux_label": "str",
 }
 MOUNT = {
     "index": "int", "kind": "str", "dest": "str", "source": "str", "type": "str", "flags": "int", "clear": "int",
@@ -51,6 +53,8 @@ INIT = dict(COMMON, **{
     "masked_paths": ["str"], "readonly_paths": ["str"], "no_pivot": "bool",
     "hostname": ("opt", "str"), "domainname": ("opt", "str"), "sysctl": ("map", "str"),
     "personality": ("opt", "int"), "keyring": ("opt", "str"),
+    # SELinux: the label of the container's mounts ("" without SELinux; linux/lsm.py)
+    "mount_label": "str",
     "runtime_hooks": ["str"], "runtime_setup": "bool", "hooks": ("map", ["any"]),
     "fds": FDS,
 })

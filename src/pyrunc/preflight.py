@@ -107,25 +107,27 @@ def _as_create(doc, bundle, rootless, systemd, report):
     linux = doc.get("linux", {})
     problems = validate.check(doc, bundle)
     if rootless:
-        problems += validate.check_rootless(doc)
+        problems += validate.check_rootless(doc, systemd)
     if not any(p.pointer.startswith("/linux/seccomp") for p in problems):
         problems += seccomp.compile_problems(linux.get("seccomp"))
-    fs = config.filesystem(doc, bundle, problems)
+    from pyrunc.linux import lsm
+    fs = config.filesystem(doc, bundle, problems, lsm.mount_label(linux))
     report.errors(problems)
-    report.errors(_cgroups(linux, rootless, systemd, report), "/linux/resources")
+    report.errors(_cgroups(linux, rootless, systemd, report, doc.get("annotations")), "/linux/resources")
     return fs
 
 
-def _cgroups(linux, rootless, systemd, report):
+def _cgroups(linux, rootless, systemd, report, annotations):
     """The cgroup driver create would use, in a dry run: what its create() would refuse."""
     from pyrunc import cgroups
     from pyrunc.cgroups import detect
-    layout = (detect.NONE, []) if rootless else detect.host_layout()
+    layout = detect.host_layout() if systemd or not rootless else (detect.NONE, [])
     report.add(INFO, "/linux/cgroupsPath", f"cgroup mode here: {layout[0]}")
     try:
         mgr = cgroups.new(linux.get("cgroupsPath", ""), CHECK_ID, layout, systemd=systemd,
                           resources=linux.get("resources", {}),
-                          cgroupns=any(n.get("type") == "cgroup" for n in linux.get("namespaces", ())))
+                          cgroupns=any(n.get("type") == "cgroup" for n in linux.get("namespaces", ())),
+                          rootless=rootless, annotations=annotations)
     except Error as e:
         return [Problem("/linux/cgroupsPath", str(e))]
     return mgr.problems(linux.get("devices", ()))

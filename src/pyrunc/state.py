@@ -17,7 +17,7 @@ START_TRACE = frontabi.START_TRACE    # the marks of a `start`, by the front end
 NAME_MAX = 255
 # create builds <root>/<id> under this name, '@' being outside the id alphabet: a temporary is never a
 # container (a container named ".<id>.<pid>" once was swept as one by `delete --force <id>`)
-TEMPORARY = "@creating."
+TEMPORARY = frontabi.TEMPORARY
 _S_IFMT, _S_IFDIR = 0o170000, 0o040000
 
 
@@ -246,21 +246,7 @@ class Container:
 
     def oci_state(self):
         """The runtime-spec state object, as `state` prints it."""
-        d = self.data or {}
-        status = self.status()
-        out = {
-            "ociVersion": OCI_VERSION,
-            "id": self.id,
-            "pid": d.get("pid", 0) if status != "stopped" else 0,
-            "status": status,
-            "bundle": d.get("bundle", ""),
-            "rootfs": d.get("rootfs", ""),
-            "created": d.get("created", ""),
-            "owner": "",
-        }
-        if d.get("annotations"):
-            out["annotations"] = d["annotations"]
-        return out
+        return oci_state(self.id, self.data or {}, self.status())
 
     def remove(self):
         """Delete the state directory and everything in it."""
@@ -291,3 +277,21 @@ def list_ids(root):
         return sorted(n for n in oslite.listdir(root) if is_id(n) and oslite.path.isdir(oslite.path.join(root, n)))
     except FileNotFoundError:
         return []
+
+
+def oci_state(cid, data, status):
+    """The runtime-spec state object of a container whose state.json holds `data`, in `status`:
+    what `state` prints, and the front end from the recipe (steps.state_sections)."""
+    out = {
+        "ociVersion": OCI_VERSION,
+        "id": cid,
+        "pid": data.get("pid", 0) if status != "stopped" else 0,
+        "status": status,
+        "bundle": data.get("bundle", ""),
+        "rootfs": data.get("rootfs", ""),
+        "created": data.get("created", ""),
+        "owner": "",
+    }
+    if data.get("annotations"):
+        out["annotations"] = data["annotations"]
+    return out

@@ -16,8 +16,19 @@ A step is a tuple (name, args...):
   wait-exec         (Python) wait until the init has exec'd the program (the fifo's last reader gone)
   hooks KIND        (Python) run the config's hooks of that kind
   trace-start       record the start's timestamps in trace.start
+  stop-unit UNIT    (Python) stop the container's systemd unit and wait for it (--systemd-cgroup):
+                    the cgroup driver's destroy, which the rmdir steps then complete
   rmdir DIR         remove a cgroup directory (Python kills what is left in it first)
   remove-state      remove the state directory
+  print TEXT        write TEXT (frontabi.escape'd) to stdout: an answer Python computed
+  pids DIR          print the pids in the cgroup DIR and below, as `ps --format json` does (null for none)
+  signal PID START  send the call's signal to the init through a pidfd, if it is still that process;
+                    SIGKILL: wait (at most 5 s) for its exit
+
+`state`, `kill` and `ps --format json` are answered from sections of their
+own (state_sections, kill_sections, ps_sections): Python computes the same
+answers directly (state.oci_state, lifecycle.kill_init,
+cgroups.fscommon.procs_below).
 """
 from pyrunc import frontabi
 
@@ -33,7 +44,9 @@ def operations(verb, data):
         return ops + [("trace-start",)]
     if verb == "delete":
         cg = data.get("cgroup") or {}
-        ops = [("rmdir", d) for d in cg.get("dirs", {}).values()]
+        unit = (cg.get("systemd") or {}).get("unit")
+        ops = [("stop-unit", unit)] if unit else []
+        ops += [("rmdir", d) for d in cg.get("dirs", {}).values()]
         ops.append(("remove-state",))
         if hooks.get("poststop") and not data.get("creating"):
             ops.append(("hooks", "poststop"))
@@ -57,6 +70,37 @@ def conditions(verb, data):
     raise ValueError(verb)
 
 
+def state_sections(cid, data):
+    """`state`: for each status the front end can tell from live facts, its conditions and the JSON
+    Python's `state` prints in it (state.status's order: stopped, paused, created, running; a paused
+    container has no section, so Python answers)."""
+    from pyrunc import jsonlite, state
+    alive, dead = ("alive", data["pid"], data["pid_start"]), ("dead", data["pid"], data["pid_start"])
+    freezer = freezer_of(data.get("cgroup") or {})
+    thawed = [("equals", freezer[1], freezer[0])] if freezer else []
+
+    def answer(status):
+        return [("print", frontabi.escape(jsonlite.pretty(state.oci_state(cid, data, status)) + "\n"))]
+    return [([dead], answer("stopped")),
+            ([alive, *thawed, ("exists", frontabi.FIFO)], answer("created")),
+            ([alive, *thawed, ("absent", frontabi.FIFO)], answer("running"))]
+
+
+def kill_sections(data):
+    """`kill` of the init: in every status transitions.ALLOWED lets it act in (its init alive)."""
+    return [([("alive", data["pid"], data["pid_start"])], [("signal", data["pid"], data["pid_start"])])]
+
+
+def ps_sections(data):
+    """`ps --format json`, in every status (runc lists what is left in a stopped container's cgroup):
+    the pids below the directory the driver says holds them all."""
+    cg = data.get("cgroup") or {}
+    if not cg.get("dirs"):
+        return []         # no cgroup: Python says so
+    from pyrunc import cgroups
+    return [([], [("pids", cgroups.from_state(cg).main_dir())])]
+
+
 def freezer_of(cg):
     """[freezer file, its content when thawed] that the cgroup driver recorded in a container's
     cgroup state, or None (no freezer)."""
@@ -74,11 +118,14 @@ def recipe(cid, data):
     if not data or data.get("creating") or not data.get("pid"):
         return None
     sections = []
-    for verb in frontabi.VERBS:
+    for verb in ("start", "delete"):
         if verb == "start" and not (data.get("config") or {}).get("process"):
             continue
         ops = operations(verb, data)
         if any(op[0] not in frontabi.FRONT_STEPS for op in ops):
             continue
         sections.append((verb, conditions(verb, data), ops))
+    sections += [("state", conds, ops) for conds, ops in state_sections(cid, data)]
+    sections += [("kill", conds, ops) for conds, ops in kill_sections(data)]
+    sections += [("ps", conds, ops) for conds, ops in ps_sections(data)]
     return frontabi.format_recipe(cid, sections)

@@ -2,7 +2,7 @@
 from pyrunc import oslite  # posix without os.py: see oslite
 from pyrunc.errors import Problem
 
-from pyrunc.linux import procattrs, seccomp
+from pyrunc.linux import lsm, procattrs, seccomp
 from pyrunc.linux import namespaces, userns
 
 RLIMITS = {
@@ -35,14 +35,6 @@ def sysctl_namespace(key):
     return None
 
 
-def _lsm_enabled(name):
-    try:
-        with open("/sys/kernel/security/lsm") as f:
-            return name in f.read().split(",")
-    except OSError:
-        return False
-
-
 def check_process(p, problems, where="/process"):
     """Checks shared by config.json's process and exec's process.json."""
     if not p.get("args"):
@@ -66,25 +58,21 @@ def check_process(p, problems, where="/process"):
             problems.append(Problem(f"{where}/rlimits/{i}",
                                     f"soft limit {r.get('soft', 0)} above hard limit {r.get('hard', 0)}"))
     procattrs.check(p, where, problems)
-    # Never run a process unconfined that asked for confinement (runc refuses too).
-    if p.get("apparmorProfile"):
-        problems.append(Problem(f"{where}/apparmorProfile", "AppArmor profiles are not supported by pyrunc yet"
-                                + ("" if _lsm_enabled("apparmor") else " (and AppArmor is not enabled on this host)")))
-    if p.get("selinuxLabel"):
-        problems.append(Problem(f"{where}/selinuxLabel", "SELinux labels are not supported by pyrunc yet"
-                                + ("" if _lsm_enabled("selinux") else " (and SELinux is not enabled on this host)")))
+    lsm.check_process(p, where, problems)
     adj = p.get("oomScoreAdj")
     if adj is not None and not -1000 <= adj <= 1000:
         problems.append(Problem(f"{where}/oomScoreAdj", f"{adj} is outside -1000..1000"))
 
 
-def check_rootless(doc):
-    """Without privileges the container needs a user namespace of its own (runc's rule)."""
+def check_rootless(doc, systemd=False):
+    """Without privileges the container needs a user namespace of its own (runc's rule).
+
+    Its resources are ignored, but with --systemd-cgroup: the user's systemd applies them."""
     linux = doc.get("linux", {})
     if not any(ns.get("type") == "user" and not ns.get("path") for ns in linux.get("namespaces", ())):
         return [Problem("/linux/namespaces", "rootless containers need a new user namespace (see `spec --rootless`)")]
     problems = []
-    if any(v for k, v in linux.get("resources", {}).items() if k != "devices"):
+    if not systemd and any(v for k, v in linux.get("resources", {}).items() if k != "devices"):
         from pyrunc import log
         log.warning("rootless: linux.resources are ignored (no cgroup of our own to manage)")
     return problems
@@ -150,9 +138,6 @@ def check(doc, bundle):
             problems.append(Problem("/linux/personality", str(e)))
     if "seccomp" in linux:
         problems += seccomp.check(linux["seccomp"])
-    if linux.get("mountLabel") and _lsm_enabled("selinux"):
-        # without SELinux a mount label means nothing: ignored, as crun does
-        problems.append(Problem("/linux/mountLabel", "SELinux mount labels are not supported by pyrunc yet"))
     for name in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(name, ())):
             if not p.startswith("/"):

@@ -13,11 +13,16 @@ posix_spawn, so the harness adds the same small cost to every runtime.
 
 Printed: per-phase medians and ratios of `rounds` interleaved lifecycles (and
 as many interleaved foreground `run`s, the whole lifecycle in one call);
+the verbs clients call on a running container (exec of `true`, state, kill
+with signal 0, ps --format json, pause, resume, update), each runtime on its
+own running busybox `sleep`, interleaved the same way;
 containers/s of `sequential` lifecycles in a row; the wall time of
 `concurrent` lifecycles started at once; memory charged to the memory
-cgroup per container in the created state.
+cgroup per container in the created state.  With --json FILE, the same
+numbers as one JSON object.
 """
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -62,6 +67,12 @@ class Runtime:
         rc = spawn([self.path, "--root", self.root, *args])
         if rc != 0:
             raise RuntimeError(f"{self.name} {' '.join(args)}: exit {rc}")
+
+    def timed(self, *args):
+        """One call; ms."""
+        t0 = time.perf_counter()
+        self.call(*args)
+        return (time.perf_counter() - t0) * 1e3
 
     def run_once(self, cid):
         """`run` in the foreground: one call for the whole lifecycle; ms."""
@@ -123,6 +134,31 @@ def created_memory(rt, k):
     return total / k / (1 << 20)
 
 
+VERBS = [("exec", ["exec", "{id}", "/bin/true"]), ("state", ["state", "{id}"]), ("kill 0", ["kill", "{id}", "0"]),
+         ("ps json", ["ps", "--format", "json", "{id}"]), ("pause", ["pause", "{id}"]),
+         ("resume", ["resume", "{id}"]), ("update", ["update", "--pids-limit", "{n}", "{id}"])]
+
+
+def verb_times(rts, bundle, rounds):
+    """Median ms of each verb per runtime, on one running container each, interleaved; None where a
+    runtime lacks the verb."""
+    times = {rt.name: {v: [] for v, _ in VERBS} for rt in rts}
+    for rt in rts:
+        rt.call("run", "--detach", "--bundle", bundle, "verbs")
+    try:
+        for r in range(rounds):
+            for rt in (rts if r % 2 == 0 else rts[::-1]):
+                for verb, args in VERBS:
+                    try:
+                        times[rt.name][verb].append(rt.timed(*(a.format(id="verbs", n=100 + r) for a in args)))
+                    except RuntimeError:
+                        times[rt.name][verb] = None if not times[rt.name][verb] else times[rt.name][verb]
+    finally:
+        for rt in rts:
+            spawn([rt.path, "--root", rt.root, "delete", "--force", "verbs"])
+    return {n: {v: statistics.median(x) if x else None for v, x in per.items()} for n, per in times.items()}
+
+
 def table(rows, header):
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
@@ -137,17 +173,24 @@ def main():
     ap.add_argument("--concurrent", type=int, default=50)
     ap.add_argument("--memory", type=int, default=20)
     ap.add_argument("--runtimes", default="runc,crun")
+    ap.add_argument("--json", help="also write the results here, as JSON")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="pyrunc-bench.")
     try:
         bundle = mkbundle.build(os.path.join(work, "bundle"))
         cfg = os.path.join(bundle, "config.json")
-        import json
         with open(cfg) as f:
             c = json.load(f)
         c["process"]["args"] = ["/bin/true"]
         c["root"]["readonly"] = True
         with open(cfg, "w") as f:
+            json.dump(c, f)
+        long_bundle = mkbundle.build(os.path.join(work, "long"))
+        with open(os.path.join(long_bundle, "config.json")) as f:
+            c = json.load(f)
+        c["process"]["args"] = ["/bin/sleep", "100000"]
+        c["process"]["terminal"] = False
+        with open(os.path.join(long_bundle, "config.json"), "w") as f:
             json.dump(c, f)
         rts = [Runtime("pyrunc", os.path.abspath(a.pyrunc), os.path.join(work, "pyrunc"), bundle)]
         for name in a.runtimes.split(","):
@@ -178,6 +221,17 @@ def main():
                     + [f"{run_med['pyrunc'] / run_med[o]:.2f}" for o in others])
         table(rows, header)
         print()
+        verbs = verb_times(rts, long_bundle, a.rounds)
+
+        def cell(x):
+            return "-" if x is None else f"{x:.2f}"
+        rows = [[v] + [cell(verbs[rt.name][v]) for rt in rts]
+                + [cell(verbs["pyrunc"][v] / verbs[o][v]) if verbs["pyrunc"][v] and verbs[o][v] else "-"
+                   for o in others] for v, _ in VERBS]
+        table(rows, ["verb, running container (median ms)"] + header[1:])
+        print()
+        result = {"machine": {"cpus": os.cpu_count(), "load": os.getloadavg()[0]}, "rounds": a.rounds,
+                  "lifecycle": med, "run": run_med, "verbs": verbs}
         rows = []
         for rt in rts:
             t0 = time.perf_counter()
@@ -190,8 +244,14 @@ def main():
             conc = (time.perf_counter() - t0) * 1e3
             mem = created_memory(rt, a.memory) if a.memory else 0
             rows.append([rt.name, f"{seq:.1f}", f"{conc:.0f}", f"{mem:.2f}"])
+            result.setdefault("throughput", {})[rt.name] = {"sequential_per_s": seq, "concurrent_wall_ms": conc,
+                                                            "created_mib": mem}
         table(rows, ["runtime", f"{a.sequential} sequential: containers/s", f"{a.concurrent} concurrent: wall ms",
                      "MiB per created container"])
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(result, f, indent=2)
+            print(f"\nresults as JSON: {a.json}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -7,12 +7,14 @@ tests tell which side did the work.
 """
 import json
 import os
+import shutil
+import time
 
 import pytest
 
 from tests.integration.test_hooks import hook, records, write_script, HOOK
 from tests.support.helpers import create, read, wait_for
-from tests.support.runtime import Runtime, python_cli, uses_front_end
+from tests.support.runtime import Runtime, install_prefix, python_cli, uses_front_end
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +57,45 @@ def test_ordinary_lifecycle_without_python(rt, bundle, tmp_path):
     assert not os.path.exists(os.path.join(rt.root, "f1"))
     assert not any(os.path.exists(d) for d in dirs)
     assert "does not exist" in rt.run("state", "f1", check=False).stderr
+
+
+def test_state_kill_and_ps_without_python(rt, bundle, tmp_path):
+    """`state`, `kill ID [number]` and `ps --format json` of an ordinary container are answered from the recipe: a copy of
+    the install whose Python CLI only fails shows which calls reach Python (paused, a signal name)."""
+    copy = tmp_path / "prefix"
+    shutil.copytree(install_prefix(rt.path), copy, symlinks=True)
+    (copy / "lib" / "pyrunc" / "pyrunc-cli").write_text("#!/bin/sh\necho python called >&2\nexit 99\n")
+    front = Runtime(str(copy / "bin" / "pyrunc"), rt.root)
+    bundle.config["annotations"] = {"k": "a \\ b\nc"}
+    bundle.set_args("sleep", "100")
+    create(rt, bundle, "fs1")
+    for status in ("created", "running"):
+        p = front.run("state", "fs1")
+        assert p.stdout == rt.run("state", "fs1").stdout and json.loads(p.stdout)["status"] == status
+        assert json.loads(p.stdout)["annotations"] == {"k": "a \\ b\nc"}
+        if status == "created":
+            rt.run("start", "fs1")
+    rt.run("pause", "fs1")
+    assert front.run("state", "fs1", check=False).returncode == 99       # paused: Python's
+    rt.run("resume", "fs1")
+    assert front.run("kill", "fs1", "TERM", check=False).returncode == 99   # a name: Python parses it
+    assert front.run("ps", "--format", "json", "fs1").stdout == rt.run("ps", "-f", "json", "fs1").stdout
+    assert json.loads(front.run("ps", "-f", "json", "fs1").stdout) == [rt.state("fs1")["pid"]]
+    assert front.run("ps", "fs1", check=False).returncode == 99      # the table runs ps(1): Python's
+    assert front.run("kill", "--all", "fs1", "0", check=False).returncode == 99
+    front.run("kill", "fs1", "0")
+    assert rt.status("fs1") == "running"
+    front.run("kill", "fs1", "9")          # returns once the init is gone, as Python's kill
+    assert json.loads(front.run("state", "fs1").stdout)["status"] == "stopped"
+    assert front.run("kill", "fs1", "9", check=False).returncode == 99       # stopped: Python words it
+    front.run("delete", "fs1")
+    # containerd's shim deletes again with --force: nothing to do, unless a create's temporary waits
+    front.run("delete", "--force", "fs1")
+    assert front.run("delete", "fs1", check=False).returncode == 99          # Python says it does not exist
+    os.mkdir(os.path.join(rt.root, "@creating.99999999.00"))
+    assert front.run("delete", "--force", "fs1", check=False).returncode == 99   # Python sweeps it
+    rt.run("delete", "--force", "fs1")
+    assert not os.path.exists(os.path.join(rt.root, "@creating.99999999.00"))
 
 
 def test_hooks_leave_start_and_delete_to_python(rt, bundle, tmp_path):
@@ -158,10 +199,30 @@ def _in_state(rt, bundle, cid, status):
 
 
 def _outcome(rt, cid, p, other):
-    """What a call did, with the id written as ID: its status and error, the container left, its cgroups."""
+    """What a call did, with the id written as ID: its status, output and error, the container left."""
     st = rt.run("state", cid, check=False)
     left = json.loads(st.stdout)["status"] if st.returncode == 0 else "gone"
-    return (p.returncode, p.stderr.replace(cid, "ID").replace(other, "ID"), left)
+    out = p.stdout
+    if out.startswith("{"):      # state: its JSON, but the twins' own pid, id and creation time
+        out = {k: v for k, v in json.loads(out).items() if k not in ("pid", "id", "created")}
+    elif out.startswith("[") or out == "null\n":     # ps: how many pids, the twins' own
+        out = ("pids", len(json.loads(out) or []))
+    return (p.returncode, out, p.stderr.replace(cid, "ID").replace(other, "ID"), left)
+
+
+def _call(rt, verb, cid):
+    args = [*verb, cid] if verb[0] == "ps" else [verb[0], cid, *verb[1:]]   # ps: options before the id
+    p = rt.run(*args, check=False)
+    if verb == ["kill"]:
+        # SIGTERM kills `sleep` without a pid namespace of its own, a little later: let either path's
+        # container get there (the front end returns much sooner than Python)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            st = rt.run("state", cid, check=False)
+            if st.returncode != 0 or json.loads(st.stdout)["status"] == "stopped":
+                break
+            time.sleep(0.05)
+    return p
 
 
 @pytest.mark.slow
@@ -183,13 +244,14 @@ def test_front_end_and_python_agree(rt, bundle, tmp_path, hooks, pid_ns):
     bundle.set_args("sleep", "100")
     py = Runtime(python_cli(rt.path), rt.root)
     differences = []
-    for verb in (["start"], ["delete"], ["delete", "--force"]):
+    for verb in (["start"], ["delete"], ["delete", "--force"], ["state"], ["kill"], ["kill", "0"], ["kill", "9"],
+                 ["ps", "--format", "json"]):
         for status in STATES:
-            front_id, py_id = f"f-{verb[0]}-{status}", f"p-{verb[0]}-{status}"
+            front_id, py_id = f"f-{'-'.join(verb)}-{status}", f"p-{'-'.join(verb)}-{status}"
             for cid in (front_id, py_id):
                 _in_state(rt, bundle, cid, status)
-            got = _outcome(rt, front_id, rt.run(*verb, front_id, check=False), py_id)
-            want = _outcome(rt, py_id, py.run(*verb, py_id, check=False), front_id)
+            got = _outcome(rt, front_id, _call(rt, verb, front_id), py_id)
+            want = _outcome(rt, py_id, _call(py, verb, py_id), front_id)
             if got != want:
                 differences.append((" ".join(verb), status, got, want))
             if verb == ["start"] and status == "created":

@@ -11,7 +11,9 @@ from tests.support.runtime import python_cli
 # modules no hot-path command may pull in: each costs milliseconds per call
 FORBIDDEN = {"json", "re", "enum", "argparse", "subprocess", "signal", "socket", "threading",
              "typing", "selectors", "_cffi_backend", "pyrunc._native", "pyrunc._seccomp", "pyroute2",
-             "jsonschema", "hashlib", "shutil", "tempfile", "traceback", "resource", "os"}
+             "jsonschema", "hashlib", "shutil", "tempfile", "traceback", "resource", "os",
+             # --systemd-cgroup's D-Bus client and driver: loaded only with the flag
+             "jeepney", "pyrunc.cgroups.sdbus", "pyrunc.cgroups.systemd"}
 
 
 def imported(rt, *args):

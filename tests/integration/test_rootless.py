@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from tests.support.helpers import open_path_to, wait_for
+from tests.support.helpers import make_rootless, wait_for
 from tests.support.runtime import Runtime
 
 NOBODY = 65534
@@ -14,24 +14,7 @@ NOBODY = 65534
 def rootless(rt, bundle, tmp_path):
     """(a Runtime that runs as nobody, its XDG_RUNTIME_DIR) with a rootless bundle."""
     xdg = tmp_path / "xdg"
-    xdg.mkdir()
-    os.chown(xdg, NOBODY, NOBODY)
-    open_path_to(str(xdg / "x"))
-    open_path_to(bundle.rootfs + "/x")
-    linux = bundle.config["linux"]
-    linux["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "user")]
-    linux["uidMappings"] = [{"containerID": 0, "hostID": NOBODY, "size": 1}]
-    linux["gidMappings"] = [{"containerID": 0, "hostID": NOBODY, "size": 1}]
-    linux.pop("resources", None)
-    mounts = []
-    for m in bundle.config["mounts"]:
-        if m["destination"] == "/sys":
-            m = {"destination": "/sys", "type": "none", "source": "/sys",
-                 "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
-        if m["destination"] == "/dev/pts":
-            m["options"] = [o for o in m["options"] if o != "gid=5"]
-        mounts.append(m)
-    bundle.config["mounts"] = mounts
+    make_rootless(bundle, NOBODY, xdg)
     bundle.save()
     env = dict(os.environ, XDG_RUNTIME_DIR=str(xdg))
     nobody = Runtime(rt.path, None)

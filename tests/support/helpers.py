@@ -69,3 +69,27 @@ def proc_status(pid):
             k, _, v = line.partition(":")
             out[k] = v.strip()
     return out
+
+
+def make_rootless(bundle, uid, own_dir):
+    """The bundle's config as `spec --rootless` makes it: a user namespace mapping root to `uid`,
+    no resources, /sys bound from the host, /dev/pts without gid=5 (saved by the caller); the
+    bundle reachable by `uid`, and own_dir (a pathlib.Path) made as its own directory."""
+    own_dir.mkdir()
+    os.chown(own_dir, uid, uid)
+    open_path_to(str(own_dir / "x"))
+    open_path_to(bundle.rootfs + "/x")
+    linux = bundle.config["linux"]
+    linux["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "user")]
+    linux["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
+    linux.pop("resources", None)
+    mounts = []
+    for m in bundle.config["mounts"]:
+        if m["destination"] == "/sys":
+            m = {"destination": "/sys", "type": "none", "source": "/sys",
+                 "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
+        if m["destination"] == "/dev/pts":
+            m["options"] = [o for o in m["options"] if o != "gid=5"]
+        mounts.append(m)
+    bundle.config["mounts"] = mounts

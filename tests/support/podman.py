@@ -83,7 +83,7 @@ lock_type = "file"
         # on a node, the node's /run keeps its bus; the runtimes' default roots are private
         self.run = PrivateRun("pyrunc-podman-run", *(["/run/runc", "/run/pyrunc", "/run/crun", "/run/libpod",
                                                       "/run/containers"] if self.node else []))
-        self.cgroup = self.node.slice("podman") if self.node else OwnCgroup(f"pyrunc-podman-{os.getpid()}")
+        self.cgroup = self.node.slice("podman") if self.node else OwnCgroup(f"pyrunc-podman-{os.path.basename(self.dir)}")
         # one archive, two images: pull the `latest` one by its ref name, then name it
         p = self.podman_cmd("pull", "--signature-policy", os.path.join(d, "policy.json"),
                             f"oci-archive:{self.image_tar}:latest", timeout=120)

@@ -84,8 +84,13 @@ WEAKENINGS = {
                         "        wait_for_start(a.fifo, a.prog != NULL);\n",
                         "    if (a.fifo >= 0 || !a.prog)\n        wait_for_start(a.fifo, a.prog != NULL);\n"
                         "    set_identity(&a);\n"),
+    # CVE-2019-16884: write the AppArmor profile to whatever /proc the container has (a fake one takes it;
+    # caught in the node VM, tests/node/test_apparmor.py: this host kind has no AppArmor)
+    "label-any-fs": ("csrc/pyrunc_init.c",
+                     '    if (st.f_type != PROC_SUPER_MAGIC)\n        label_failed(what, "open", path, "not on procfs");\n',
+                     ""),
     # create's temporaries named like ids (".<pid>.<random>"): `delete --force` sweeps a container named so
-    "sweep-ids": ("pyrunc/state.py", 'TEMPORARY = "@creating."\n', 'TEMPORARY = "."\n'),
+    "sweep-ids": ("pyrunc/state.py", 'TEMPORARY = frontabi.TEMPORARY\n', 'TEMPORARY = "."\n'),
     # a pid file's temporary at a predictable name, opened without O_EXCL: a planted hard link is truncated
     "pid-file-truncate": ("pyrunc/oslite.py",
                           '.{getpid()}.{urandom(6).hex()}")\n        try:\n'

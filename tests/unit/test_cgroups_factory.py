@@ -21,21 +21,54 @@ def test_the_layout_picks_the_driver_by_name():
     assert cgroups.new("", "c", (detect.LEGACY, HYBRID[1][:2])).name == "fs1"
     assert cgroups.new("/c", "c", UNIFIED).name == "fs2"
     assert cgroups.new("/c", "c", NONE).name == "none"
-    assert set(cgroups.BY_LAYOUT.values()) == set(cgroups.DRIVERS)
+    assert set(cgroups.BY_LAYOUT.values()) | {"systemd"} == set(cgroups.DRIVERS)   # systemd: by the flag
 
 
 def test_an_unknown_driver_in_the_state_is_an_error_naming_it():
     """A state.json from another runtime (or a future driver) never turns into a driver that does nothing."""
-    for name in ("systemd", None, "base"):
+    for name in ("cgroupfs", None, "base"):
         with pytest.raises(Error, match=f"unknown cgroup driver {name!r}"):
             cgroups.from_state({"driver": name, "dirs": {"": "/sys/fs/cgroup/c"}})
 
 
-def test_systemd_is_refused_with_runcs_words():
-    with pytest.raises(Error, match='format "slice:prefix:name"'):
+def test_systemd_is_refused_with_runcs_words(tmp_path, monkeypatch):
+    """runc's order: the cgroupsPath's format, then systemd as the host's init, then (pyrunc) cgroup v2."""
+    from pyrunc.cgroups import systemd
+    with pytest.raises(Error, match='^expected cgroupsPath to be of format "slice:prefix:name" for systemd '
+                                    'cgroups, got "/c" instead$'):
         cgroups.new("/c", "c", UNIFIED, systemd=True)
-    with pytest.raises(Error, match="systemd cgroup driver is not supported"):
+    monkeypatch.setattr(systemd, "RUN_SYSTEMD", str(tmp_path / "none"))
+    with pytest.raises(Error, match="^systemd not running on this host, cannot use systemd cgroups manager$"):
         cgroups.new("system.slice:pyrunc:c", "c", UNIFIED, systemd=True)
+    monkeypatch.setattr(systemd, "RUN_SYSTEMD", str(tmp_path))
+    with pytest.raises(Error, match="^invalid slice name: a--b.slice$"):
+        cgroups.new("a--b.slice:pyrunc:c", "c", UNIFIED, systemd=True)
+    with pytest.raises(Error, match="needs a cgroup v2 .unified. host; this one is hybrid"):
+        cgroups.new("system.slice:pyrunc:c", "c", HYBRID, systemd=True)
+    with pytest.raises(Error, match="^annotation org.systemd.property.Collect-Mode name incorrect: contains "
+                                    "non-alphabetic character$"):
+        cgroups.new("", "c", UNIFIED, systemd=True, annotations={"org.systemd.property.Collect-Mode": "'x'"})
+    mgr = cgroups.new("", "c", UNIFIED, systemd=True, annotations={"org.systemd.property.CollectMode": "'x'"})
+    assert mgr.extra == [("CollectMode", ("s", "x"))]
+
+
+def test_the_systemd_driver_places_its_scope_and_keeps_its_unit_in_the_state(tmp_path, monkeypatch):
+    from pyrunc.cgroups import systemd
+    monkeypatch.setattr(systemd, "RUN_SYSTEMD", str(tmp_path))
+    mgr = cgroups.new("a-b.slice:pfx:c1", "c", UNIFIED, systemd=True, resources=RES)
+    assert mgr.dirs == {"": "/sys/fs/cgroup/a.slice/a-b.slice/pfx-c1.scope"} and mgr.unit == "pfx-c1.scope"
+    default = cgroups.new("", "c9", UNIFIED, systemd=True)
+    assert (default.unit, default.dir) == ("runc-c9.scope", "/sys/fs/cgroup/system.slice/runc-c9.scope")
+    saved = mgr.to_state()
+    assert saved["systemd"] == {"unit": "pfx-c1.scope", "parent": "a-b.slice", "name": "c1", "rootless": False}
+    back = cgroups.from_state(saved)
+    assert type(back) is systemd.SystemdManager and back.to_state() == saved and back.unit == mgr.unit
+    assert back.freezer() == ("/sys/fs/cgroup/a.slice/a-b.slice/pfx-c1.scope/cgroup.freeze", "0")
+    # delete stops the unit: a step the front end does not know, so it hands delete over to Python
+    data = {"pid": 1, "pid_start": 2, "cgroup": saved, "config": {"process": {"args": ["true"]}}}
+    assert steps.operations("delete", data)[0] == ("stop-unit", "pfx-c1.scope")
+    recipe = steps.recipe("c1", data)
+    assert "verb start" in recipe and "verb delete" not in recipe and "stop-unit" not in recipe
 
 
 @pytest.mark.parametrize("layout,cgroupns", [(HYBRID, False), (HYBRID, True), (UNIFIED, False), (NONE, False)])

@@ -1,9 +1,10 @@
 """state.py: ids, status from live facts, atomic saves."""
+import json
 import os
 
 import pytest
 
-from pyrunc import frontabi, state, steps, transitions
+from pyrunc import frontabi, jsonlite, state, steps, transitions
 from pyrunc.errors import Error, NotExist
 
 
@@ -69,16 +70,21 @@ def _created(**over):
     return data
 
 
+def _start_and_delete(text):
+    lines = text.splitlines()
+    return lines[:lines.index("verb state")] + ["end"]
+
+
 def test_recipe_of_an_ordinary_container():
-    assert steps.recipe("c", _created()).splitlines() == [
-        "pyrunc-recipe 1", "id c",
+    assert _start_and_delete(steps.recipe("c", _created())) == [
+        "pyrunc-recipe 2", "id c",
         "verb start", "if alive 42 777", "if equals THAWED /sys/fs/cgroup/freezer/c/freezer.state",
         "do fifo-start exec.fifo", "do trace-start",
         "verb delete", "if dead 42 777", "do rmdir /sys/fs/cgroup/cpu,cpuacct/c", "do rmdir /sys/fs/cgroup/freezer/c",
         "do remove-state", "end"]
     v2 = steps.recipe("c", _created(cgroup={"driver": "fs2", "dirs": {"": "/sys/fs/cgroup/c"}})).splitlines()
     assert "if equals 0 /sys/fs/cgroup/c/cgroup.freeze" in v2 and "do rmdir /sys/fs/cgroup/c" in v2
-    assert steps.recipe("c", _created(cgroup={})).splitlines()[2:] == [
+    assert _start_and_delete(steps.recipe("c", _created(cgroup={})))[2:] == [
         "verb start", "if alive 42 777", "do fifo-start exec.fifo", "do trace-start",
         "verb delete", "if dead 42 777", "do remove-state", "end"]
 
@@ -86,7 +92,7 @@ def test_recipe_of_an_ordinary_container():
 def test_a_verb_with_a_step_the_front_end_lacks_gets_no_recipe():
     """Hooks are run by Python only: their verb is left out, so the front end hands it over."""
     hooks = {"process": {"args": ["true"]}, "hooks": {"poststart": [{"path": "/h"}], "poststop": [{"path": "/h"}]}}
-    assert steps.recipe("c", _created(config=hooks)).splitlines() == ["pyrunc-recipe 1", "id c", "end"]
+    assert _start_and_delete(steps.recipe("c", _created(config=hooks))) == ["pyrunc-recipe 2", "id c", "end"]
     assert "verb start" not in steps.recipe("c", _created(config={}))      # no process to start
     assert steps.recipe("c", _created(creating=True)) is None
     assert steps.recipe("c", {}) is None
@@ -136,6 +142,60 @@ def test_the_front_end_conditions_mean_the_status_its_fast_path_needs(tmp_path, 
             start_ok = alive and not frozen     # with the fifo present, as here
             assert (status == "created") == start_ok, (alive, frozen, status)
             assert (status == "stopped") == (not alive), (alive, frozen, status)
+    c.unlock()
+
+
+def _sections(text, verb):
+    """[(conditions, steps)] of a verb in a recipe text, as the front end reads them."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("verb "):
+            current = None
+            if line == f"verb {verb}":
+                current = ([], [])
+                out.append(current)
+        elif line.startswith(("if ", "do ")) and current is not None:
+            current[0 if line[0] == "i" else 1].append(line[3:])
+    return out
+
+
+def _unescape(text):
+    out, chars = [], iter(text)
+    for ch in chars:
+        out.append({"n": "\n"}.get(next(chars), "\\") if ch == "\\" else ch)
+    return "".join(out)
+
+
+def test_the_front_ends_state_answer_is_pythons_in_every_status(tmp_path, monkeypatch):
+    """The first state section whose conditions hold prints what Python's `state` prints; a paused
+    container (and nothing else) has none, so Python answers."""
+    data = _created(annotations={"a": "x\\y\nz"}, bundle="/b", created="2026-12-02T00:00:00Z")
+    c = state.Container(str(tmp_path), "c")
+    c.reserve()
+    c.save(data)
+    text = steps.recipe("c", data)
+    for alive in (True, False):
+        monkeypatch.setattr(state, "alive", lambda pid, start, a=alive: a)
+        for frozen in (True, False):
+            monkeypatch.setattr(state.Container, "frozen", lambda self, f=frozen: f)
+            for fifo in (True, False):
+                if os.path.exists(c.fifo):
+                    os.unlink(c.fifo)
+                if fifo:
+                    os.mkfifo(c.fifo)
+                facts = {"alive": alive, "dead": not alive, "equals": not frozen, "exists": fifo, "absent": not fifo}
+                answer = next((steps for conds, steps in _sections(text, "state")
+                               if all(facts[cond.split()[0]] for cond in conds)), None)
+                status = c.status()
+                if status == "paused":
+                    assert answer is None
+                    continue
+                assert [s.split(" ", 1)[0] for s in answer] == ["print"]
+                assert _unescape(answer[0].split(" ", 1)[1]) == jsonlite.pretty(c.oci_state()) + "\n"
+                assert json.loads(_unescape(answer[0].split(" ", 1)[1]))["status"] == status
+            kill = [conds for conds, _ in _sections(text, "kill")]
+            assert any(all(facts[x.split()[0]] for x in conds) for conds in kill) == \
+                transitions.allowed("kill", c.status())
     c.unlock()
 
 

@@ -5,7 +5,8 @@ Import-light: kill and delete load only the driver their state.json names.
 from pyrunc.errors import Error
 
 # state.json's driver name -> (module of this package, class)
-DRIVERS = {"fs1": ("fs1", "V1Manager"), "fs2": ("fs2", "V2Manager"), "none": ("null", "NullManager")}
+DRIVERS = {"fs1": ("fs1", "V1Manager"), "fs2": ("fs2", "V2Manager"), "none": ("null", "NullManager"),
+           "systemd": ("systemd", "SystemdManager")}
 # the host's cgroup layout (cgroups.detect) -> the name of the driver that manages it
 BY_LAYOUT = {"legacy": "fs1", "hybrid": "fs1", "unified": "fs2", "none": "none"}
 
@@ -18,10 +19,13 @@ def driver_class(name):
     return getattr(__import__(f"pyrunc.cgroups.{module}", fromlist=[cls]), cls)
 
 
-def new(cgroups_path, cid, layout, systemd=False, resources=None, cgroupns=False):
-    """The driver of a new container on a host with this layout (runc's manager.New); creates nothing."""
+def new(cgroups_path, cid, layout, systemd=False, resources=None, cgroupns=False, rootless=False,
+        annotations=None):
+    """The driver of a new container on a host with this layout (runc's manager.New); creates nothing
+    (but the systemd driver of a rootless container asks the user's systemd where its units live)."""
     if systemd:
-        raise Error(systemd_refusal(cgroups_path))   # a systemd driver would be chosen here
+        from pyrunc.cgroups.systemd import new_driver
+        return new_driver(cgroups_path, cid, layout, resources or {}, rootless, annotations)
     mode, hierarchies = layout
     return driver_class(BY_LAYOUT[mode]).new(cgroups_path, cid, hierarchies, resources or {}, cgroupns)
 
@@ -30,11 +34,3 @@ def from_state(state):
     """The driver create recorded in state.json (Driver.to_state)."""
     return driver_class(state.get("driver")).from_state(state)
 
-
-def systemd_refusal(cgroups_path):
-    """Why --systemd-cgroup fails: pyrunc has no systemd driver (runc would ask systemd over D-Bus)."""
-    if cgroups_path and len(cgroups_path.split(":")) != 3:
-        return (f'expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, '
-                f'got {cgroups_path!r} instead')
-    return ("the systemd cgroup driver is not supported: run without --systemd-cgroup "
-            "(containerd: SystemdCgroup = false) to use cgroupfs")

@@ -1,12 +1,12 @@
 """The cgroup driver interface (CLI process): what create, kill, delete, pause, update, ps and events ask of a driver.
 
 A driver owns one container's cgroups.  fs1 (v1 and hybrid hosts), fs2
-(pure cgroup v2) and null (no cgroup filesystem) implement every method;
+(pure cgroup v2), systemd (--systemd-cgroup on cgroup v2: cgroupsPath is
+"slice:prefix:name", systemd makes and removes the unit in
+create()/destroy()) and null (no cgroup filesystem) implement every method;
 the factory (pyrunc.cgroups) picks one by name, and to_state()/from_state()
 carry it from create to every later command, so that no command after
-create re-detects the host.  A systemd driver would be one more
-implementation: it interprets cgroupsPath as "slice:prefix:name" in new()
-and asks systemd for the unit in create()/destroy().
+create re-detects the host.
 """
 from abc import ABC, abstractmethod
 
@@ -70,8 +70,11 @@ class Driver(ABC):
 
     # -- lifecycle -------------------------------------------------------
     @abstractmethod
-    def create(self, linux_devices=()):
+    def create(self, linux_devices=(), pid=None):
         """Make the cgroups and apply the resources, before the init exists.
+
+        pid: the first stage, which joins the cgroups next (the systemd driver
+        starts the unit with it: systemd refuses a scope without a process).
 
         Refuses, leaving nothing behind (and owning nothing after), an existing
         cgroup that is frozen or holds processes, as runc does; every limit

@@ -125,7 +125,7 @@ class Cgroupfs(Driver):
         """[Problem] for the writes of `plan` no file would take (`check`); `inherited(d)` is existing()."""
 
     # -- lifecycle -------------------------------------------------------
-    def create(self, linux_devices=()):
+    def create(self, linux_devices=(), pid=None):
         made = []
         try:
             refusals = self._refusals()

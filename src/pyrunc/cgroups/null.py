@@ -20,7 +20,7 @@ class NullManager(Driver):
     def to_state(self):
         return {"driver": self.name, "dirs": {}, "resources": self.resources, "freezer": None}
 
-    def create(self, linux_devices=()):
+    def create(self, linux_devices=(), pid=None):
         self.apply(self.resources)
 
     def problems(self, linux_devices=()):

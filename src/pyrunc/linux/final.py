@@ -33,6 +33,11 @@ def identity_fields(p, cloexec_from, setgroups=True, seccomp=False):
     return fields
 
 
+def label_fields(p):
+    """pyrunc-init's fields for the LSM labels it writes, change-on-exec, before the program's execve."""
+    return {k: v for k, v in (("apparmor", p["apparmor_profile"]), ("selinux", p["selinux_label"])) if v}
+
+
 def exec_init(sealed_fd, argv, env, pass_fds=()):
     """Replace this process with pyrunc-init; returns only by raising OSError.
 

@@ -24,6 +24,8 @@ KEYS = {
     "self_pid": "init: our pid as the host sees it (for the listener message)",
     "hooks": "fd of a sealed memfd: startContainer hooks, then their state (see hooks_blob)",
     "report": "exec: fd of a memfd page where the forked process's pid or an error is written",
+    "apparmor": "AppArmor profile the program is exec'd into (change-on-exec)",
+    "selinux": "SELinux label the program is exec'd with",
 }
 FLAGS = {"NNP": 1, "USER": 2, "CAPS": 4, "SECCOMP_EARLY": 8, "SETGROUPS": 16, "TTY": 32}
 REPORT_SIZE = 4096          # the report page: int32 pid, then a NUL-terminated error message

@@ -14,7 +14,7 @@ import os
 import stat
 
 from pyrunc.errors import Error
-from pyrunc.linux import mountsrc
+from pyrunc.linux import lsm, mountsrc
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.mountplan import DEVICE_TYPES
 
@@ -114,16 +114,17 @@ def _make_parent_private(rootfs):
         S.mount("", best, None, S.MS_PRIVATE)
 
 
-def mount_all(root_fd, mounts, cgroup_plan, in_userns, host_source=None):
+def mount_all(root_fd, mounts, cgroup_plan, in_userns, host_source=None, label=""):
     """Mount the config's mounts, in order; returns the fds of the mounts whose read-only waits (/dev).
 
     host_source(i): an fd the runtime opened for mount i's source with the host's credentials
-    (see _source_tree); asked for only in a user namespace."""
+    (see _source_tree); asked for only in a user namespace.  label: SELinux's mount label (the
+    planned mounts' data already has it; the cgroup tmpfs and mqueue get it here, as runc)."""
     deferred_ro = []
     for i, m in enumerate(mounts):
         ask = (lambda i=i: host_source(i)) if host_source and in_userns else None
         try:
-            mnt = _mount_one(root_fd, m, cgroup_plan, ask)
+            mnt = _mount_one(root_fd, m, cgroup_plan, ask, label)
         except (OSError, Error) as e:
             reason = e.strerror if isinstance(e, OSError) else e
             raise Error(f"mount {m['source'] or m['type']} on {m['dest']}: {reason}") from None
@@ -138,13 +139,13 @@ def mount_all(root_fd, mounts, cgroup_plan, in_userns, host_source=None):
 # directory writable (CVE-2021-30465 class).  Binds are detached clones
 # (open_tree) given their attributes before they are moved onto the target's
 # fd; other filesystems are built detached with fsopen/fsconfig/fsmount.
-def _mount_one(root_fd, m, cgroup_plan, ask_host=None):
+def _mount_one(root_fd, m, cgroup_plan, ask_host=None, label=""):
     if m["kind"] == "bind":
         _bind(root_fd, m, m["source"], m["flags"], ask_host)
     elif m["kind"] == "cgroup":
-        _mount_cgroup(root_fd, m, cgroup_plan)
+        _mount_cgroup(root_fd, m, cgroup_plan, label)
     else:
-        return _mount_fs(root_fd, m)
+        return _mount_fs(root_fd, m, label)
     return None
 
 
@@ -308,10 +309,11 @@ def fs_context(fstype, source, flags, data):
 
 
 def _data_options(fstype, data):
-    """mount(2) data split as the kernel splits it: at each comma, but overlayfs's own
-    parser keeps a backslash-escaped one (in a lowerdir path)."""
+    """mount(2) data split as the kernel splits it: at each comma, but SELinux takes its
+    quoted context out whole and overlayfs's own parser keeps a backslash-escaped comma
+    (in a lowerdir path)."""
     if fstype != "overlay":
-        return [o for o in data.split(",") if o]
+        return lsm.split_data(data)
     out, cur, escaped = [], "", False
     for ch in data:
         if ch == "," and not escaped:
@@ -323,7 +325,7 @@ def _data_options(fstype, data):
     return [o for o in out + [cur] if o]
 
 
-def _mount_fs(root_fd, m):
+def _mount_fs(root_fd, m, label=""):
     """A new filesystem on the destination; returns its fd if its read-only waits (else None)."""
     _refuse_symlinked(root_fd, m)
     flags = m["flags"]
@@ -336,6 +338,9 @@ def _mount_fs(root_fd, m):
         mnt = new_mount(m["type"], m["source"] or m["type"], flags & ~S.MS_RDONLY if ro_later or copyup else flags,
                         m["data"])
         try:
+            if label and m["type"] == "mqueue":
+                # mqueue takes no context= (runc's label.SetFileLabel on it instead)
+                os.setxattr(f"/proc/self/fd/{mnt}", lsm.XATTR, label.encode())
             if copyup:
                 _copy_up(target, mnt, flags & S.MS_RDONLY)
             S.move_mount(mnt, "", target, "", MOVE_FD_TO_FD)
@@ -438,7 +443,7 @@ def _copy_dir(src, dst):
             os.chmod(name, mode, dir_fd=dst)
 
 
-def _mount_cgroup(root_fd, m, cg):
+def _mount_cgroup(root_fd, m, cg, label=""):
     """/sys/fs/cgroup in the container: the container's own cgroup, never the host's tree."""
     flags = m["flags"] & ~S.MS_REMOUNT
     if cg["mode"] == "unified":
@@ -449,7 +454,7 @@ def _mount_cgroup(root_fd, m, cg):
     else:
         # v1 or hybrid: a tmpfs with one directory per hierarchy, read-only at the end
         mnt = new_mount("tmpfs", "tmpfs", (flags & ~S.MS_RDONLY) | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC,
-                        "mode=755")
+                        lsm.mount_data("mode=755", label))
     try:
         target = ensure(root_fd, m["dest"])
         try:
@@ -684,14 +689,15 @@ def readonly_paths(paths):
         os.close(root)
 
 
-def masked_paths(paths):
-    """Hide paths: directories under an empty read-only tmpfs, files under the real /dev/null."""
+def masked_paths(paths, label=""):
+    """Hide paths: directories under an empty read-only tmpfs (with SELinux's mount label, as
+    runc's maskPath), files under the real /dev/null."""
     root = _root()
     null = None
     try:
         for _p, fd in _existing(root, paths):
             if stat.S_ISDIR(os.fstat(fd).st_mode):
-                _place(new_mount("tmpfs", "tmpfs", S.MS_RDONLY, ""), fd)
+                _place(new_mount("tmpfs", "tmpfs", S.MS_RDONLY, lsm.mount_data("", label)), fd)
             else:
                 if null is None:
                     null = _real_dev_null(root)

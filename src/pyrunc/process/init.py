@@ -3,7 +3,7 @@ import os
 
 from pyrunc import hooks, jsonlite, trace
 from pyrunc.errors import Error, oserror_reason
-from pyrunc.linux import creds, final, initabi, loopback, memfd, procself, proctitle, rootfs
+from pyrunc.linux import creds, final, initabi, loopback, lsm, memfd, procself, proctitle, rootfs
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.final import exec_init
 from pyrunc.linux.mountplan import DEV_LINKS
@@ -87,6 +87,8 @@ def setup_container(plan, chan):
     in_userns = in_user_namespace(ns)
     if plan["keyring"]:
         try:
+            if plan["process"] and plan["process"]["selinux_label"]:
+                lsm.set_keycreate(plan["process"]["selinux_label"])
             S.join_session_keyring(plan["keyring"])
         except OSError as e:
             raise Error(f"cannot join a new session keyring: {e.strerror}") from None
@@ -140,7 +142,7 @@ def setup_container(plan, chan):
         except OSError as e:
             raise Error(f"sysctl {key}={value}: {e.strerror}") from None
     rootfs.readonly_paths(plan["readonly_paths"])
-    rootfs.masked_paths(plan["masked_paths"])
+    rootfs.masked_paths(plan["masked_paths"], plan["mount_label"])
     trace.mark("masked and read-only paths")
     if plan["personality"] is not None:
         S.personality(plan["personality"])

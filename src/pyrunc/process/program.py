@@ -87,4 +87,5 @@ def prepare(plan, p, in_userns, state):
     sfields, keep = seccomp.handover(plan, state)
     fields = final.identity_fields(p, 3 + plan["fds"]["preserve"], creds.setgroups_allowed(), seccomp=bool(sfields))
     fields.update(sfields)
+    fields.update(final.label_fields(p))
     return fields, path, env, keep
