@@ -4,10 +4,12 @@
 #   make test-v2   only the tests marked cgroupv2, in the pure cgroup v2 VM
 #   make test-node only the tests marked node, in the VM booted as a node (systemd, D-Bus, AppArmor)
 #   make test-py313 build and test pyrunc with Debian 13's Python 3.13, in a cached trixie tree
-#   make peers     the clients the tests drive: containerd 1.6, podman (Debian), containerd 2.x, crictl (Go)
+#   make peers     the clients the tests drive: containerd 1.6, podman (Debian), containerd 2.x, crictl, critest (Go)
 #   make install PREFIX=/usr/local
 #   make conformance [RUNTIME=/usr/bin/runc] [TESTS="kill state"] [TIMEOUT=60]
 #                  the runtime-tools validation suite against pyrunc (or RUNTIME)
+#   make cri-validation [FOCUS=regexp]
+#                  critest (Kubernetes' CRI validation suite) with pyrunc and runc as containerd's handlers
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 PREFIX ?= /usr/local
@@ -17,11 +19,13 @@ PYRUNC_TEST := $(TEST_PREFIX)/bin/pyrunc
 
 # Debian packages: build deps, the bundles' busybox, the systemd driver's D-Bus client (jeepney),
 # test peers (runc, crun), and the clients tests/clients drives (containerd 1.6 with ctr and its
-# runc shim; podman, conmon)
+# runc shim; podman, conmon); for make cri-validation: the image registry, the CNI plugins,
+# iptables (portmap, masquerade) and nginx (copied into the web server images); sudo: critest's
+# AppArmor tests load their profiles with `sudo apparmor_parser` (make cri-validation-node)
 DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev \
 	python3 python3-dev python3-cffi python3-jeepney python3-setuptools python3-pip python3-pytest \
 	python3-hypothesis python3-pyroute2 python3-jsonschema util-linux iproute2 procps strace runc crun \
-	containerd podman conmon
+	containerd podman conmon docker-registry containernetworking-plugins iptables nginx-light sudo
 
 # containerd 2.x and crictl, built once from the Go module proxy at the versions pinned in
 # tests/peers/versions.env; cached here, outside the tree, so later runs need no network
@@ -41,7 +45,7 @@ NODE_TIMEOUT ?= 900
 CLIENT_ROUNDS ?= 10
 
 .PHONY: all deps deps-v2vm deps-node build install demo test test-v2 v2-tests test-node node-tests \
-	test-py313 py313-tests unit bench bundles peers fuzz schema conformance clean
+	test-py313 py313-tests unit bench bundles peers fuzz schema conformance cri-validation cri-validation-node clean
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 # runtime-spec's JSON schema for `pyrunc check`, from its Go module (never copied into git)
 SPEC_VERSION := v1.2.1
@@ -122,7 +126,8 @@ unit: build
 # cgroup mounts are rooted at a fresh cgroup of ours (tests/support/sandbox.sh):
 # first on this host (the integration tests twice: through the installed front
 # end, then through the Python CLI alone, so that both paths stay covered),
-# then the cgroupv2 tests in the VM, even when the first part failed.
+# then the cgroupv2 tests in the VM, even when the first part failed, and the other legs
+# (fuzz, node VM, Debian 13, runtime-tools conformance, critest), each with its gate.
 # PYRUNC_REQUIRE_PEERS: a client missing from make peers is a failure here, not a skip.
 test: deps deps-v2vm build peers
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
@@ -134,7 +139,8 @@ test: deps deps-v2vm build peers
 		-m "not cgroupv2" tests/integration $(PYTEST_ARGS) || rc=1; \
 	$(MAKE) -s v2-tests || rc=1; $(MAKE) -s fuzz || rc=1; \
 	$(MAKE) -s node-tests || rc=1; $(MAKE) -s py313-tests || rc=1; \
-	$(MAKE) -s conformance CONFORMANCE_GATE=tests/validation/expected-passes.txt || rc=1; exit $$rc
+	$(MAKE) -s conformance CONFORMANCE_GATE=tests/validation/expected-passes.txt || rc=1; \
+	$(MAKE) -s cri-validation || rc=1; exit $$rc
 
 test-v2: deps deps-v2vm build
 	@$(MAKE) -s install PREFIX=$(TEST_PREFIX)
@@ -200,6 +206,28 @@ conformance: deps
 	@$(PYTHON) -m tests.validation.suite >/dev/null
 	@bash tests/support/sandbox.sh $(PYTHON) -m tests.validation.run --timeout $(TIMEOUT) \
 		$(if $(CONFORMANCE_GATE),--expect-passes $(CONFORMANCE_GATE)) --runtime $(or $(RUNTIME),$(PYRUNC_TEST)) $(TESTS)
+
+# critest from cri-tools (make peers builds it at crictl's pinned version) against one private
+# containerd 2.x whose CRI has a pyrunc and a runc handler, run in the sandbox and in a private
+# network namespace (tests/cri/run.py); ends with one summary line.  It fails when a test passes
+# with runc and not with pyrunc, and (whole runs: not with FOCUS) when a test named in CRI_GATE
+# does not pass with pyrunc.
+CRI_GATE ?= tests/cri/expected-passes.txt
+cri-validation: deps peers
+	@$(MAKE) -s build >/dev/null 2>&1 && $(MAKE) -s install PREFIX=$(TEST_PREFIX) >/dev/null
+	@PYRUNC_PEERS_CACHE=$(PEERS_CACHE) bash tests/support/sandbox.sh unshare --net -- $(PYTHON) -m tests.cri.run \
+		--handler pyrunc=$(PYRUNC_TEST) --handler runc=$$(command -v runc) \
+		$(if $(FOCUS),--focus '$(FOCUS)',$(if $(CRI_GATE),--expect-passes $(CRI_GATE)))
+
+# The same in the node VM (v2vm.sh --systemd: systemd cgroup driver, AppArmor, pure cgroup v2),
+# outside sandbox.sh like the node tests; not part of make test yet (no gate file for the node).
+# Its own UTS namespace named localhost: sudo (critest's AppArmor tests) warns on stderr, which
+# critest takes for a failure, when the guest's hostname is not in /etc/hosts.
+cri-validation-node: deps deps-node peers
+	@$(MAKE) -s build >/dev/null 2>&1 && $(MAKE) -s install PREFIX=$(TEST_PREFIX) >/dev/null
+	@bash $(V2VM) --systemd --timeout $(NODE_TIMEOUT) env PYRUNC_PEERS_CACHE=$(PEERS_CACHE) unshare --net --uts -- \
+		sh -c 'hostname localhost && exec "$$@"' sh $(PYTHON) -m tests.cri.run --node --out build/cri-validation-node \
+		--handler pyrunc=$(PYRUNC_TEST) --handler runc=$$(command -v runc) $(if $(FOCUS),--focus '$(FOCUS)')
 
 # crun 1.8 refuses hybrid hosts whose cgroup2 has controllers: the sandbox hides it for all three
 bench: deps build peers

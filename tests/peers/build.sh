@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the Go peers of the client tests from the Go module proxy, once:
-#   containerd 2.x (containerd, containerd-shim-runc-v2, ctr) and crictl,
+#   containerd 2.x (containerd, containerd-shim-runc-v2, ctr), crictl and critest
+#   (cri-tools' CRI validation suite, a Go test binary: built with `go test -c`),
 # at the versions pinned in versions.env, into CACHE/<name>-<version>/ (default
 # /var/cache/pyrunc-peers). A peer whose binaries are already there is not
 # rebuilt, so later runs need no network. Module and build caches are temporary
@@ -15,11 +16,21 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 
 ctrd_dir=$cache/containerd-$CONTAINERD2_VERSION
 crictl_dir=$cache/crictl-$CRICTL_VERSION
+critest_dir=$cache/critest-$CRICTL_VERSION
+debs=$cache/debs
 want=()
+# Debian's dynamically linked busybox for critest's images (tests/cri/images.py): a package
+# that conflicts with busybox-static, so it is downloaded, never installed
+if ! compgen -G "$debs/busybox_*.deb" >/dev/null; then
+	mkdir -p "$debs"
+	(cd "$debs" && apt-get -q -o APT::Sandbox::User=root download busybox >/dev/null) ||
+		{ echo "peers: cannot download Debian's busybox package" >&2; exit 1; }
+fi
 [[ -x $ctrd_dir/containerd && -x $ctrd_dir/containerd-shim-runc-v2 && -x $ctrd_dir/ctr ]] || want+=(containerd)
 [[ -x $crictl_dir/crictl ]] || want+=(crictl)
+[[ -x $critest_dir/critest ]] || want+=(critest)
 if [[ ${#want[@]} -eq 0 ]]; then
-	echo "peers: cached in $cache (containerd $CONTAINERD2_VERSION, crictl $CRICTL_VERSION)"
+	echo "peers: cached in $cache (containerd $CONTAINERD2_VERSION, crictl and critest $CRICTL_VERSION)"
 	exit 0
 fi
 [[ -x $GO ]] || { echo "peers: no Go toolchain (looked for $GO)" >&2; exit 1; }
@@ -55,6 +66,18 @@ for peer in "${want[@]}"; do
 		install "-X $CRICTL_MODULE/pkg/version.Version=$CRICTL_VERSION" "" 0 \
 			"$CRICTL_MODULE/cmd/crictl@$CRICTL_VERSION"
 		dest=$crictl_dir ;;
+	critest)
+		# a test binary: `go install` refuses it (no non-test Go files); build it with
+		# `go test -c` in a writable copy of the module's source (about 3 minutes on 2 cores)
+		echo "peers: building critest $CRICTL_VERSION"
+		src=$(GOFLAGS=-mod=mod "$GO" mod download -json "$CRICTL_MODULE@$CRICTL_VERSION" |
+			sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+		[[ -d $src ]] || { echo "peers: cannot download $CRICTL_MODULE@$CRICTL_VERSION" >&2; exit 1; }
+		cp -r "$src" "$work/cri-tools" && chmod -R u+w "$work/cri-tools" && mkdir -p "$work/bin"
+		(cd "$work/cri-tools" && CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" "$GO" test -c -trimpath \
+			-ldflags "-s -w -X $CRICTL_MODULE/pkg/version.Version=$CRICTL_VERSION" \
+			-o "$work/bin/critest" ./cmd/critest 2> >(grep -v '^go: downloading' >&2))
+		dest=$critest_dir ;;
 	esac
 	mkdir -p "$cache"
 	rm -rf "$dest.new" && mv "$work/bin" "$dest.new" && rm -rf "$dest" && mv "$dest.new" "$dest"

@@ -69,7 +69,7 @@ def _runtimes(prefix, handlers, systemd):
     return out
 
 
-def config_v2(d, sock, handlers, systemd=False):
+def config_v2(d, sock, handlers, systemd=False, sandbox=PAUSE_IMAGE):
     """containerd 1.x (config version 2)."""
     return f"""version = 2
 root = {toml_str(d + "/root")}
@@ -81,7 +81,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                     "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
 
 {_daemon_sections(d, sock)}  [plugins."io.containerd.grpc.v1.cri"]
-    sandbox_image = {toml_str(PAUSE_IMAGE)}
+    sandbox_image = {toml_str(sandbox)}
     disable_tcp_service = true
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"
@@ -101,7 +101,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 {_runtimes('plugins."io.containerd.grpc.v1.cri".containerd', handlers, systemd)}"""
 
 
-def config_v3(d, sock, handlers, systemd=False):
+def config_v3(d, sock, handlers, systemd=False, sandbox=PAUSE_IMAGE):
     """containerd 2.x (config version 3, which 2.x reads natively or migrates)."""
     return f"""version = 3
 root = {toml_str(d + "/root")}
@@ -123,7 +123,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   [plugins."io.containerd.cri.v1.images"]
     snapshotter = "overlayfs"
     [plugins."io.containerd.cri.v1.images".pinned_images]
-      sandbox = {toml_str(PAUSE_IMAGE)}
+      sandbox = {toml_str(sandbox)}
     [plugins."io.containerd.cri.v1.images".registry]
       config_path = {toml_str(d + "/certs.d")}
   [plugins."io.containerd.cri.v1.runtime"]
@@ -143,7 +143,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 class Containerd:
     """One private containerd; `ctr()`/`crictl()` drive it; `reset()` cleans up after a test."""
 
-    def __init__(self, peer, runtime, image_tar, workdir, crictl=None, handlers=None, node=None):
+    def __init__(self, peer, runtime, image_tar, workdir, crictl=None, handlers=None, node=None, prepare=None,
+                 sandbox=PAUSE_IMAGE, propagation="private"):
         self.peer = peer
         self.runtime = runtime
         self.handler = os.path.basename(runtime)      # "pyrunc" (or "runc" with OCI_RUNTIME=runc)
@@ -152,6 +153,10 @@ class Containerd:
         # on a node (tests/support/node.py): the systemd cgroup driver, AppArmor on, pods in a slice
         self.node = node
         self.systemd = node is not None
+        # prepare(dir): fills the CNI and registry (certs.d) dirs before containerd reads them
+        self.prepare = prepare
+        self.sandbox = sandbox                         # the pod sandbox ("pause") image
+        self.propagation = propagation                 # of the mounts in containerd's namespace
         self.image_tar = image_tar
         self.crictl_path = crictl
         self.ns = "pyrunc-test"                        # ctr's namespace: cgroups /pyrunc-test/<id>
@@ -173,9 +178,12 @@ class Containerd:
             os.makedirs(os.path.join(d, sub))
         make = config_v2 if self.peer.config_version == 2 else config_v3
         with open(os.path.join(d, "config.toml"), "w") as f:
-            f.write(make(d, self.sock, self.handlers, self.systemd))
+            f.write(make(d, self.sock, self.handlers, self.systemd, self.sandbox))
+        if self.prepare:
+            self.prepare(d)
         # on a node, only the shim's hard-coded directory is private: the node's /run holds its bus
-        self.run = PrivateRun("pyrunc-ctrd-run", *(["/run/containerd"] if self.node else []))
+        self.run = PrivateRun("pyrunc-ctrd-run", *(["/run/containerd"] if self.node else []),
+                              propagation=self.propagation)
         self.ctr_cgroup = OwnCgroup(self.ns)                   # ctr: cgroupsPath /<namespace>/<id>
         # CRI: <cgroup_parent>/<id>, or with systemd <slice>:cri-containerd:<id>
         self.cri_parent = self.node.slice("cri") if self.node else OwnCgroup(f"pyrunc-cri-{os.getpid()}")

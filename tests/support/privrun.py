@@ -14,10 +14,11 @@ HOLD = ('name=$1; shift; for d in "$@"; do mkdir -p "$d" && mount -t tmpfs -o mo
 
 
 class PrivateRun:
-    def __init__(self, name, *dirs):
-        """A tmpfs on each of dirs (default: /run itself) in the new namespace."""
+    def __init__(self, name, *dirs, propagation="private"):
+        """A tmpfs on each of dirs (default: /run itself) in the new namespace; propagation: of its
+        mounts (shared: between the namespace and the containers made in it, never out of it)."""
         # unshare without --fork execs sh (then sleep) in the new namespace: pid = the holder
-        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--",
+        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", propagation, "--",
                                       "sh", "-c", HOLD, "sh", name, *(dirs or ["/run"])],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, close_fds=True)
         if self.proc.stdout.readline().strip() != b"ready":
