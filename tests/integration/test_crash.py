@@ -110,3 +110,21 @@ def test_delete_force_returns_only_when_nothing_is_left_under_churn(rt, bundle, 
         stop.set()
         t.join()
     assert not found, found
+
+
+def test_the_sandbox_sweeps_what_a_killed_sandbox_left(tmp_path):
+    """tests/support/sandbox.sh killed outright leaves its pyrunc-test.<pid> cgroups; the next one
+    removes those whose pid is gone, and leaves a live one's (run here, nested in our own sandbox)."""
+    from tests.support.owncgroup import hierarchies
+    mp = hierarchies()[0]
+    dead, live = f"{mp}/pyrunc-test.99999999", f"{mp}/pyrunc-test.{os.getpid()}"
+    for d in (dead, dead + "/child", live):
+        os.mkdir(d)
+    try:
+        sandbox = os.path.join(os.path.dirname(__file__), "..", "support", "sandbox.sh")
+        assert subprocess.run(["bash", sandbox, "true"], timeout=60).returncode == 0
+        assert not os.path.exists(dead) and os.path.isdir(live)
+    finally:
+        for d in (dead + "/child", dead, live):
+            if os.path.isdir(d):
+                os.rmdir(d)

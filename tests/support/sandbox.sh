@@ -7,18 +7,20 @@
 #
 # Containers' absolute and relative cgroup paths then land below our own
 # cgroup, never in a cgroup we did not create, and /run/pyrunc is private.
-# On exit everything below our cgroups is killed and removed.
+# On exit everything below our cgroups is killed and removed; at start, what a
+# sandbox killed outright left (its pid gone) is removed too.
 # SANDBOX_HIDE_UNIFIED=1 leaves a hybrid host's cgroup2 hierarchy unmounted
 # inside (crun 1.8 refuses hybrid hosts whose cgroup2 has controllers).
 set -u
 [[ $(id -u) == 0 ]] || { echo "sandbox: must run as root" >&2; exit 2; }
 NAME="pyrunc-test.$$"
 
-# mountpoint fstype superoptions of every cgroup mount under /sys/fs/cgroup
+# mountpoint fstype superoptions of every visible cgroup mount under /sys/fs/cgroup (inside a
+# sandbox, mountinfo also lists the host's mounts that its own re-mounts cover: the last one counts)
 cgroup_mounts() {
 	awk '{ split($0, a, " - "); n = split(a[1], l, " "); split(a[2], r, " ")
 	       if ((r[1] == "cgroup" || r[1] == "cgroup2") && index(l[5], "/sys/fs/cgroup") == 1) print l[5], r[1], r[3] }' \
-		/proc/self/mountinfo
+		/proc/self/mountinfo | tac | awk '!seen[$1]++' | tac
 }
 
 purge() {   # kill everything in cgroup dir $1 and below, then rmdir bottom-up
@@ -62,14 +64,25 @@ inner() {
 
 if [[ ${1:-} == __inner ]]; then shift; inner "$@"; fi
 
+# A sandbox killed outright (SIGKILL, a machine restart) runs no trap: its cgroups stay.  They are
+# ours by name; sweep those whose sandbox process is gone (a live pid may be a sandbox at work).
+sweep_stale() {   # $1: the directory holding sandboxes' cgroups
+	local d
+	for d in "$1"/pyrunc-test.*; do
+		[[ -d $d && ${d##*.} =~ ^[0-9]+$ && ! -e /proc/${d##*.} ]] && purge "$d"
+	done
+}
+
 dirs=()
 while read -r mp fs opts; do
 	if [[ $fs == cgroup2 && $mp == /sys/fs/cgroup ]]; then
 		# pure v2 (e.g. the v2 VM): nest below our own cgroup
 		own=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+		sweep_stale "$mp$own"
 		mkdir -p "$mp$own/$NAME" && dirs+=("$mp$own/$NAME")
 		continue
 	fi
+	sweep_stale "$mp"
 	mkdir "$mp/$NAME" || { echo "sandbox: cannot create $mp/$NAME" >&2; exit 2; }
 	dirs+=("$mp/$NAME")
 	if [[ -f $mp/cpuset.cpus ]]; then
