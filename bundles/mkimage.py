@@ -30,7 +30,7 @@ MEDIA = {"manifest": "application/vnd.oci.image.manifest.v1+json",
          "layer": "application/vnd.oci.image.layer.v1.tar+gzip"}
 
 
-def _layer_tar(rootfs):
+def layer_tar(rootfs):
     """The rootfs as an uncompressed tar, sorted, owned by root, mtime 0."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -53,20 +53,20 @@ def _layer_tar(rootfs):
     return buf.getvalue()
 
 
-def _gzip(data):
+def gzip_bytes(data):
     out = io.BytesIO()
     with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
         gz.write(data)
     return out.getvalue()
 
 
-def _blob(blobs, data, media):
+def blob(blobs, data, media):
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     blobs[digest] = data
     return {"mediaType": media, "digest": digest, "size": len(data)}
 
 
-def _json(obj):
+def json_bytes(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -77,9 +77,9 @@ def build(out):
         mkbundle.make_rootfs(rootfs)
         with open(os.path.join(rootfs, "etc", "hostname"), "w") as f:
             f.write("busybox\n")
-        tar = _layer_tar(rootfs)
+        tar = layer_tar(rootfs)
     blobs = {}
-    layer = _blob(blobs, _gzip(tar), MEDIA["layer"])
+    layer = blob(blobs, gzip_bytes(tar), MEDIA["layer"])
     diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
     platform = {"architecture": "amd64", "os": "linux"}
     manifests = []
@@ -89,13 +89,13 @@ def build(out):
                       rootfs={"type": "layers", "diff_ids": [diff_id]},
                       history=[{"created": "1970-01-01T00:00:00Z", "created_by": "pyrunc bundles/mkimage.py"}])
         manifest = {"schemaVersion": 2, "mediaType": MEDIA["manifest"],
-                    "config": _blob(blobs, _json(config), MEDIA["config"]), "layers": [layer]}
-        desc = _blob(blobs, _json(manifest), MEDIA["manifest"])
+                    "config": blob(blobs, json_bytes(config), MEDIA["config"]), "layers": [layer]}
+        desc = blob(blobs, json_bytes(manifest), MEDIA["manifest"])
         desc["platform"] = platform
         desc["annotations"] = {"org.opencontainers.image.ref.name": tag}
         manifests.append(desc)
     index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}
-    files = [("oci-layout", _json({"imageLayoutVersion": "1.0.0"})), ("index.json", _json(index))]
+    files = [("oci-layout", json_bytes({"imageLayoutVersion": "1.0.0"})), ("index.json", json_bytes(index))]
     files += [("blobs/sha256/" + d.split(":", 1)[1], data) for d, data in sorted(blobs.items())]
     tmp_out = out + ".tmp"
     with tarfile.open(tmp_out, "w", format=tarfile.PAX_FORMAT) as archive:

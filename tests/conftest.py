@@ -64,6 +64,13 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def busybox_image(tmp_path_factory):
+    """The project's busybox OCI archive (tags latest and pause), built offline: the clients' image."""
+    import mkimage   # bundles/, on sys.path since tests.support.bundle
+    return mkimage.build(str(tmp_path_factory.mktemp("image") / "busybox-oci.tar"))
+
+
+@pytest.fixture(scope="session")
 def bundle_template(tmp_path_factory):
     return template(str(tmp_path_factory.mktemp("bundles")))
 

@@ -65,7 +65,7 @@ def cri_pod(ctrd, handler, work, n):
     return ms
 
 
-def podman_run(pm, n):
+def podman_run(pm):
     return timed(lambda: pm.podman_cmd("run", "--rm", *pm.run_opts(), IMAGE, "true"))
 
 
@@ -92,12 +92,12 @@ def main():
             x.start()
         for name in runtimes:      # warm-up: page cache, snapshots, profiles
             ctr_run(ctrd, runtimes[name], f"warm-{name}")
-            podman_run(pms[name], 0)
+            podman_run(pms[name])
         for r in range(a.rounds):
             for name in (list(runtimes) if r % 2 == 0 else list(runtimes)[::-1]):
                 times[("ctr run --rm", name)].append(ctr_run(ctrd, runtimes[name], f"b{r}-{name}"))
                 times[("crictl pod+start", name)].append(cri_pod(ctrd, name, work, r))
-                times[("podman run --rm", name)].append(podman_run(pms[name], r))
+                times[("podman run --rm", name)].append(podman_run(pms[name]))
     finally:
         for x in started:
             x.stop()

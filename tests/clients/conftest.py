@@ -1,22 +1,13 @@
 """Fixtures for the client tests: the busybox image, private containerd (1.6, 2.x) and podman instances."""
 import os
-import sys
 
 import pytest
 
 from tests.support import peers
 from tests.support.clientfixtures import left_clean, running
 from tests.support.containerd import Containerd
-from tests.support.runtime import PROJECT, runtime_path
+from tests.support.runtime import runtime_path
 
-sys.path.insert(0, os.path.join(PROJECT, "bundles"))
-import mkimage  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def busybox_image(tmp_path_factory):
-    """The project's busybox OCI archive (tags latest and pause), built offline."""
-    return mkimage.build(str(tmp_path_factory.mktemp("image") / "busybox-oci.tar"))
 
 
 @pytest.fixture(scope="session", params=sorted(peers.CONTAINERD), ids=lambda v: "containerd-" + v)

@@ -165,19 +165,18 @@ def build(tmp, cache):
     """(layer blob, {name: (manifest bytes, config bytes)})."""
     rootfs = os.path.join(tmp, "rootfs")
     make_rootfs(rootfs, tmp, cache)
-    tar = mkimage._layer_tar(rootfs)
-    layer = mkimage._gzip(tar)
+    tar = mkimage.layer_tar(rootfs)
+    layer = mkimage.gzip_bytes(tar)
     diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
-    layer_desc = {"mediaType": mkimage.MEDIA["layer"], "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
-                  "size": len(layer)}
+    layer_desc = mkimage.blob({}, layer, mkimage.MEDIA["layer"])
     out = {}
     for name, conf in images().items():
-        config = mkimage._json({"architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:00Z",
-                                "config": dict({"Env": mkimage.ENV, "WorkingDir": "/"}, **conf),
-                                "rootfs": {"type": "layers", "diff_ids": [diff_id]}})
-        manifest = mkimage._json({"schemaVersion": 2, "mediaType": mkimage.MEDIA["manifest"], "layers": [layer_desc],
-                                  "config": {"mediaType": mkimage.MEDIA["config"], "size": len(config),
-                                             "digest": "sha256:" + hashlib.sha256(config).hexdigest()}})
+        config = mkimage.json_bytes({"architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:00Z",
+                                     "config": dict({"Env": mkimage.ENV, "WorkingDir": "/"}, **conf),
+                                     "rootfs": {"type": "layers", "diff_ids": [diff_id]}})
+        manifest = mkimage.json_bytes({"schemaVersion": 2, "mediaType": mkimage.MEDIA["manifest"],
+                                       "layers": [layer_desc],
+                                       "config": mkimage.blob({}, config, mkimage.MEDIA["config"])})
         out[name] = (manifest, config)
     return layer, out
 

@@ -32,14 +32,6 @@ def runtimes():
     return {"pyrunc": runtime_path(), "runc": RUNC}
 
 
-@pytest.fixture(scope="module")
-def busybox_image(tmp_path_factory):
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bundles"))
-    import mkimage
-    return mkimage.build(str(tmp_path_factory.mktemp("image") / "busybox-oci.tar"))
-
-
 @pytest.fixture(scope="module", params=sorted(peers.CONTAINERD), ids=lambda v: "containerd-" + v)
 def containerd_node(request, busybox_image, tmp_path_factory):
     """One containerd per version, with a `pyrunc` and a `runc` CRI runtime handler, both with the systemd driver."""
