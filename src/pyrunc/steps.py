@@ -58,16 +58,22 @@ def conditions(verb, data):
     """What the front end checks before it runs `verb`'s steps: the live facts that make the
     status the one transitions.ALLOWED lets its fast path act in ("created" for start, "stopped"
     for delete; every other status goes to Python, which words the refusal or does more)."""
-    alive = ("alive", data["pid"], data["pid_start"])
     if verb == "start":
-        conds = [alive]
-        freezer = freezer_of(data.get("cgroup") or {})
-        if freezer:
-            conds.append(("equals", freezer[1], freezer[0]))
-        return conds        # and the fifo exists: fifo-start fails without it
+        return [_init("alive", data), *_thawed(data)]     # and the fifo exists: fifo-start fails without it
     if verb == "delete":
-        return [("dead", data["pid"], data["pid_start"])]
+        return [_init("dead", data)]
     raise ValueError(verb)
+
+
+def _init(fact, data):
+    """The condition (or the signal step) naming the container's init: its pid and start time."""
+    return (fact, data["pid"], data["pid_start"])
+
+
+def _thawed(data):
+    """The condition that the container's freezer is thawed (none without a freezer)."""
+    freezer = freezer_of(data.get("cgroup") or {})
+    return [("equals", freezer[1], freezer[0])] if freezer else []
 
 
 def state_sections(cid, data):
@@ -75,20 +81,18 @@ def state_sections(cid, data):
     Python's `state` prints in it (state.status's order: stopped, paused, created, running; a paused
     container has no section, so Python answers)."""
     from pyrunc import jsonlite, state
-    alive, dead = ("alive", data["pid"], data["pid_start"]), ("dead", data["pid"], data["pid_start"])
-    freezer = freezer_of(data.get("cgroup") or {})
-    thawed = [("equals", freezer[1], freezer[0])] if freezer else []
+    alive = [_init("alive", data), *_thawed(data)]
 
     def answer(status):
         return [("print", frontabi.escape(jsonlite.pretty(state.oci_state(cid, data, status)) + "\n"))]
-    return [([dead], answer("stopped")),
-            ([alive, *thawed, ("exists", frontabi.FIFO)], answer("created")),
-            ([alive, *thawed, ("absent", frontabi.FIFO)], answer("running"))]
+    return [([_init("dead", data)], answer("stopped")),
+            (alive + [("exists", frontabi.FIFO)], answer("created")),
+            (alive + [("absent", frontabi.FIFO)], answer("running"))]
 
 
 def kill_sections(data):
     """`kill` of the init: in every status transitions.ALLOWED lets it act in (its init alive)."""
-    return [([("alive", data["pid"], data["pid_start"])], [("signal", data["pid"], data["pid_start"])])]
+    return [([_init("alive", data)], [_init("signal", data)])]
 
 
 def ps_sections(data):
