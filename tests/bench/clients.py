@@ -15,6 +15,7 @@ Printed: each client's median wall time per runtime and the ratio.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -101,6 +102,7 @@ def main():
     finally:
         for x in started:
             x.stop()
+        shutil.rmtree(work, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"clients, {a.rounds} interleaved rounds, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f}")
     print(f"{'client (median ms)':<20} {'pyrunc':>8} {'runc':>8} {'pyrunc/runc':>12}")
