@@ -3,9 +3,10 @@
  * Why it exists (a measured exception to "C is thin", see README "Performance"):
  * every call of the Python CLI first starts CPython, 9-13 ms here against about
  * 1 ms for a static binary, and containerd makes at least three calls per
- * container.  Two of them are trivial for an ordinary container: `start` of a
- * created container (one byte into its exec fifo) and `delete` of a stopped one
- * (rmdir its cgroups, remove its state directory).
+ * container.  Most of them are trivial for an ordinary container: `start` of a
+ * created container (one byte into its exec fifo), `delete` of a stopped one
+ * (rmdir its cgroups, remove its state directory), `state`, `kill`, `ps`,
+ * `pause` and `resume` (a write to the freezer, and a wait).
  *
  * Python decides, this program only interprets.  Whenever Python saves a
  * container's state it also writes <root>/<id>/recipe (src/pyrunc/steps.py,
@@ -42,7 +43,7 @@
 
 #define RECIPE_MAX 65536
 #define MAX_ITEMS 64
-#define MAX_SECTIONS 4
+#define MAX_SECTIONS 6
 
 static char **saved_argv;
 
@@ -52,10 +53,10 @@ struct item {
     char *a, *b, *c; /* fields; the last one given runs to the end of the line */
 };
 
-/* One `verb` section: conditions that must all hold, then its steps. */
+/* One `verb` section: conditions that must all hold, then its steps, and what undoes them. */
 struct section {
-    struct item conds[MAX_ITEMS], steps[MAX_ITEMS];
-    int nconds, nsteps;
+    struct item conds[MAX_ITEMS], steps[MAX_ITEMS], undo[MAX_ITEMS];
+    int nconds, nsteps, nundo;
 };
 
 /* The sections of the verb called, in the recipe's order: the first that holds is run. */
@@ -65,15 +66,23 @@ struct recipe {
 };
 
 static int signal_no = DEFAULT_SIGNAL;   /* kill's signal */
+static const struct section *running;   /* the section whose steps run: its undo steps, on a failure */
 
-/* The Python CLI does the whole command: the answer to anything unusual. */
+static int write_text(const char *path, const char *text);
+
+/* The Python CLI does the whole command: the answer to anything unusual.  Once steps have run, their
+ * section's undo steps first (best effort: Python decides from what is left). */
 static void __attribute__((noreturn)) python(void)
 {
     char exe[PATH_MAX], cli[PATH_MAX + 32];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    ssize_t n;
     char *slash;
-    int len;
+    int len, i;
 
+    for (i = 0; running && i < running->nundo; i++)
+        (void)write_text(running->undo[i].b, running->undo[i].a);
+    running = NULL;
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
         exe[n] = 0;
         slash = strrchr(exe, '/');            /* <prefix>/bin/pyrunc -> <prefix>/bin */
@@ -139,6 +148,16 @@ static int lookup(const char *name, const char *const *names, int count)
     return -1;
 }
 
+/* Undo frontabi.escape and frontabi.word in place: \\ \n \s. */
+static char *unescape(char *s)
+{
+    char *in = s, *out = s;
+    for (; *in; in++)
+        *out++ = *in == '\\' && in[1] ? (*++in == 'n' ? '\n' : *in == 's' ? ' ' : *in) : *in;
+    *out = 0;
+    return s;
+}
+
 /* Split off the next space-separated field of *rest (the last field takes the rest of the line). */
 static char *field(char **rest, int last)
 {
@@ -189,26 +208,26 @@ static int parse_recipe(char *text, const char *id, const char *verb, struct rec
                     return -1;
                 sec = &r->sections[r->nsections++];
             }
-        } else if (!strcmp(word, "if") || !strcmp(word, "do")) {
-            int is_if = word[0] == 'i', kind, fields;
+        } else if (!strcmp(word, "if") || !strcmp(word, "do") || !strcmp(word, "undo")) {
+            int is_if = word[0] == 'i', is_undo = word[0] == 'u', kind, fields;
             struct item *it;
             char *name = field(&rest, 0);
             if (!name)
                 return -1;
             kind = is_if ? lookup(name, cond_names, COND_COUNT) : lookup(name, step_names, STEP_COUNT);
-            if (kind < 0)
+            if (kind < 0 || (is_undo && kind != STEP_WRITE))
                 return -1;         /* a condition or step this build does not know */
             if (!in_verb)
                 continue;
-            if ((is_if ? sec->nconds : sec->nsteps) >= MAX_ITEMS)
+            if ((is_if ? sec->nconds : is_undo ? sec->nundo : sec->nsteps) >= MAX_ITEMS)
                 return -1;
-            it = is_if ? &sec->conds[sec->nconds++] : &sec->steps[sec->nsteps++];
+            it = is_if ? &sec->conds[sec->nconds++] : is_undo ? &sec->undo[sec->nundo++] : &sec->steps[sec->nsteps++];
             it->kind = kind;
-            /* how many fields each takes: alive|dead PID START, equals TEXT PATH, exists|absent NAME,
-             * fifo-start NAME, rmdir DIR, print TEXT, signal PID START, pids DIR */
+            /* how many fields each takes: alive|dead PID START, equals|differs TEXT PATH, exists|absent NAME,
+             * fifo-start NAME, rmdir DIR, print TEXT, signal PID START, pids DIR, write TEXT PATH, await LINE PATH */
             if (is_if)
                 fields = kind == COND_EXISTS || kind == COND_ABSENT ? 1 : 2;
-            else if (kind == STEP_SIGNAL)
+            else if (kind == STEP_SIGNAL || kind == STEP_WRITE || kind == STEP_AWAIT)
                 fields = 2;
             else
                 fields = kind == STEP_FIFO_START || kind == STEP_RMDIR || kind == STEP_PRINT || kind == STEP_PIDS;
@@ -218,6 +237,8 @@ static int parse_recipe(char *text, const char *id, const char *verb, struct rec
                 *(fields == 2 ? &it->b : &it->a) = field(&rest, 1);
             if (fields && (!it->a || (fields == 2 && !it->b)))
                 return -1;
+            if (is_if ? kind == COND_EQUALS || kind == COND_DIFFERS : kind == STEP_WRITE || kind == STEP_AWAIT)
+                unescape(it->a);   /* a TEXT or LINE that is not last on its line (frontabi.word) */
         } else {
             return -1;
         }
@@ -242,16 +263,60 @@ static int process_alive(const char *pid, const char *start)
     return p && strtoull(p, NULL, 10) == strtoull(start, NULL, 10);
 }
 
+/* 1 if the file holds text (trailing whitespace aside), 0 if it holds something else, -1 if unreadable. */
 static int file_equals(const char *path, const char *text)
 {
     char buf[256];
     size_t n;
     if (read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-        return 0;
+        return -1;
     n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
         buf[--n] = 0;
     return !strcmp(buf, text);
+}
+
+/* 1 if one line of the file is `line`, 0 if none is, -1 if unreadable. */
+static int file_has_line(const char *path, const char *line)
+{
+    char buf[4096], *p, *end;
+    size_t n = strlen(line);
+    if (read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+        return -1;
+    for (p = buf; *p; p = end + 1) {
+        end = strchrnul(p, '\n');
+        if ((size_t)(end - p) == n && !strncmp(p, line, n))
+            return 1;
+        if (!*end)
+            break;
+    }
+    return 0;
+}
+
+/* write: the text into an existing file (a cgroup file: one write, as Python's), -1 on failure. */
+static int write_text(const char *path, const char *text)
+{
+    size_t n = strlen(text);
+    int ok, fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ok = write(fd, text, n) == (ssize_t)n;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+/* await: poll the file until it has the line, at most AWAIT_MS; -1 if it never did. */
+static int await_line(const char *path, const char *line)
+{
+    long long deadline = now_ns() + AWAIT_MS * 1000000LL;
+    struct timespec pause = {0, 20000};   /* 20 us, doubling to 1 ms: freezing a few tasks is quick */
+    int got;
+    while ((got = file_has_line(path, line)) == 0 && now_ns() < deadline) {
+        nanosleep(&pause, NULL);
+        if (pause.tv_nsec < 1000000)
+            pause.tv_nsec *= 2;
+    }
+    return got == 1 ? 0 : -1;
 }
 
 static int holds(int dir, const struct item *c)
@@ -259,7 +324,8 @@ static int holds(int dir, const struct item *c)
     switch (c->kind) {
     case COND_ALIVE: return process_alive(c->a, c->b);
     case COND_DEAD: return !process_alive(c->a, c->b);
-    case COND_EQUALS: return file_equals(c->b, c->a);
+    case COND_EQUALS: return file_equals(c->b, c->a) == 1;
+    case COND_DIFFERS: return file_equals(c->b, c->a) == 0;
     case COND_EXISTS: return faccessat(dir, c->a, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
     case COND_ABSENT: return faccessat(dir, c->a, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
     }
@@ -267,15 +333,12 @@ static int holds(int dir, const struct item *c)
 }
 
 /* print: Python's answer, unescaped (frontabi.escape), on stdout. */
-static void print_text(const char *text)
+static void print_text(char *text)
 {
-    static char out[RECIPE_MAX];
-    size_t n = 0, done = 0;
+    size_t n = strlen(unescape(text)), done = 0;
     ssize_t w;
-    for (; *text; text++)
-        out[n++] = *text == '\\' && text[1] ? (*++text == 'n' ? '\n' : *text) : *text;
     while (done < n) {
-        w = write(1, out + done, n - done);
+        w = write(1, text + done, n - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -414,6 +477,7 @@ static void run_steps(int root, const char *id, int dir, const struct recipe *r,
     const struct section *sec = holding(dir, r);
     if (!sec)
         python();
+    running = sec;
     for (i = 0; i < sec->nsteps; i++) {
         const struct item *s = &sec->steps[i];
         switch (s->kind) {
@@ -427,6 +491,14 @@ static void run_steps(int root, const char *id, int dir, const struct recipe *r,
         case STEP_PRINT: print_text(s->a); break;
         case STEP_SIGNAL: signal_init(s->a, s->b); break;
         case STEP_PIDS: print_pids(s->a); break;
+        case STEP_WRITE:
+            if (write_text(s->b, s->a) < 0)
+                python();
+            break;
+        case STEP_AWAIT:
+            if (await_line(s->b, s->a) < 0)
+                python();  /* still freezing: the undo thaws, Python retries as runc does */
+            break;
         default: python();
         }
     }

@@ -225,7 +225,7 @@ class Container:
         freezer = freezer_of((self.data or {}).get("cgroup") or {})
         if freezer is None:
             return False
-        path, thawed = freezer
+        path, thawed = freezer[:2]
         try:
             with open(path) as f:
                 return f.read().strip() != thawed   # v1 FREEZING counts as frozen, as runc

@@ -1,4 +1,4 @@
-"""The steps of `start` and `delete` (CLI process): one definition, run by Python and by the front end.
+"""The steps of `start`, `delete`, `pause` and `resume` (CLI process): one definition, run by Python and by the front end.
 
 Python decides, C only interprets.  `operations` lists what a verb does to a
 container whose status is what the front end's fast path expects; Python's
@@ -24,6 +24,16 @@ A step is a tuple (name, args...):
   pids DIR          print the pids in the cgroup DIR and below, as `ps --format json` does (null for none)
   signal PID START  send the call's signal to the init through a pidfd, if it is still that process;
                     SIGKILL: wait (at most 5 s) for its exit
+  write TEXT PATH   write TEXT to the file PATH (a cgroup file)
+  await LINE PATH   wait (at most frontabi.AWAIT_MS) until the file PATH has the line LINE
+
+`pause` and `resume` are the freezer's: `pause` writes the text that
+freezes and awaits the line that says every task is frozen, undoing the
+write if that fails (frontabi's `undo`); `resume` writes the thawed text.
+The cgroup driver recorded those facts (its freezer(): steps do not load a
+driver); Python runs them as the driver's freeze() and thaw(), with runc's
+fuller handling where the front end would hand over (v1's rewrite-and-thaw
+loop for a cgroup whose tasks fork while it freezes, a 10 s wait).
 
 `state`, `kill` and `ps --format json` are answered from sections of their
 own (state_sections, kill_sections, ps_sections): Python computes the same
@@ -57,12 +67,28 @@ def operations(verb, data):
 def conditions(verb, data):
     """What the front end checks before it runs `verb`'s steps: the live facts that make the
     status the one transitions.ALLOWED lets its fast path act in ("created" for start, "stopped"
-    for delete; every other status goes to Python, which words the refusal or does more)."""
-    if verb == "start":
-        return [_init("alive", data), *_thawed(data)]     # and the fifo exists: fifo-start fails without it
+    for delete, "created" or "running" for pause, "paused" for resume; every other status goes to
+    Python, which words the refusal or does more)."""
+    if verb in ("start", "pause"):
+        return [_init("alive", data), *_thawed(data)]     # start: and the fifo exists (fifo-start fails without it)
     if verb == "delete":
         return [_init("dead", data)]
+    if verb == "resume":
+        return [_init("alive", data), *_thawed(data, "differs")]
     raise ValueError(verb)
+
+
+def freezer_steps(verb, data):
+    """`pause` or `resume`'s steps and undo steps on a container whose driver recorded its freezer's
+    facts, or None (no freezer, or a state.json from before drivers recorded them: Python's)."""
+    freezer = freezer_of(data.get("cgroup") or {})
+    if not freezer or len(freezer) < 5:
+        return None
+    path, thawed, frozen, check_path, check_line = freezer
+    if verb == "pause":
+        return [("write", frontabi.word(frozen), path), ("await", frontabi.word(check_line), check_path)], \
+            [("write", frontabi.word(thawed), path)]
+    return [("write", frontabi.word(thawed), path)], []
 
 
 def _init(fact, data):
@@ -70,24 +96,26 @@ def _init(fact, data):
     return (fact, data["pid"], data["pid_start"])
 
 
-def _thawed(data):
-    """The condition that the container's freezer is thawed (none without a freezer)."""
+def _thawed(data, fact="equals"):
+    """The condition that the container's freezer is thawed ("differs": is not; none without a freezer)."""
     freezer = freezer_of(data.get("cgroup") or {})
-    return [("equals", freezer[1], freezer[0])] if freezer else []
+    return [(fact, frontabi.word(freezer[1]), freezer[0])] if freezer else []
 
 
 def state_sections(cid, data):
     """`state`: for each status the front end can tell from live facts, its conditions and the JSON
-    Python's `state` prints in it (state.status's order: stopped, paused, created, running; a paused
-    container has no section, so Python answers)."""
+    Python's `state` prints in it (state.status's order: stopped, paused, created, running)."""
     from pyrunc import jsonlite, state
     alive = [_init("alive", data), *_thawed(data)]
 
     def answer(status):
         return [("print", frontabi.escape(jsonlite.pretty(state.oci_state(cid, data, status)) + "\n"))]
-    return [([_init("dead", data)], answer("stopped")),
-            (alive + [("exists", frontabi.FIFO)], answer("created")),
-            (alive + [("absent", frontabi.FIFO)], answer("running"))]
+    paused = _thawed(data, "differs")
+    sections = [([_init("dead", data)], answer("stopped"))]
+    if paused:
+        sections.append(([_init("alive", data), *paused], answer("paused")))
+    return sections + [(alive + [("exists", frontabi.FIFO)], answer("created")),
+                       (alive + [("absent", frontabi.FIFO)], answer("running"))]
 
 
 def kill_sections(data):
@@ -129,6 +157,10 @@ def recipe(cid, data):
         if any(op[0] not in frontabi.FRONT_STEPS for op in ops):
             continue
         sections.append((verb, conditions(verb, data), ops))
+    for verb in ("pause", "resume"):
+        ops = freezer_steps(verb, data)
+        if ops:
+            sections.append((verb, conditions(verb, data), *ops))
     sections += [("state", conds, ops) for conds, ops in state_sections(cid, data)]
     sections += [("kill", conds, ops) for conds, ops in kill_sections(data)]
     sections += [("ps", conds, ops) for conds, ops in ps_sections(data)]

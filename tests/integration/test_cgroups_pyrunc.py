@@ -151,8 +151,8 @@ def edit_state(rt, cid, edit):
     edit(data["cgroup"])
     with open(path, "w") as f:
         json.dump(data, f)
-    if os.path.exists(os.path.join(rt.root, cid, "fast")):
-        os.unlink(os.path.join(rt.root, cid, "fast"))     # the front end's facts: let the Python CLI decide
+    if os.path.exists(os.path.join(rt.root, cid, "recipe")):
+        os.unlink(os.path.join(rt.root, cid, "recipe"))   # written from the old state: let the Python CLI decide
 
 
 def test_an_unknown_cgroup_driver_in_the_state_is_an_error(rt, bundle):

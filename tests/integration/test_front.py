@@ -1,4 +1,4 @@
-"""The installed command's front end: `start` and `delete` of ordinary containers without Python, everything else by Python.
+"""The installed command's front end: the verbs of ordinary containers it does without Python, everything else by Python.
 
 The front end (csrc/pyrunc_front.c) interprets the recipe Python writes
 with the state (steps.py).  A start it did itself leaves a `trace.start`
@@ -59,13 +59,22 @@ def test_ordinary_lifecycle_without_python(rt, bundle, tmp_path):
     assert "does not exist" in rt.run("state", "f1", check=False).stderr
 
 
-def test_state_kill_and_ps_without_python(rt, bundle, tmp_path):
-    """`state`, `kill ID [number]` and `ps --format json` of an ordinary container are answered from the recipe: a copy of
-    the install whose Python CLI only fails shows which calls reach Python (paused, a signal name)."""
+def without_python(rt, tmp_path):
+    """A copy of the install whose Python CLI only fails (exit 99): it shows which calls reach Python."""
     copy = tmp_path / "prefix"
     shutil.copytree(install_prefix(rt.path), copy, symlinks=True)
     (copy / "lib" / "pyrunc" / "pyrunc-cli").write_text("#!/bin/sh\necho python called >&2\nexit 99\n")
-    front = Runtime(str(copy / "bin" / "pyrunc"), rt.root)
+    return Runtime(str(copy / "bin" / "pyrunc"), rt.root)
+
+
+def freezer_file(rt, cid):
+    return next(line.rsplit(" ", 1)[1] for line in recipe(rt, cid) if line.startswith("do write "))
+
+
+def test_state_kill_ps_pause_and_resume_without_python(rt, bundle, tmp_path):
+    """`state`, `kill ID [number]`, `ps --format json`, `pause` and `resume` of an ordinary container
+    are answered from the recipe (a signal name and the ps table reach Python)."""
+    front = without_python(rt, tmp_path)
     bundle.config["annotations"] = {"k": "a \\ b\nc"}
     bundle.set_args("sleep", "100")
     create(rt, bundle, "fs1")
@@ -75,9 +84,14 @@ def test_state_kill_and_ps_without_python(rt, bundle, tmp_path):
         assert json.loads(p.stdout)["annotations"] == {"k": "a \\ b\nc"}
         if status == "created":
             rt.run("start", "fs1")
-    rt.run("pause", "fs1")
-    assert front.run("state", "fs1", check=False).returncode == 99       # paused: Python's
-    rt.run("resume", "fs1")
+    front.run("pause", "fs1")
+    assert read(freezer_file(rt, "fs1")).strip() in ("FROZEN", "1")
+    assert front.run("state", "fs1").stdout == rt.run("state", "fs1").stdout
+    assert json.loads(front.run("state", "fs1").stdout)["status"] == "paused"
+    assert front.run("pause", "fs1", check=False).returncode == 99       # refused: Python words it
+    front.run("resume", "fs1")
+    assert rt.status("fs1") == "running"
+    assert front.run("resume", "fs1", check=False).returncode == 99
     assert front.run("kill", "fs1", "TERM", check=False).returncode == 99   # a name: Python parses it
     assert front.run("ps", "--format", "json", "fs1").stdout == rt.run("ps", "-f", "json", "fs1").stdout
     assert json.loads(front.run("ps", "-f", "json", "fs1").stdout) == [rt.state("fs1")["pid"]]
@@ -96,6 +110,26 @@ def test_state_kill_and_ps_without_python(rt, bundle, tmp_path):
     assert front.run("delete", "--force", "fs1", check=False).returncode == 99   # Python sweeps it
     rt.run("delete", "--force", "fs1")
     assert not os.path.exists(os.path.join(rt.root, "@creating.99999999.00"))
+
+
+def test_a_pause_that_does_not_freeze_in_time_is_undone_and_handed_to_python(rt, bundle, tmp_path):
+    """The front end's `await` gives up after frontabi.AWAIT_MS: it thaws (the section's undo) before
+    handing over, so Python finds the container running, not half-frozen (here the line awaited
+    never comes: the recipe is edited, as only root could)."""
+    front = without_python(rt, tmp_path)
+    bundle.set_args("sleep", "100")
+    create(rt, bundle, "fz")
+    rt.run("start", "fz")
+    path = os.path.join(rt.root, "fz", "recipe")
+    lines = recipe(rt, "fz")
+    with open(path, "w") as f:
+        f.write("".join(("do await never " + line.split(" ", 3)[3] if line.startswith("do await ") else line) + "\n"
+                        for line in lines))
+    assert front.run("pause", "fz", check=False).returncode == 99
+    assert rt.status("fz") == "running"
+    rt.run("pause", "fz")        # Python's own freeze, from a clean start
+    assert rt.status("fz") == "paused"
+    rt.run("delete", "--force", "fz")
 
 
 def test_hooks_leave_start_and_delete_to_python(rt, bundle, tmp_path):
@@ -245,7 +279,7 @@ def test_front_end_and_python_agree(rt, bundle, tmp_path, hooks, pid_ns):
     py = Runtime(python_cli(rt.path), rt.root)
     differences = []
     for verb in (["start"], ["delete"], ["delete", "--force"], ["state"], ["kill"], ["kill", "0"], ["kill", "9"],
-                 ["ps", "--format", "json"]):
+                 ["ps", "--format", "json"], ["pause"], ["resume"]):
         for status in STATES:
             front_id, py_id = f"f-{'-'.join(verb)}-{status}", f"p-{'-'.join(verb)}-{status}"
             for cid in (front_id, py_id):

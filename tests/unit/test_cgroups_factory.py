@@ -63,7 +63,8 @@ def test_the_systemd_driver_places_its_scope_and_keeps_its_unit_in_the_state(tmp
     assert saved["systemd"] == {"unit": "pfx-c1.scope", "parent": "a-b.slice", "name": "c1", "rootless": False}
     back = cgroups.from_state(saved)
     assert type(back) is systemd.SystemdManager and back.to_state() == saved and back.unit == mgr.unit
-    assert back.freezer() == ("/sys/fs/cgroup/a.slice/a-b.slice/pfx-c1.scope/cgroup.freeze", "0")
+    scope = "/sys/fs/cgroup/a.slice/a-b.slice/pfx-c1.scope"
+    assert back.freezer() == (f"{scope}/cgroup.freeze", "0", "1", f"{scope}/cgroup.events", "frozen 1")
     # delete stops the unit: a step the front end does not know, so it hands delete over to Python
     data = {"pid": 1, "pid_start": 2, "cgroup": saved, "config": {"process": {"args": ["true"]}}}
     assert steps.operations("delete", data)[0] == ("stop-unit", "pfx-c1.scope")
@@ -82,8 +83,10 @@ def test_state_round_trip(layout, cgroupns):
 
 def test_the_driver_records_its_freezer_for_state_and_the_front_end():
     v1 = cgroups.new("/a/c", "c", HYBRID).to_state()
-    assert v1["freezer"] == ["/sys/fs/cgroup/freezer/a/c/freezer.state", "THAWED"]
-    assert cgroups.new("/a/c", "c", UNIFIED).to_state()["freezer"] == ["/sys/fs/cgroup/a/c/cgroup.freeze", "0"]
+    v1_file = "/sys/fs/cgroup/freezer/a/c/freezer.state"
+    assert v1["freezer"] == [v1_file, "THAWED", "FROZEN", v1_file, "FROZEN"]
+    assert cgroups.new("/a/c", "c", UNIFIED).to_state()["freezer"] == [
+        "/sys/fs/cgroup/a/c/cgroup.freeze", "0", "1", "/sys/fs/cgroup/a/c/cgroup.events", "frozen 1"]
     assert cgroups.new("/a/c", "c", NONE).to_state()["freezer"] is None
     no_freezer = (detect.LEGACY, HYBRID[1][:1])
     assert cgroups.new("/a/c", "c", no_freezer).to_state()["freezer"] is None

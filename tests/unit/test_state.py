@@ -72,12 +72,12 @@ def _created(**over):
 
 def _start_and_delete(text):
     lines = text.splitlines()
-    return lines[:lines.index("verb state")] + ["end"]
+    return lines[:min(lines.index(v) for v in ("verb pause", "verb state") if v in lines)] + ["end"]
 
 
 def test_recipe_of_an_ordinary_container():
     assert _start_and_delete(steps.recipe("c", _created())) == [
-        "pyrunc-recipe 2", "id c",
+        "pyrunc-recipe 3", "id c",
         "verb start", "if alive 42 777", "if equals THAWED /sys/fs/cgroup/freezer/c/freezer.state",
         "do fifo-start exec.fifo", "do trace-start",
         "verb delete", "if dead 42 777", "do rmdir /sys/fs/cgroup/cpu,cpuacct/c", "do rmdir /sys/fs/cgroup/freezer/c",
@@ -89,10 +89,28 @@ def test_recipe_of_an_ordinary_container():
         "verb delete", "if dead 42 777", "do remove-state", "end"]
 
 
+def test_pause_and_resume_write_the_freezer_facts_the_driver_recorded():
+    v1 = _sections(steps.recipe("c", _created()), "pause")
+    state_file = "/sys/fs/cgroup/freezer/c/freezer.state"
+    assert v1 == [(["alive 42 777", f"equals THAWED {state_file}"],
+                   [f"write FROZEN {state_file}", f"await FROZEN {state_file}"], [f"write THAWED {state_file}"])]
+    v2 = steps.recipe("c", _created(cgroup={"driver": "fs2", "dirs": {"": "/sys/fs/cgroup/a b"}}))
+    assert _sections(v2, "pause")[0][1:] == (["write 1 /sys/fs/cgroup/a b/cgroup.freeze",
+                                              "await frozen\\s1 /sys/fs/cgroup/a b/cgroup.events"],
+                                             ["write 0 /sys/fs/cgroup/a b/cgroup.freeze"])
+    assert _sections(v2, "resume") == [(["alive 42 777", "differs 0 /sys/fs/cgroup/a b/cgroup.freeze"],
+                                        ["write 0 /sys/fs/cgroup/a b/cgroup.freeze"], [])]
+    # no freezer, or one recorded before its freezing facts were: Python's
+    old = {"driver": "fs1", "dirs": {"freezer": "/x"}, "freezer": ["/x/freezer.state", "THAWED"]}
+    for cgroup in ({}, old):
+        text = steps.recipe("c", _created(cgroup=cgroup))
+        assert "verb pause" not in text and "verb resume" not in text
+
+
 def test_a_verb_with_a_step_the_front_end_lacks_gets_no_recipe():
     """Hooks are run by Python only: their verb is left out, so the front end hands it over."""
     hooks = {"process": {"args": ["true"]}, "hooks": {"poststart": [{"path": "/h"}], "poststop": [{"path": "/h"}]}}
-    assert _start_and_delete(steps.recipe("c", _created(config=hooks))) == ["pyrunc-recipe 2", "id c", "end"]
+    assert _start_and_delete(steps.recipe("c", _created(config=hooks))) == ["pyrunc-recipe 3", "id c", "end"]
     assert "verb start" not in steps.recipe("c", _created(config={}))      # no process to start
     assert steps.recipe("c", _created(creating=True)) is None
     assert steps.recipe("c", {}) is None
@@ -142,20 +160,25 @@ def test_the_front_end_conditions_mean_the_status_its_fast_path_needs(tmp_path, 
             start_ok = alive and not frozen     # with the fifo present, as here
             assert (status == "created") == start_ok, (alive, frozen, status)
             assert (status == "stopped") == (not alive), (alive, frozen, status)
+            facts = {"alive": alive, "equals": not frozen, "differs": frozen}
+            for verb in ("pause", "resume"):
+                held = all(facts[cond[0]] for cond in steps.conditions(verb, c.data))
+                assert held == transitions.allowed(verb, status), (verb, alive, frozen, status)
     c.unlock()
 
 
 def _sections(text, verb):
-    """[(conditions, steps)] of a verb in a recipe text, as the front end reads them."""
+    """[(conditions, steps, undo steps)] of a verb in a recipe text, as the front end reads them."""
     out = []
     for line in text.splitlines():
         if line.startswith("verb "):
             current = None
             if line == f"verb {verb}":
-                current = ([], [])
+                current = ([], [], [])
                 out.append(current)
-        elif line.startswith(("if ", "do ")) and current is not None:
-            current[0 if line[0] == "i" else 1].append(line[3:])
+        elif line.startswith(("if ", "do ", "undo ")) and current is not None:
+            kind, rest = line.split(" ", 1)
+            current[("if", "do", "undo").index(kind)].append(rest)
     return out
 
 
@@ -167,8 +190,8 @@ def _unescape(text):
 
 
 def test_the_front_ends_state_answer_is_pythons_in_every_status(tmp_path, monkeypatch):
-    """The first state section whose conditions hold prints what Python's `state` prints; a paused
-    container (and nothing else) has none, so Python answers."""
+    """The first state section whose conditions hold prints what Python's `state` prints, in every
+    status."""
     data = _created(annotations={"a": "x\\y\nz"}, bundle="/b", created="2026-12-02T00:00:00Z")
     c = state.Container(str(tmp_path), "c")
     c.reserve()
@@ -183,17 +206,15 @@ def test_the_front_ends_state_answer_is_pythons_in_every_status(tmp_path, monkey
                     os.unlink(c.fifo)
                 if fifo:
                     os.mkfifo(c.fifo)
-                facts = {"alive": alive, "dead": not alive, "equals": not frozen, "exists": fifo, "absent": not fifo}
-                answer = next((steps for conds, steps in _sections(text, "state")
+                facts = {"alive": alive, "dead": not alive, "equals": not frozen, "differs": frozen,
+                         "exists": fifo, "absent": not fifo}
+                answer = next((steps for conds, steps, _ in _sections(text, "state")
                                if all(facts[cond.split()[0]] for cond in conds)), None)
                 status = c.status()
-                if status == "paused":
-                    assert answer is None
-                    continue
                 assert [s.split(" ", 1)[0] for s in answer] == ["print"]
                 assert _unescape(answer[0].split(" ", 1)[1]) == jsonlite.pretty(c.oci_state()) + "\n"
                 assert json.loads(_unescape(answer[0].split(" ", 1)[1]))["status"] == status
-            kill = [conds for conds, _ in _sections(text, "kill")]
+            kill = [conds for conds, _, _ in _sections(text, "kill")]
             assert any(all(facts[x.split()[0]] for x in conds) for conds in kill) == \
                 transitions.allowed("kill", c.status())
     c.unlock()

@@ -63,9 +63,10 @@ class Driver(ABC):
     def to_state(self):
         """Everything a later command needs, as JSON data.
 
-        Holds "driver" (the name), "dirs", "resources" and "freezer": the
-        [file, content when thawed] that says whether the container is paused
-        (read by state.py and the front end without loading a driver), or None.
+        Holds "driver" (the name), "dirs", "resources" and "freezer": freezer()
+        as a list, whose [file, content when thawed] says whether the container
+        is paused (read by state.py and the front end without loading a
+        driver), or None.
         """
 
     # -- lifecycle -------------------------------------------------------
@@ -129,7 +130,9 @@ class Driver(ABC):
 
     @abstractmethod
     def freezer(self):
-        """(freezer file, its content when thawed), or None without a freezer."""
+        """(freezer file, its content when thawed, the text that freezes, the file that says when
+        every task is frozen, its line then), or None without a freezer: the facts the front end's
+        pause and resume are written from (steps.py)."""
 
     # -- statistics ------------------------------------------------------
     @abstractmethod

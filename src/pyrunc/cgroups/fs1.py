@@ -110,7 +110,10 @@ class V1Manager(Cgroupfs):
     # -- freezer ---------------------------------------------------------
     def freezer(self):
         d = self._find("freezer")
-        return (oslite.path.join(d, "freezer.state"), "THAWED") if d else None
+        if d is None:
+            return None
+        path = oslite.path.join(d, "freezer.state")
+        return (path, "THAWED", "FROZEN", path, "FROZEN")
 
     def freeze(self, quiet=False):
         d = self._find("freezer")

@@ -87,7 +87,10 @@ class V2Manager(Cgroupfs):
     # -- freezer ---------------------------------------------------------
     def freezer(self):
         # cgroup.freeze exists in every non-root cgroup since Linux 5.2
-        return (oslite.path.join(self.dir, "cgroup.freeze"), "0") if self.dir else None
+        if not self.dir:
+            return None
+        return (oslite.path.join(self.dir, "cgroup.freeze"), "0", "1", oslite.path.join(self.dir, "cgroup.events"),
+                "frozen 1")
 
     def freeze(self, quiet=False):
         path = oslite.path.join(self.dir, "cgroup.freeze")
