@@ -1,6 +1,6 @@
 """The caller's side of a container's terminal and foreground wait (CLI process: run, exec)."""
 import _signal
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 import select
 
 from pyrunc.errors import Error
@@ -22,13 +22,13 @@ def wait_foreground(pid, master=None):
         _signal.signal(sig, lambda s, _f: _relay(pid, s))
     if master is not None:
         proxy_tty(master, pid)
-    _, status = os.waitpid(pid, 0)
-    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    _, status = oslite.waitpid(pid, 0)
+    return oslite.WEXITSTATUS(status) if oslite.WIFEXITED(status) else 128 + oslite.WTERMSIG(status)
 
 
 def _relay(pid, sig):
     try:
-        os.kill(pid, sig)
+        oslite.kill(pid, sig)
     except ProcessLookupError:
         pass
 
@@ -57,7 +57,7 @@ def proxy_tty(master, pid):
     container's pty has ONLCR cleared (recv_master), so our own terminal turns its "\n" into "\r\n"."""
     import termios
     saved = None
-    if os.isatty(0):
+    if oslite.isatty(0):
         saved = termios.tcgetattr(0)
         raw = termios.tcgetattr(0)
         raw[0] &= ~(termios.IGNBRK | termios.BRKINT | termios.PARMRK | termios.ISTRIP | termios.INLCR
@@ -65,39 +65,39 @@ def proxy_tty(master, pid):
         raw[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
         raw[2] = (raw[2] & ~(termios.CSIZE | termios.PARENB)) | termios.CS8
         termios.tcsetattr(0, termios.TCSANOW, raw)
-    pidfd = os.pidfd_open(pid)
+    pidfd = oslite.pidfd_open(pid)
     try:
         fds = [0, master, pidfd]
         while True:
             r, _, _ = select.select(fds, [], [])
             if 0 in r:
-                data = os.read(0, 65536)
+                data = oslite.read(0, 65536)
                 if data:
-                    os.write(master, data)
+                    oslite.write(master, data)
                 else:
                     fds.remove(0)
             if master in r:
                 try:
-                    data = os.read(master, 65536)
+                    data = oslite.read(master, 65536)
                 except OSError:
                     data = b""
                 if not data:
                     break
-                os.write(1, data)
+                oslite.write(1, data)
             if pidfd in r:
                 _drain(master)
                 break
     finally:
-        os.close(pidfd)
-        os.close(master)
+        oslite.close(pidfd)
+        oslite.close(master)
         if saved is not None:
             termios.tcsetattr(0, termios.TCSANOW, saved)
 
 
 def _drain(master):
-    os.set_blocking(master, False)
+    oslite.set_blocking(master, False)
     try:
-        while data := os.read(master, 65536):
-            os.write(1, data)
+        while data := oslite.read(master, 65536):
+            oslite.write(1, data)
     except OSError:
         pass

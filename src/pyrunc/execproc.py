@@ -1,9 +1,9 @@
 """`exec` (CLI process): a new process in a container's namespaces and cgroups, as runc builds it."""
-import copy
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import plan as plans
-from pyrunc import OCI_VERSION, cgroups, config, console, exeseal, log, spec, trace, transitions, unixsock, validate
+from pyrunc import OCI_VERSION, cgroups, config, console, exeseal, jsonlite, log, spec, trace, transitions
+from pyrunc import unixsock, validate
 from pyrunc.create import write_pid_file
 from pyrunc.errors import BadConfig, Error
 from pyrunc.linux.namespaces import TYPES
@@ -17,7 +17,6 @@ LABEL_FLAGS = {"apparmorProfile": "apparmor", "selinuxLabel": "process-label"}
 def process_spec(saved, o, args):
     """The runtime-spec process: --process, or the container's own with runc's overrides."""
     if isinstance(o.get("process"), dict):      # the Python API
-        from pyrunc import jsonlite
         p = spec.parse(jsonlite.dumps(o["process"]), what="process", schema=spec.PROCESS)
     elif o.get("process"):
         path = o["process"]
@@ -29,7 +28,7 @@ def process_spec(saved, o, args):
         if o.get("tty"):
             p["terminal"] = True
     else:
-        p = copy.deepcopy(saved or {})
+        p = jsonlite.loads(jsonlite.dumps(saved or {}))     # a deep copy of JSON data, without copy.py (1.8 ms)
         p["args"] = list(args)
         if o.get("cwd"):
             p["cwd"] = o["cwd"]
@@ -118,11 +117,11 @@ def run(host, cid, o, args):
         if ours is not None:
             ours.close()
         if master is not None:
-            os.close(master)
+            oslite.close(master)
         raise
     finally:
         for fd in fds:
-            os.close(fd)
+            oslite.close(fd)
     trace.mark("exec started")
     log.debug(f"exec in {cid}", pid=xpid)
     if detach:
@@ -147,7 +146,7 @@ def _plan(host, cid, o, args):
             # the namespaces to join, pinned under the lock: a pidfd of the init, checked to be
             # the init (pid and start time) once it is open, so a reused pid cannot be joined
             try:
-                fds.append(os.pidfd_open(data["pid"]))
+                fds.append(oslite.pidfd_open(data["pid"]))
             except ProcessLookupError:
                 fds.append(-1)
             if fds[0] < 0 or not state.alive(data["pid"], data.get("pid_start")):
@@ -196,7 +195,7 @@ def _plan(host, cid, o, args):
     except BaseException:
         for fd in fds:
             if fd >= 0:
-                os.close(fd)
+                oslite.close(fd)
         if ours is not None:
             ours.close()
         raise
@@ -206,6 +205,6 @@ def _plan(host, cid, o, args):
 def _report_page():
     """A memfd page pyrunc-init writes the exec'd process's pid (or its error) into."""
     from pyrunc.linux import initabi
-    fd = os.memfd_create("pyrunc-exec-report", os.MFD_CLOEXEC)
-    os.ftruncate(fd, initabi.REPORT_SIZE)
+    fd = oslite.memfd_create("pyrunc-exec-report", oslite.MFD_CLOEXEC)
+    oslite.ftruncate(fd, initabi.REPORT_SIZE)
     return fd

@@ -1,12 +1,11 @@
 """`run` (CLI process): create and start; in the foreground relay signals and the tty, wait, clean up."""
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 
-from pyrunc import console, create, lifecycle, spec
+from pyrunc import console, create, jsonlite, lifecycle
 
 
 def run(host, cid, bundle, detach=False, keep=False, subreaper=True, console_socket=None, **create_opts):
-    terminal = spec.load(os.path.abspath(bundle)).get("process", {}).get("terminal", False)
-    local_tty = terminal and not detach and not console_socket
+    local_tty = _wants_terminal(bundle) and not detach and not console_socket
     ours = theirs = None
     if local_tty:
         ours, theirs = console.local_pair()
@@ -15,7 +14,7 @@ def run(host, cid, bundle, detach=False, keep=False, subreaper=True, console_soc
                             subreaper=not detach and subreaper, console_fd=theirs, **create_opts)
     finally:
         if theirs is not None:
-            os.close(theirs)
+            oslite.close(theirs)
     try:
         master = console.recv_master(ours) if local_tty else None
         lifecycle.start(host, cid)
@@ -27,3 +26,13 @@ def run(host, cid, bundle, detach=False, keep=False, subreaper=True, console_soc
             ours.close()
         if not detach and not keep:
             lifecycle.delete(host, cid, force=True)
+
+
+def _wants_terminal(bundle):
+    """process.terminal, looked up ahead of create, which checks the whole config and words its errors
+    (its typed parse, a second time here, would cost 1 ms)."""
+    try:
+        with open(oslite.path.join(bundle or ".", "config.json"), "rb") as f:
+            return jsonlite.loads(f.read()).get("process", {}).get("terminal") is True
+    except (OSError, ValueError, AttributeError):
+        return False
