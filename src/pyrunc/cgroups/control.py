@@ -2,7 +2,7 @@
 
 Data only: the command line (cgroupcli) prints it.
 """
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import cgroups, log, state, transitions
 from pyrunc.errors import Error
@@ -90,7 +90,7 @@ def _stream(c, mgr, seconds):
     import select
     import time
     from pyrunc.cgroups.stats import oom_kills
-    pidfd = os.pidfd_open(c.data["pid"])
+    pidfd = oslite.pidfd_open(c.data["pid"])
     watch = mgr.oom_watch()
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
@@ -98,18 +98,18 @@ def _stream(c, mgr, seconds):
         poller.register(watch[0], select.POLLIN if watch[1] == "eventfd" else select.POLLPRI)
     kills = mgr.oom_kills()
     if watch and watch[1] == "poll":
-        os.pread(watch[0], 4096, 0)
+        oslite.pread(watch[0], 4096, 0)
     next_tick = time.monotonic() + seconds
 
     def ooms(kills):
         """(OOM events the watch signalled, the new oom_kill count or None once the cgroup is gone)."""
         if watch[1] == "eventfd":
-            os.read(watch[0], 8)      # one notification per OOM (runc sends one event per read)
-            if not os.path.isdir(mgr.dir_of("memory")):
+            oslite.read(watch[0], 8)      # one notification per OOM (runc sends one event per read)
+            if not oslite.path.isdir(mgr.dir_of("memory")):
                 return [], None       # the kernel also signals when the cgroup is removed
             return [_event("oom", c.id)], mgr.oom_kills()
         # read through the polled fd: that is what re-arms its POLLPRI
-        now = oom_kills(os.pread(watch[0], 4096, 0).decode())
+        now = oom_kills(oslite.pread(watch[0], 4096, 0).decode())
         return [_event("oom", c.id)] * (now - kills), now
 
     try:
@@ -140,6 +140,6 @@ def _stream(c, mgr, seconds):
                 found = []            # the cgroup is already gone
             yield from found
     finally:
-        os.close(pidfd)
+        oslite.close(pidfd)
         if watch:
-            os.close(watch[0])
+            oslite.close(watch[0])
