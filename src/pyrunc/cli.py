@@ -213,7 +213,7 @@ def run_and_exit(argv=None):
 
     The cyclic garbage collector waits until 50,000 objects are alive
     beyond the start-up set (Python's default is 700): a command allocates
-    about 10,000 while it imports and works, and its collections cost
+    about 7,000 while it imports and works, and its collections cost
     `create` 2-3 ms (a collection writes to every young object's header,
     and after stage 1's fork each such page is copied on write).  Long
     waits (`events`, a foreground `run` or `exec`) still collect.

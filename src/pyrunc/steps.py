@@ -158,9 +158,9 @@ def recipe(cid, data):
             continue
         sections.append((verb, conditions(verb, data), ops))
     for verb in ("pause", "resume"):
-        ops = freezer_steps(verb, data)
-        if ops:
-            sections.append((verb, conditions(verb, data), *ops))
+        steps_and_undo = freezer_steps(verb, data)
+        if steps_and_undo:
+            sections.append((verb, conditions(verb, data), *steps_and_undo))
     sections += [("state", conds, ops) for conds, ops in state_sections(cid, data)]
     sections += [("kill", conds, ops) for conds, ops in kill_sections(data)]
     sections += [("ps", conds, ops) for conds, ops in ps_sections(data)]

@@ -50,21 +50,27 @@ def test_hot_path_imports(rt, bundle, is_pyrunc):
         assert "pyrunc.cli" in names     # the measurement really saw pyrunc
 
 
+def in_cli_process(rt, tmp_path, code):
+    """Run `code` in a Python set up as the installed CLI is (its sys.path), stdio to a file;
+    (the process, its output's tail)."""
+    with open(python_cli(rt.path)) as f:
+        setup = "".join(line for line in f if line.startswith(("import sys", "sys.path")))
+    with open(tmp_path / "stdio", "w") as o:
+        p = subprocess.run([sys.executable, "-IS", "-c", setup + code], stdin=subprocess.DEVNULL, stdout=o, stderr=o)
+    return p, (tmp_path / "stdio").read_text()[-500:]
+
+
 def test_create_cli_process_imports_no_os(rt, bundle, tmp_path, is_pyrunc):
     """create's own process (not the container's stages, which may) stays off os.py and friends."""
     if not is_pyrunc:
         pytest.skip("pyrunc's own import graph")
     out = tmp_path / "modules"
-    with open(python_cli(rt.path)) as f:
-        setup = "".join(line for line in f if line.startswith(("import sys", "sys.path")))
-    code = setup + (
+    p, output = in_cli_process(rt, tmp_path, (
         "from pyrunc.api import Container\n"
         f"Container('hotc', root={rt.root!r}).create({bundle.path!r})\n"
-        f"open({str(out)!r}, 'w').write(' '.join(sys.modules))\n")
-    with open(tmp_path / "stdio", "w") as o:
-        p = subprocess.run([sys.executable, "-IS", "-c", code], stdin=subprocess.DEVNULL, stdout=o, stderr=o)
+        f"open({str(out)!r}, 'w').write(' '.join(sys.modules))\n"))
     try:
-        assert p.returncode == 0, (tmp_path / "stdio").read_text()[-500:]
+        assert p.returncode == 0, output
         names = set(out.read_text().split())
         assert "pyrunc.create" in names and "pyrunc.config" in names
         allowed = {"_cffi_backend", "pyrunc._native", "socket", "signal"}   # mounts and the stage channel
@@ -80,17 +86,13 @@ def test_create_runs_no_garbage_collection(rt, bundle, tmp_path, is_pyrunc):
     if not is_pyrunc:
         pytest.skip("pyrunc's own collector settings")
     log = tmp_path / "collections"
-    with open(python_cli(rt.path)) as f:
-        setup = "".join(line for line in f if line.startswith(("import sys", "sys.path")))
-    code = setup + (
+    p, output = in_cli_process(rt, tmp_path, (
         "import gc, posix\n"
         "from pyrunc.cli import run_and_exit\n"
         f"gc.callbacks.append(lambda phase, info: phase == 'start' and open({str(log)!r}, 'a').write(f'{{posix.getpid()}} '))\n"
-        f"run_and_exit(['--root', {rt.root!r}, 'create', '--bundle', {bundle.path!r}, 'hotg'])\n")
-    with open(tmp_path / "stdio", "w") as o:
-        p = subprocess.run([sys.executable, "-IS", "-c", code], stdin=subprocess.DEVNULL, stdout=o, stderr=o)
+        f"run_and_exit(['--root', {rt.root!r}, 'create', '--bundle', {bundle.path!r}, 'hotg'])\n"))
     try:
-        assert p.returncode == 0, (tmp_path / "stdio").read_text()[-500:]
+        assert p.returncode == 0, output
         assert rt.status("hotg") == "created"
         assert not log.exists(), f"collections during create in pids {log.read_text()}"
     finally:
