@@ -74,8 +74,9 @@ build:
 	$(PYTHON) setup.py -q build_ext --inplace
 	$(PYTHON) -m compileall -q src/pyrunc
 
-# A self-contained install: PREFIX/lib/pyrunc holds the package and pyrunc-cli, which
-# starts it with the absolute interpreter in isolated mode (-I: no PYTHON*
+# A self-contained install: PREFIX/lib/pyrunc holds the package, pyrunc-cli and pyrunc-bootstrap
+# (stage 1 when the front end starts it, see src/pyrunc/process/early.py), scripts which
+# start it with the absolute interpreter in isolated mode (-I: no PYTHON*
 # variables, no user site; -S: no site-packages scan), whatever PATH is.
 # PREFIX/bin/pyrunc is the static front end (csrc/pyrunc_front.c): it does `start`
 # and `delete` of ordinary containers itself and hands every other call to pyrunc-cli.
@@ -90,14 +91,13 @@ install:
 	else echo "warning: runtime-spec schema unavailable: pyrunc check will skip schema validation"; fi; \
 	$$py -m compileall -q "$$lib/pyrunc"; \
 	cffi=$$($$py -c 'import _cffi_backend, os; print(os.path.dirname(_cffi_backend.__file__))'); \
-	printf '%s\n' "#!$$py -IS" \
-		'"""pyrunc, as installed by `make install`."""' \
-		'import sys' \
-		"sys.path.insert(0, \"$$lib\")" \
-		"sys.path.append(\"$$cffi\")" \
-		'from pyrunc.cli import run_and_exit' \
-		'run_and_exit()' > "$$lib/pyrunc-cli.tmp"; \
-	chmod 755 "$$lib/pyrunc-cli.tmp"; mv "$$lib/pyrunc-cli.tmp" "$$lib/pyrunc-cli"; \
+	script() { printf '%s\n' "#!$$py -IS" "\"\"\"$$2\"\"\"" 'import gc' 'import sys' "sys.path.insert(0, \"$$lib\")" \
+		"sys.path.append(\"$$cffi\")" 'from pyrunc import GC_THRESHOLD' \
+		'gc.set_threshold(GC_THRESHOLD)  # before any other import: cli.run_and_exit says why' "$$3" > "$$lib/$$1.tmp"; \
+		chmod 755 "$$lib/$$1.tmp"; mv "$$lib/$$1.tmp" "$$lib/$$1"; }; \
+	script pyrunc-cli 'pyrunc, as installed by `make install`.' 'from pyrunc.cli import run_and_exit; run_and_exit()'; \
+	script pyrunc-bootstrap "pyrunc's stage 1, started early by the front end (process/early.py)." \
+		'from pyrunc.process.entry import spawned; spawned(int(sys.argv[1]), int(sys.argv[2]))'; \
 	mv "$$lib/pyrunc/pyrunc-front" "$(PREFIX)/bin/pyrunc.tmp"; mv "$(PREFIX)/bin/pyrunc.tmp" "$(PREFIX)/bin/pyrunc"; \
 	echo "installed $(PREFIX)/bin/pyrunc"
 

@@ -20,6 +20,10 @@
  * command and words any error.  It never prints: the only message it can write
  * is that the Python CLI cannot be run.
  *
+ * For `create` and `run` it also starts stage 1's interpreter (<prefix>/lib/pyrunc/pyrunc-bootstrap)
+ * before it execs the CLI, which adopts it (src/pyrunc/process/early.py): a mechanism only, the
+ * process does nothing but import until the CLI sends it the plan.
+ *
  * The Python CLI is <prefix>/lib/pyrunc/pyrunc-cli, found from /proc/self/exe
  * (<prefix>/bin/pyrunc), so a copied or relocated install stays consistent.
  */
@@ -34,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -70,34 +75,72 @@ static const struct section *running;   /* the section whose steps run: its undo
 
 static int write_text(const char *path, const char *text);
 
+/* <prefix>/lib/pyrunc/<name>, from /proc/self/exe (<prefix>/bin/pyrunc); -1 if it does not fit. */
+static int beside(char *out, size_t size, const char *name)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char *slash;
+    int len;
+
+    if (n <= 0)
+        return -1;
+    exe[n] = 0;
+    slash = strrchr(exe, '/');            /* <prefix>/bin/pyrunc -> <prefix>/bin */
+    if (slash)
+        *slash = 0;
+    slash = strrchr(exe, '/');            /* -> <prefix> */
+    if (slash)
+        *slash = 0;
+    len = snprintf(out, size, "%s/lib/pyrunc/%s", exe, name);
+    return len > 0 && (size_t)len < size ? 0 : -1;
+}
+
 /* The Python CLI does the whole command: the answer to anything unusual.  Once steps have run, their
  * section's undo steps first (best effort: Python decides from what is left). */
 static void __attribute__((noreturn)) python(void)
 {
-    char exe[PATH_MAX], cli[PATH_MAX + 32];
-    ssize_t n;
-    char *slash;
-    int len, i;
+    char cli[PATH_MAX + 32];
+    int i;
 
     for (i = 0; running && i < running->nundo; i++)
         (void)write_text(running->undo[i].b, running->undo[i].a);
     running = NULL;
-    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        slash = strrchr(exe, '/');            /* <prefix>/bin/pyrunc -> <prefix>/bin */
-        if (slash)
-            *slash = 0;
-        slash = strrchr(exe, '/');            /* -> <prefix> */
-        if (slash)
-            *slash = 0;
-        len = snprintf(cli, sizeof(cli), "%s/lib/pyrunc/pyrunc-cli", exe);
-        if (len > 0 && (size_t)len < sizeof(cli))
-            execv(cli, saved_argv);
-    }
-    fprintf(stderr, "pyrunc: cannot run the pyrunc CLI beside %s: %s\n", n > 0 ? exe : "/proc/self/exe",
-            strerror(errno));
+    if (beside(cli, sizeof(cli), "pyrunc-cli") == 0)
+        execv(cli, saved_argv);
+    fprintf(stderr, "pyrunc: cannot run the pyrunc CLI beside /proc/self/exe: %s\n", strerror(errno));
     exit(127);
+}
+
+/* create and run: start the bootstrap process's interpreter now, while the CLI's starts (mechanism, no
+ * decision: what it does comes from the CLI, over the socket pair, or it exits when the CLI's end closes).
+ * Python's stage 1 is otherwise a fork of the CLI, which then pays a copy-on-write fault for every page
+ * either process touches (src/pyrunc/process/early.py).  Any failure here: the CLI forks as before. */
+static void spawn_bootstrap(void)
+{
+    char path[PATH_MAX + 32], parent[24], fd[24], env[48];
+    int sv[2];
+    pid_t pid;
+
+    if (beside(path, sizeof(path), BOOTSTRAP_SCRIPT) < 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return;
+    snprintf(parent, sizeof(parent), "%d", (int)getpid());
+    snprintf(fd, sizeof(fd), "%d", sv[1]);
+    pid = fork();
+    if (pid == 0) {
+        char *args[] = {path, parent, fd, NULL};
+        if (fcntl(sv[1], F_SETFD, 0) == 0)
+            execv(path, args);
+        _exit(127);
+    }
+    close(sv[1]);
+    if (pid < 0 || fcntl(sv[0], F_SETFD, 0) < 0) {
+        close(sv[0]);
+        return;    /* a child that could not be handed over sees EOF and exits */
+    }
+    snprintf(env, sizeof(env), "%d,%d", (int)pid, sv[0]);
+    setenv(EARLY_BOOTSTRAP_ENV, env, 1);
 }
 
 /* A directory name in the root: the id's rule is Python's, which wrote the recipe this must match. */
@@ -545,13 +588,21 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+/* A boolean flag: --name or --name=VALUE (Go's flag package takes no separate value for one). */
+static int bool_flag(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+
+    return !strncmp(arg, name, n) && (!arg[n] || arg[n] == '=');
+}
+
 int main(int argc, char **argv)
 {
     long long began = now_ns();
     const char *root = DEFAULT_ROOT, *logpath = NULL, *fmt = "text", *id = NULL, *v, *verb;
     static char buf[RECIPE_MAX];
     static struct recipe r;
-    int i = 1, rootfd, dir, fd, ps_json = 0, force = 0;
+    int i = 1, rootfd, dir, fd, ps_json = 0, force = 0, others = 0;
 
     saved_argv = argv;
     if (geteuid() != 0)
@@ -563,13 +614,20 @@ int main(int argc, char **argv)
             fmt = v;
         else if ((v = flag_value(argc, argv, &i, "--log")))
             logpath = v;
+        else if (flag_value(argc, argv, &i, "--criu") || flag_value(argc, argv, &i, "--rootless") ||
+                 bool_flag(argv[i], "--debug") || bool_flag(argv[i], "--systemd-cgroup"))
+            others = 1;    /* runc's other global flags: known, so the verb is found, but Python's */
         else
             python();
     }
     if (i >= argc || !*root || (strcmp(fmt, "text") && strcmp(fmt, "json")))
         python();
     verb = argv[i++];
-    if (lookup(verb, verb_names, VERB_COUNT) < 0)
+    if (!strcmp(verb, "create") || !strcmp(verb, "run")) {
+        spawn_bootstrap();
+        python();
+    }
+    if (others || lookup(verb, verb_names, VERB_COUNT) < 0)
         python();
     for (; i < argc; i++) {
         /* --force changes nothing for a stopped container, what delete's recipe requires */

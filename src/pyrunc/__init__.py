@@ -5,6 +5,7 @@ is loaded on first use.
 """
 __version__ = "0.1.0"
 OCI_VERSION = "1.2.0"
+GC_THRESHOLD = 50_000    # the collector's first threshold in the CLI and stage 1: cli.run_and_exit says why
 _API = {"Container": "pyrunc.api", "containers": "pyrunc.api", "check": "pyrunc.api", "Error": "pyrunc.errors"}
 
 

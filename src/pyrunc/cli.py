@@ -10,7 +10,7 @@ from pyrunc import oslite  # posix without os.py: see oslite
 import gc
 import sys
 
-from pyrunc import __version__, OCI_VERSION, log, trace
+from pyrunc import __version__, GC_THRESHOLD, OCI_VERSION, frontabi, log, trace
 from pyrunc.api import DEFAULT_ROOT
 from pyrunc.errors import Error
 
@@ -211,15 +211,20 @@ def run_and_exit(argv=None):
     by their with-blocks or explicitly, and there are no atexit handlers or
     threads.  Only the standard streams' buffers must be flushed.
 
-    The cyclic garbage collector waits until 50,000 objects are alive
-    beyond the start-up set (Python's default is 700): a command allocates
-    about 7,000 while it imports and works, and its collections cost
-    `create` 2-3 ms (a collection writes to every young object's header,
-    and after stage 1's fork each such page is copied on write).  Long
-    waits (`events`, a foreground `run` or `exec`) still collect.
+    The cyclic garbage collector waits until GC_THRESHOLD (50,000) objects
+    are alive beyond the start-up set (Python's default is 700): a command
+    allocates about 7,000 while it imports and works, and its collections
+    cost `create` 2-3 ms (a collection writes to every young object's
+    header, and after a fork each such page is copied on write).  Long
+    waits (`events`, a foreground `run` or `exec`) still collect.  The
+    installed scripts (pyrunc-cli, pyrunc-bootstrap) set it before their
+    first import; `python -m pyrunc` from here.
     """
-    gc.set_threshold(50_000)
+    gc.set_threshold(GC_THRESHOLD)
     rc = main(argv)
+    if frontabi.EARLY_BOOTSTRAP_ENV in oslite.startup_environ:
+        from pyrunc.process import early
+        early.discard()     # the call ended without adopting the bootstrap process the front end started
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

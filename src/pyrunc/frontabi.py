@@ -41,6 +41,10 @@ escape); the TEXT and LINE of `write`, `equals`, `differs` and `await`, which
 are not last on their line, also escape space as \s (see word).  The front end refuses
 (hands over) a recipe of another version, an id other than the one it was
 called with, an unknown condition or step, or anything it cannot parse.
+For `create` and `run`, the front end also starts the bootstrap process
+(lib/pyrunc/BOOTSTRAP_SCRIPT PARENT_PID FD) before it execs the CLI, and
+tells the CLI in EARLY_BOOTSTRAP_ENV ("PID,FD", its end of their socket
+pair): process/early.py.
 This module is pure data: setup.py runs it without importing pyrunc.
 """
 import _signal
@@ -50,7 +54,9 @@ RECIPE = "recipe"
 FIFO = "exec.fifo"
 START_TRACE = "trace.start"      # the marks of a start, written by whoever ran it
 DEFAULT_ROOT = "/run/pyrunc"
-TEMPORARY = "@creating."         # a create's directory before its rename to the id (state.reserve)
+TEMPORARY = "@creating."
+BOOTSTRAP_SCRIPT = "pyrunc-bootstrap"
+EARLY_BOOTSTRAP_ENV = "PYRUNC_EARLY_BOOTSTRAP"         # a create's directory before its rename to the id (state.reserve)
 VERBS = ("start", "delete", "state", "kill", "ps", "pause", "resume")
 CONDITIONS = ("alive", "dead", "equals", "differs", "exists", "absent")
 FRONT_STEPS = ("fifo-start", "trace-start", "rmdir", "remove-state", "print", "signal", "pids", "write", "await")
@@ -92,7 +98,8 @@ def header():
              "#ifndef PYRUNC_FRONT_ABI_H", "#define PYRUNC_FRONT_ABI_H",
              f"#define RECIPE_VERSION {VERSION}", f"#define RECIPE_FILE {cstr(RECIPE)}",
              f"#define START_TRACE_FILE {cstr(START_TRACE)}", f"#define DEFAULT_ROOT {cstr(DEFAULT_ROOT)}",
-             f"#define TEMPORARY {cstr(TEMPORARY)}",
+             f"#define TEMPORARY {cstr(TEMPORARY)}", f"#define BOOTSTRAP_SCRIPT {cstr(BOOTSTRAP_SCRIPT)}",
+             f"#define EARLY_BOOTSTRAP_ENV {cstr(EARLY_BOOTSTRAP_ENV)}",
              f"#define SIGNAL_MAX {SIGNAL_MAX}", f"#define DEFAULT_SIGNAL {DEFAULT_SIGNAL}",
              f"#define AWAIT_MS {AWAIT_MS}"]
     for group, names in (("COND", CONDITIONS), ("STEP", FRONT_STEPS), ("VERB", VERBS)):

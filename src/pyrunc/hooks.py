@@ -3,7 +3,7 @@ from pyrunc import oslite  # posix without os.py: see oslite
 import select
 import time
 
-from pyrunc import OCI_VERSION, jsonlite
+from pyrunc import OCI_VERSION, frontabi, jsonlite
 from pyrunc.errors import Error
 from pyrunc.linux import memfd
 
@@ -74,7 +74,8 @@ def run(hook, state_json, what, default_env=None, cwd=None):
 
 def _caller_env():
     """The environment we were started with, as the caller gave it: /proc/self/environ, not
-    os.environ, to which the interpreter adds LC_CTYPE when it coerces a C locale (PEP 538)."""
+    os.environ, to which the interpreter adds LC_CTYPE when it coerces a C locale (PEP 538),
+    without the variable the front end added for the CLI (process/early.py)."""
     fd = oslite.open("/proc/self/environ", oslite.O_RDONLY | oslite.O_CLOEXEC)
     try:
         data = b""
@@ -82,7 +83,8 @@ def _caller_env():
             data += chunk
     finally:
         oslite.close(fd)
-    return [e.decode(errors="surrogateescape") for e in data.split(b"\0") if e]
+    ours = frontabi.EARLY_BOOTSTRAP_ENV.encode() + b"="
+    return [e.decode(errors="surrogateescape") for e in data.split(b"\0") if e and not e.startswith(ours)]
 
 
 def _wait(pid, out_fd, timeout):

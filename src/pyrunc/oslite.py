@@ -84,6 +84,10 @@ class path:
         return p[p.rfind("/") + 1:]
 
     @staticmethod
+    def split(p):
+        return path.dirname(p), path.basename(p)
+
+    @staticmethod
     def exists(p):
         try:
             _stat(p)

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from tests.support.helpers import create, wait_for
-from tests.support.runtime import python_cli
+from tests.support.runtime import Runtime, python_cli, uses_front_end
+from tests.support.weaken import copy_install
 
 # modules no hot-path command may pull in: each costs milliseconds per call
 FORBIDDEN = {"json", "re", "enum", "argparse", "subprocess", "signal", "socket", "threading",
@@ -97,3 +98,57 @@ def test_create_runs_no_garbage_collection(rt, bundle, tmp_path, is_pyrunc):
         assert not log.exists(), f"collections during create in pids {log.read_text()}"
     finally:
         rt.run("delete", "--force", "hotg")
+
+
+def bootstrap_copy(rt, tmp_path, prelude):
+    """A copy of the install whose pyrunc-bootstrap script runs `prelude` before stage 1's code,
+    and the front end of that copy as a Runtime."""
+    copy = str(tmp_path / "copy")
+    copy_install(rt.path, copy)
+    script = os.path.join(copy, "lib", "pyrunc", "pyrunc-bootstrap")
+    with open(script) as f:
+        text = f.read()
+    entry = "from pyrunc.process.entry import spawned"
+    assert text.count(entry) == 1
+    with open(script, "w") as f:
+        f.write(text.replace(entry, prelude + entry))
+    return Runtime(os.path.join(copy, "bin", "pyrunc"), rt.root)
+
+
+def test_the_front_ends_bootstrap_process_runs_no_garbage_collection(rt, bundle, tmp_path, is_pyrunc):
+    """Stage 1 started by the front end (process/early.py) is no fork of the CLI: its script sets
+    the collector's threshold itself.  Counted in a copy of the install whose bootstrap script logs
+    every collection of that process and of the init it forks."""
+    if not is_pyrunc or not uses_front_end():
+        pytest.skip("pyrunc's front end and its collector settings")
+    log = tmp_path / "collections"
+    front = bootstrap_copy(rt, tmp_path, (
+        "import gc, posix\n"
+        f"gc.callbacks.append(lambda phase, info: phase == 'start' and open({str(log)!r}, 'a').write(f'{{posix.getpid()}} '))\n"
+        f"open({str(log)!r} + '.ran', 'w').close()\n"))
+    create(front, bundle, "hotb")
+    try:
+        assert os.path.exists(str(log) + ".ran"), "the copy's bootstrap script did not run"
+        assert not log.exists(), f"collections during create in pids {log.read_text()}"
+    finally:
+        rt.run("delete", "--force", "hotb")
+
+
+def test_the_stages_import_no_os(rt, bundle, tmp_path, is_pyrunc):
+    """What stage 1 has imported when it stops importing (for itself and the init it forks): no
+    os.py and friends either (2 ms of its CPU, on the core the CLI's work shares)."""
+    if not is_pyrunc or not uses_front_end():
+        pytest.skip("pyrunc's front end and its stages")
+    out = tmp_path / "modules"
+    front = bootstrap_copy(rt, tmp_path, (
+        "from pyrunc.process import guard\n"
+        "block = guard.block_imports\n"
+        f"guard.block_imports = lambda: (open({str(out)!r}, 'w').write(' '.join(sys.modules)), block())\n"))
+    create(front, bundle, "hots")
+    try:
+        names = set(out.read_text().split())
+        assert "pyrunc.linux.rootfs" in names and "pyrunc.process.init" in names
+        allowed = {"_cffi_backend", "pyrunc._native", "socket", "signal", "resource"}   # syscalls, rlimits
+        assert not names & (FORBIDDEN - allowed), sorted(names & (FORBIDDEN - allowed))
+    finally:
+        rt.run("delete", "--force", "hots")

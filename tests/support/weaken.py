@@ -21,8 +21,8 @@ WEAKENINGS = {
                      "    try:\n        return resolve(root_fd, path)\n    except FileNotFoundError:\n        pass\n"
                      "    todo = ",
                      "    host_path = f'/proc/self/fd/{root_fd}{path}'\n"
-                     "    os.makedirs(host_path, exist_ok=True) if is_dir else None\n"
-                     "    return os.open(host_path, os.O_PATH | os.O_CLOEXEC)\n    todo = "),
+                     "    oslite.makedirs_all(host_path, exist_ok=True) if is_dir else None\n"
+                     "    return oslite.open(host_path, oslite.O_PATH | oslite.O_CLOEXEC)\n    todo = "),
     # CVE-2021-30465 class: a bind's read-only step acts on its destination looked up again after
     # the mount (runc's and pyrunc's old MS_BIND|MS_REMOUNT by path), not on the mount it made
     "path-remount": ("pyrunc/linux/rootfs.py",
@@ -35,8 +35,8 @@ WEAKENINGS = {
     "follow-proc-symlink": ("pyrunc/linux/rootfs.py", "    _refuse_symlinked(root_fd, m)\n", "    pass\n"),
     # CVE-2025-31133: mask with whatever /dev/null is
     "any-dev-null": ("pyrunc/linux/rootfs.py",
-                     '    fd = S.openat2(root, "/dev/null", O_PATH | os.O_NOFOLLOW, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)\n'
-                     "    st = os.fstat(fd)\n    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != NULL_DEV:\n",
+                     '    fd = S.openat2(root, "/dev/null", O_PATH | oslite.O_NOFOLLOW, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)\n'
+                     "    st = oslite.fstat(fd)\n    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != NULL_DEV:\n",
                      '    fd = resolve(root, "/dev/null")\n    if False:\n'),
     # hand every stdio fd to the process's user, the host's /dev/null included
     "stdio-dev-null": ("pyrunc/process/program.py",
@@ -55,11 +55,11 @@ WEAKENINGS = {
                            '            "startContainer", plan["hooks"]["startContainer"], hook_state(plan, "created")):\n'),
     # CVE-2019-5736 through exec: a Python stage inside the container's pid namespace, as before
     "exec-python-in-pidns": ("pyrunc/process/execstage.py", "    M.ready_then_commit(chan, trace.marks())\n",
-                             "    if os.fork() == 0:\n        for _ in range(3000000):\n            pass\n"
-                             "        os._exit(0)\n    M.ready_then_commit(chan, trace.marks())\n"),
+                             "    if oslite.fork() == 0:\n        for _ in range(3000000):\n            pass\n"
+                             "        oslite._exit(0)\n    M.ready_then_commit(chan, trace.marks())\n"),
     # the init runs host Python in a pid namespace that other containers share
-    "no-python-seal": ("pyrunc/process/entry.py", "        if bootstrap.joins_shared_pid_namespace(plan):\n",
-                       "        if False:\n"),
+    "no-python-seal": ("pyrunc/process/entry.py", "    if bootstrap.joins_shared_pid_namespace(plan):\n",
+                       "    if False:\n"),
     # exec opens the container's files before it is in the container's cgroups (device cgroup)
     "exec-cgroups-late": ("pyrunc/process/bootstrap.py",
                           '        join_cgroups(plan)\n        if plan["kind"] == "exec":\n'
@@ -69,14 +69,14 @@ WEAKENINGS = {
     # the cwd made and entered by path, following magic links (runc 1.1.5's MkdirAll)
     "cwd-by-path": ("pyrunc/process/program.py",
                     "        fd = rootfs.ensure(root, cwd) if create else rootfs.resolve(root, cwd)\n",
-                    "        os.makedirs(cwd, 0o755, exist_ok=True) if create else None\n"
-                    "        fd = os.open(cwd, os.O_PATH | os.O_CLOEXEC)\n"),
+                    "        oslite.makedirs_all(cwd, 0o755, exist_ok=True) if create else None\n"
+                    "        fd = oslite.open(cwd, oslite.O_PATH | oslite.O_CLOEXEC)\n"),
     # exec joins the namespaces by /proc/<pid>/ns path, after the lock is gone (as before)
     "exec-ns-by-path": ("pyrunc/process/execstage.py", '    join_namespaces(plan["fds"]["pidfd"], plan["ns"])\n',
                         "    from pyrunc.linux.namespaces import TYPES\n"
                         "    for flag, name in TYPES.values():\n"
                         '        if plan["ns"]["flags"] & flag:\n'
-                        "            S.setns(os.open(f\"/proc/{plan['hook_state']['pid']}/ns/{name}\", os.O_RDONLY), flag)\n"),
+                        "            S.setns(oslite.open(f\"/proc/{plan['hook_state']['pid']}/ns/{name}\", oslite.O_RDONLY), flag)\n"),
     # a created container waits for `start` with the runtime's privileges (identity switched after the wait)
     "privileged-wait": ("csrc/pyrunc_init.c",
                         "    set_identity(&a);\n    /* a created container waits as its process will run, never "
@@ -102,18 +102,25 @@ WEAKENINGS = {
 }
 
 
-def weakened(pyrunc, name, dest):
-    """A copy of the install that `pyrunc` (PREFIX/bin/pyrunc) belongs to, with one defence removed."""
+def copy_install(pyrunc, dest):
+    """A working copy at `dest` of the install that `pyrunc` (PREFIX/bin/pyrunc) belongs to."""
     from tests.support.runtime import install_prefix
     prefix = install_prefix(pyrunc)
-    dest = str(dest)
     subprocess.run(["cp", "-a", prefix, dest], check=True)
-    # bin/pyrunc (the front end) finds lib/pyrunc/pyrunc-cli beside itself; that script names its lib
-    cli = os.path.join(dest, "lib", "pyrunc", "pyrunc-cli")
-    with open(cli) as f:
-        text = f.read().replace(os.path.join(prefix, "lib"), os.path.join(dest, "lib"))
-    with open(cli, "w") as f:
-        f.write(text)
+    # bin/pyrunc (the front end) finds lib/pyrunc/pyrunc-cli and pyrunc-bootstrap beside itself;
+    # those scripts name their lib
+    for script in ("pyrunc-cli", "pyrunc-bootstrap"):
+        path = os.path.join(dest, "lib", "pyrunc", script)
+        with open(path) as f:
+            text = f.read().replace(os.path.join(prefix, "lib"), os.path.join(dest, "lib"))
+        with open(path, "w") as f:
+            f.write(text)
+
+
+def weakened(pyrunc, name, dest):
+    """A copy of the install that `pyrunc` (PREFIX/bin/pyrunc) belongs to, with one defence removed."""
+    dest = str(dest)
+    copy_install(pyrunc, dest)
     module, old, new = WEAKENINGS[name]
     if module.startswith("csrc/"):
         _rebuild_init(dest, module, old, new, name)

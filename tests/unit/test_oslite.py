@@ -63,9 +63,10 @@ def test_replace_file_retries_a_taken_name_and_cleans_up(tmp_path, monkeypatch):
 
 
 @given(rooted)
-def test_dirname_and_basename_match_posixpath(p):
+def test_dirname_basename_and_split_match_posixpath(p):
     assert oslite.path.dirname(p) == posixpath.dirname(p)
     assert oslite.path.basename(p) == posixpath.basename(p)
+    assert oslite.path.split(p) == posixpath.split(p)
 
 
 def test_exists_isdir_islink_match_os_path(tmp_path):

@@ -1,5 +1,5 @@
 """Install a cgroup v2 device filter with bpf(2) (CLI process): load, attach, retire the old filter."""
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc.errors import Error
 from pyrunc.linux.syscalls import check
@@ -36,7 +36,7 @@ def load(insns):
         ret = lib.pr_bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, code, len(insns) // 8, LICENSE, log, 65536)
         if ret < 0:
             text = ffi.string(log).decode(errors="replace").strip().splitlines()
-            raise Error(f"loading the device filter: {os.strerror(-ret)}: {text[-1] if text else ''}")
+            raise Error(f"loading the device filter: {oslite.strerror(-ret)}: {text[-1] if text else ''}")
     return check(ret, "bpf(BPF_PROG_LOAD)")
 
 
@@ -67,4 +67,4 @@ def install(dir_fd, insns):
             check(lib.pr_bpf_prog_detach(dir_fd, fd, BPF_CGROUP_DEVICE), "bpf(BPF_PROG_DETACH)")
     finally:
         for fd in old + ([prog] if prog >= 0 else []):
-            os.close(fd)
+            oslite.close(fd)

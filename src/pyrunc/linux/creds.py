@@ -1,5 +1,5 @@
 """Who the container process will be (init process): rlimits now; the identity checked now, applied by pyrunc-init."""
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 import resource
 
 from pyrunc.errors import Error
@@ -90,7 +90,7 @@ def _owner_mapped(st, in_userns):
             and any(lo <= st.st_gid < lo + n for lo, _outside, n in gids))
 
 
-def check_executable(path, p, in_userns=False, stat_fn=os.stat):
+def check_executable(path, p, in_userns=False, stat_fn=oslite.stat):
     """Would the kernel let the container's process execute `path`?  Its mode bits for the
     process's user, else CAP_DAC_OVERRIDE in its effective set, which the kernel honours for a
     regular file with at least one execute bit (generic_permission).  A file with a POSIX ACL
@@ -102,9 +102,9 @@ def check_executable(path, p, in_userns=False, stat_fn=os.stat):
     eff = (p["caps"] or {}).get("effective", 0)
     if st.st_mode & 0o111 and eff >> caps.NUMBER["CAP_DAC_OVERRIDE"] & 1 and _owner_mapped(st, in_userns):
         return
-    if stat_fn is os.stat:
+    if stat_fn is oslite.stat:
         try:
-            os.getxattr(path, "system.posix_acl_access")
+            oslite.getxattr(path, "system.posix_acl_access")
             return
         except OSError:
             pass

@@ -5,7 +5,7 @@ execs the container's program, so that no Python runs once the filter is
 loaded and no process in the container has the host's Python as its exe.
 Its argv keys are defined in initabi.
 """
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc._native import ffi, lib
 from pyrunc.linux import initabi
@@ -45,7 +45,7 @@ def exec_init(sealed_fd, argv, env, pass_fds=()):
     would lose the order and duplicates of process.env."""
     for fd in pass_fds:
         if fd >= 0:
-            os.set_inheritable(fd, True)
+            oslite.set_inheritable(fd, True)
     keep = [ffi.new("char[]", s.encode()) for s in argv + env]
     c_argv = ffi.new("char *[]", keep[:len(argv)] + [ffi.NULL])
     c_envp = ffi.new("char *[]", keep[len(argv):] + [ffi.NULL])

@@ -1,5 +1,5 @@
 """Find the container's program like Go's exec.LookPath (init process, inside the container)."""
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 import stat
 
 from pyrunc.errors import Error, go_text
@@ -29,7 +29,7 @@ def _go_error(e):
     return f"stat {e.filename}: {go_text(e)}" if e.filename else go_text(e)
 
 
-def find(arg0, env, stat_fn=os.stat):
+def find(arg0, env, stat_fn=oslite.stat):
     """The program's path, as runc's exec.LookPath finds it, or Error worded as Go's:
     `exec: "/x": stat /x: no such file or directory`, `exec: "/x": permission denied`, and
     `exec: "x": executable file not found in $PATH` for any miss in $PATH.  stat_fn: how a path
@@ -42,7 +42,7 @@ def find(arg0, env, stat_fn=os.stat):
         return arg0
     path_var = env_value(env, "PATH")
     for d in path_var.split(":") if path_var else ():
-        p = os.path.join(d or ".", arg0)
+        p = oslite.path.join(d or ".", arg0)
         try:
             _check(p, stat_fn)
             return p

@@ -5,7 +5,7 @@ costs ~150 ms to import).  Like runc and youki, a device keeps its global
 addresses: they are read before the move and added again inside, since the
 kernel drops them when an interface changes namespace.
 """
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc.errors import Error
 from pyrunc.linux import syscalls as S
@@ -29,7 +29,7 @@ def move(devices, init_pid):
                 # one request: the kernel moves and renames atomically
                 host.link("set", index=idx[0], net_ns_pid=init_pid, ifname=new_name)
             except NetlinkError as e:
-                raise Error(f"moving network device {host_name}: {os.strerror(e.code)}") from None
+                raise Error(f"moving network device {host_name}: {oslite.strerror(e.code)}") from None
             moved.append((new_name, addrs))
     finally:
         host.close()
@@ -45,8 +45,8 @@ def move(devices, init_pid):
 
 def _ipr_in(pid, ipr_class):
     """A netlink socket created inside pid's network namespace (sockets stay where they were born)."""
-    own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    own = oslite.open("/proc/self/ns/net", oslite.O_RDONLY | oslite.O_CLOEXEC)
+    target = oslite.open(f"/proc/{pid}/ns/net", oslite.O_RDONLY | oslite.O_CLOEXEC)
     try:
         S.setns(target, S.CLONE_NEWNET)
         try:
@@ -54,5 +54,5 @@ def _ipr_in(pid, ipr_class):
         finally:
             S.setns(own, S.CLONE_NEWNET)
     finally:
-        os.close(own)
-        os.close(target)
+        oslite.close(own)
+        oslite.close(target)

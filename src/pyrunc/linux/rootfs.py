@@ -10,7 +10,7 @@ CVE-2024-45310, CVE-2025-31133, CVE-2025-52565).  Needs Linux >= 5.12
 (mount_setattr); there is no mount(2) fallback.
 """
 import errno
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 import stat
 
 from pyrunc.errors import Error
@@ -19,8 +19,8 @@ from pyrunc.linux import syscalls as S
 from pyrunc.linux.mountplan import DEVICE_TYPES
 
 IN_ROOT = S.RESOLVE_IN_ROOT | S.RESOLVE_NO_MAGICLINKS
-O_PATH = os.O_PATH | os.O_CLOEXEC
-NULL_DEV = os.makedev(1, 3)
+O_PATH = oslite.O_PATH | oslite.O_CLOEXEC
+NULL_DEV = oslite.makedev(1, 3)
 MOVE_FD_TO_FD = S.MOVE_MOUNT_F_EMPTY_PATH | S.MOVE_MOUNT_T_EMPTY_PATH
 CLONE = S.OPEN_TREE_CLONE | S.OPEN_TREE_CLOEXEC
 # mount(2) flags that are superblock parameters for fsconfig(2) (MS_SILENT and
@@ -64,29 +64,29 @@ def ensure(root_fd, path, is_dir=True, mode=0o755):
         parent = resolve(root_fd, "/" + "/".join(done))
         try:
             try:
-                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                st = oslite.stat(name, dir_fd=parent, follow_symlinks=False)
             except FileNotFoundError:
                 if todo or is_dir:
-                    os.mkdir(name, mode, dir_fd=parent)
+                    oslite.mkdir(name, mode, dir_fd=parent)
                 else:
-                    os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644,
+                    oslite.close(oslite.open(name, oslite.O_CREAT | oslite.O_EXCL | oslite.O_WRONLY | oslite.O_CLOEXEC, 0o644,
                                      dir_fd=parent))
                 done.append(name)
                 continue
             if stat.S_ISLNK(st.st_mode):
                 links += 1
                 if links > 40:
-                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
-                target = os.readlink(name, dir_fd=parent)
+                    raise OSError(errno.ELOOP, oslite.strerror(errno.ELOOP), path)
+                target = oslite.readlink(name, dir_fd=parent)
                 if target.startswith("/"):
                     done = []
                 todo[:0] = [p for p in target.split("/") if p]
                 continue
             if todo and not stat.S_ISDIR(st.st_mode):
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), "/" + "/".join(done + [name]))
+                raise NotADirectoryError(errno.ENOTDIR, oslite.strerror(errno.ENOTDIR), "/" + "/".join(done + [name]))
             done.append(name)
         finally:
-            os.close(parent)
+            oslite.close(parent)
     return resolve(root_fd, "/" + "/".join(done))
 
 
@@ -96,7 +96,7 @@ def prepare_root(rootfs, propagation):
     S.mount("", "/", None, propagation or (S.MS_SLAVE | S.MS_REC))
     _make_parent_private(rootfs)
     S.mount(rootfs, rootfs, None, S.MS_BIND | S.MS_REC)
-    return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    return oslite.open(rootfs, oslite.O_PATH | oslite.O_DIRECTORY | oslite.O_CLOEXEC)
 
 
 def _make_parent_private(rootfs):
@@ -153,7 +153,7 @@ def _bind(root_fd, m, source, flags, ask_host=None):
     """A detached clone of source with its attributes (and idmap) set, moved onto the destination."""
     tree = _source_tree(m, source, flags, ask_host)
     try:
-        target = ensure(root_fd, m["dest"], is_dir=stat.S_ISDIR(os.fstat(tree).st_mode))
+        target = ensure(root_fd, m["dest"], is_dir=stat.S_ISDIR(oslite.fstat(tree).st_mode))
         try:
             # options that only clear flags (rw, suid, exec...) leave the source's flags alone, as
             # runc 1.1 does (runc 1.2+ remounts then, dropping a source's nosuid, nodev, noexec)
@@ -161,10 +161,10 @@ def _bind(root_fd, m, source, flags, ask_host=None):
                 _set_bind_flags(tree, flags, m["clear"])
             S.move_mount(tree, "", target, "", MOVE_FD_TO_FD)
         finally:
-            os.close(target)
+            oslite.close(target)
         _finish(tree, m)
     finally:
-        os.close(tree)
+        oslite.close(tree)
 
 
 def _source_tree(m, source, flags, ask_host):
@@ -184,7 +184,7 @@ def _source_tree(m, source, flags, ask_host):
     try:
         return mountsrc.clone_source(m, source, flags, src)
     finally:
-        os.close(src)
+        oslite.close(src)
 
 
 def bind_attrs(flags):
@@ -242,7 +242,7 @@ _FLAG_NAMES = ((S.MS_RDONLY, "ro"), (S.MS_NOSUID, "nosuid"), (S.MS_NODEV, "nodev
 
 def _source_flags(fd):
     """The mount(2) flags of the mount fd is on (strictatime: no other atime flag, as runc reads it)."""
-    st = os.fstatvfs(fd).f_flag
+    st = oslite.fstatvfs(fd).f_flag
     flags = 0
     for st_bit, ms in _ST_TO_MS:
         if st & st_bit:
@@ -270,7 +270,7 @@ def _place(mnt, target):
     try:
         S.move_mount(mnt, "", target, "", MOVE_FD_TO_FD)
     finally:
-        os.close(mnt)
+        oslite.close(mnt)
 
 
 def new_mount(fstype, source, flags, data):
@@ -282,7 +282,7 @@ def new_mount(fstype, source, flags, data):
         S.fsconfig(fs, S.FSCONFIG_CMD_CREATE)
         return S.fsmount(fs, S.FSMOUNT_CLOEXEC, mount_attrs(flags)[0])
     finally:
-        os.close(fs)
+        oslite.close(fs)
 
 
 def fs_context(fstype, source, flags, data):
@@ -303,7 +303,7 @@ def fs_context(fstype, source, flags, data):
             else:
                 S.fsconfig(fs, S.FSCONFIG_SET_FLAG, key)
     except BaseException:
-        os.close(fs)
+        oslite.close(fs)
         raise
     return fs
 
@@ -340,19 +340,19 @@ def _mount_fs(root_fd, m, label=""):
         try:
             if label and m["type"] == "mqueue":
                 # mqueue takes no context= (runc's label.SetFileLabel on it instead)
-                os.setxattr(f"/proc/self/fd/{mnt}", lsm.XATTR, label.encode())
+                oslite.setxattr(f"/proc/self/fd/{mnt}", lsm.XATTR, label.encode())
             if copyup:
                 _copy_up(target, mnt, flags & S.MS_RDONLY)
             S.move_mount(mnt, "", target, "", MOVE_FD_TO_FD)
             _finish(mnt, m)
         except BaseException:
-            os.close(mnt)
+            oslite.close(mnt)
             raise
     finally:
-        os.close(target)
+        oslite.close(target)
     if ro_later:
         return mnt
-    os.close(mnt)
+    oslite.close(mnt)
     return None
 
 
@@ -367,7 +367,7 @@ def _refuse_symlinked(root_fd, m):
     if m["type"] not in ("proc", "sysfs") and m["dest"] not in _NO_SYMLINKS:
         return
     try:
-        os.close(S.openat2(root_fd, m["dest"], O_PATH, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS))
+        oslite.close(S.openat2(root_fd, m["dest"], O_PATH, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS))
     except FileNotFoundError:
         pass
     except OSError as e:
@@ -380,7 +380,7 @@ def _refuse_symlinked(root_fd, m):
 
 def _check_proc_target(m, target):
     # procfs and sysfs only on a real directory (CVE-2019-19921: /proc as a symlink)
-    if m["type"] in ("proc", "sysfs") and not stat.S_ISDIR(os.fstat(target).st_mode):
+    if m["type"] in ("proc", "sysfs") and not stat.S_ISDIR(oslite.fstat(target).st_mode):
         raise _not_ordinary(m)
 
 
@@ -392,11 +392,11 @@ def _not_ordinary(m):
 def _copy_up(target, mnt, readonly):
     """Seed the detached tmpfs with what the image has under the target (runc/crun's tmpcopyup),
     through its mount fd, and make it read-only there if asked: all before it is mounted."""
-    src = os.open(fdpath(target), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    src = oslite.open(fdpath(target), oslite.O_RDONLY | oslite.O_DIRECTORY | oslite.O_CLOEXEC)
     try:
         _copy_dir(src, mnt)
     finally:
-        os.close(src)
+        oslite.close(src)
     if readonly:
         # the superblock too, as a remount would (fspick: the context of a mounted instance)
         fs = S.fspick(mnt, "", S.FSPICK_EMPTY_PATH | S.FSPICK_CLOEXEC)
@@ -404,43 +404,43 @@ def _copy_up(target, mnt, readonly):
             S.fsconfig(fs, S.FSCONFIG_SET_FLAG, "ro")
             S.fsconfig(fs, S.FSCONFIG_CMD_RECONFIGURE)
         finally:
-            os.close(fs)
+            oslite.close(fs)
         set_readonly(mnt)
 
 
 def _copy_dir(src, dst):
     """Copy a directory tree fd-to-fd, keeping modes, owners, symlinks and device nodes."""
-    for entry in os.scandir(src):
+    for entry in oslite.scandir(src):
         name = entry.name
         st = entry.stat(follow_symlinks=False)
         mode = stat.S_IMODE(st.st_mode)
         if stat.S_ISDIR(st.st_mode):
-            os.mkdir(name, 0o700, dir_fd=dst)
-            s = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
-            d = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dst)
+            oslite.mkdir(name, 0o700, dir_fd=dst)
+            s = oslite.open(name, oslite.O_RDONLY | oslite.O_DIRECTORY | oslite.O_NOFOLLOW | oslite.O_CLOEXEC, dir_fd=src)
+            d = oslite.open(name, oslite.O_RDONLY | oslite.O_DIRECTORY | oslite.O_NOFOLLOW | oslite.O_CLOEXEC, dir_fd=dst)
             try:
                 _copy_dir(s, d)
             finally:
-                os.close(s)
-                os.close(d)
+                oslite.close(s)
+                oslite.close(d)
         elif stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
+            oslite.symlink(oslite.readlink(name, dir_fd=src), name, dir_fd=dst)
         elif stat.S_ISREG(st.st_mode):
-            s = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
-            d = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600, dir_fd=dst)
+            s = oslite.open(name, oslite.O_RDONLY | oslite.O_NOFOLLOW | oslite.O_CLOEXEC, dir_fd=src)
+            d = oslite.open(name, oslite.O_WRONLY | oslite.O_CREAT | oslite.O_EXCL | oslite.O_CLOEXEC, 0o600, dir_fd=dst)
             try:
-                while os.sendfile(d, s, None, 1 << 20) > 0:
+                while oslite.sendfile(d, s, None, 1 << 20) > 0:
                     pass
             finally:
-                os.close(s)
-                os.close(d)
+                oslite.close(s)
+                oslite.close(d)
         elif not stat.S_ISSOCK(st.st_mode):
-            os.mknod(name, st.st_mode, st.st_rdev, dir_fd=dst)
+            oslite.mknod(name, st.st_mode, st.st_rdev, dir_fd=dst)
         else:
             continue
-        os.chown(name, st.st_uid, st.st_gid, dir_fd=dst, follow_symlinks=False)
+        oslite.chown(name, st.st_uid, st.st_gid, dir_fd=dst, follow_symlinks=False)
         if not stat.S_ISLNK(st.st_mode):
-            os.chmod(name, mode, dir_fd=dst)
+            oslite.chmod(name, mode, dir_fd=dst)
 
 
 def _mount_cgroup(root_fd, m, cg, label=""):
@@ -460,32 +460,32 @@ def _mount_cgroup(root_fd, m, cg, label=""):
         try:
             S.move_mount(mnt, "", target, "", MOVE_FD_TO_FD)
         finally:
-            os.close(target)
+            oslite.close(target)
         if cg["mode"] != "unified":
             _fill_cgroup_tmpfs(mnt, cg, flags)
         _finish(mnt, m)
     finally:
-        os.close(mnt)
+        oslite.close(mnt)
 
 
 def _fill_cgroup_tmpfs(tmpfs, cg, flags):
     """The hierarchies below the (attached) tmpfs, reached through its fd only."""
     for h in cg["hierarchies"]:
-        os.mkdir(h["name"], 0o755, dir_fd=tmpfs)
+        oslite.mkdir(h["name"], 0o755, dir_fd=tmpfs)
         if cg["cgroupns"]:
             fstype = "cgroup2" if h["v2"] else "cgroup"
             mnt = new_mount(fstype, fstype, flags, "" if h["v2"] else h["options"])
         else:
             # made read-only (and nosuid...) together with the tmpfs, below
             mnt = S.open_tree(S.AT_FDCWD, h["dir"], CLONE | S.AT_RECURSIVE)
-        sub = os.open(h["name"], O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=tmpfs)
+        sub = oslite.open(h["name"], O_PATH | oslite.O_DIRECTORY | oslite.O_NOFOLLOW, dir_fd=tmpfs)
         try:
             _place(mnt, sub)
         finally:
-            os.close(sub)
+            oslite.close(sub)
         for link in h["links"]:
             try:
-                os.symlink(h["name"], link, dir_fd=tmpfs)
+                oslite.symlink(h["name"], link, dir_fd=tmpfs)
             except FileExistsError:
                 pass
     # one recursive mount_setattr for the tmpfs and every hierarchy below it, on its own fd
@@ -521,7 +521,7 @@ def mount_attrs(flags):
 
 
 def create_devices(root_fd, devices, in_userns):
-    old_umask = os.umask(0)
+    old_umask = oslite.umask(0)
     try:
         for d in devices:
             try:
@@ -529,17 +529,17 @@ def create_devices(root_fd, devices, in_userns):
             except OSError as e:
                 raise Error(f"create device {d['path']}: {e.strerror}") from None
     finally:
-        os.umask(old_umask)
+        oslite.umask(old_umask)
 
 
 def _create_device(root_fd, d, in_userns):
-    parent_path, name = os.path.split(d["path"])
+    parent_path, name = oslite.path.split(d["path"])
     parent = ensure(root_fd, parent_path)
     try:
         if in_userns:
             # mknod is not allowed in a user namespace: bind the host's node
             try:
-                os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644,
+                oslite.close(oslite.open(name, oslite.O_CREAT | oslite.O_EXCL | oslite.O_WRONLY | oslite.O_CLOEXEC, 0o644,
                                  dir_fd=parent))
             except FileExistsError:
                 pass
@@ -547,16 +547,16 @@ def _create_device(root_fd, d, in_userns):
             try:
                 _place(S.open_tree(S.AT_FDCWD, d["path"], CLONE), target)
             finally:
-                os.close(target)
+                oslite.close(target)
             return
         mode = DEVICE_TYPES[d["type"]] | d["mode"]
         try:
-            os.mknod(name, mode, os.makedev(d["major"], d["minor"]), dir_fd=parent)
+            oslite.mknod(name, mode, oslite.makedev(d["major"], d["minor"]), dir_fd=parent)
         except FileExistsError:
             return
-        os.chown(name, d["uid"], d["gid"], dir_fd=parent, follow_symlinks=False)
+        oslite.chown(name, d["uid"], d["gid"], dir_fd=parent, follow_symlinks=False)
     finally:
-        os.close(parent)
+        oslite.close(parent)
 
 
 def create_dev_links(root_fd, links):
@@ -564,33 +564,33 @@ def create_dev_links(root_fd, links):
     try:
         for target, path in links:
             try:
-                os.symlink(target, os.path.basename(path), dir_fd=dev)
+                oslite.symlink(target, oslite.path.basename(path), dir_fd=dev)
             except FileExistsError:
                 pass
         # /dev/ptmx must be the container's own devpts multiplexer
         try:
-            os.unlink("ptmx", dir_fd=dev)
+            oslite.unlink("ptmx", dir_fd=dev)
         except FileNotFoundError:
             pass
-        os.symlink("pts/ptmx", "ptmx", dir_fd=dev)
+        oslite.symlink("pts/ptmx", "ptmx", dir_fd=dev)
     finally:
-        os.close(dev)
+        oslite.close(dev)
 
 
 # ---------------------------------------------------------------- the switch
 def pivot(root_fd):
     """pivot_root into the rootfs and detach the old root (runc's pivot_root(".", ".") dance)."""
-    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    old = oslite.open("/", oslite.O_DIRECTORY | oslite.O_RDONLY | oslite.O_CLOEXEC)
     try:
-        os.fchdir(root_fd)
+        oslite.fchdir(root_fd)
         S.pivot_root(".", ".")
-        os.fchdir(old)
+        oslite.fchdir(old)
         # the old root must not propagate its unmount back to the host
         S.mount("", ".", None, S.MS_SLAVE | S.MS_REC)
         S.umount2(".", S.MNT_DETACH)
     finally:
-        os.close(old)
-    os.chdir("/")
+        oslite.close(old)
+    oslite.chdir("/")
 
 
 def set_root_propagation(propagation):
@@ -604,18 +604,18 @@ def set_root_propagation(propagation):
 def chroot_into(root_fd):
     """No mount namespace of its own: chroot, as runc does.  pivot_root would swap the root of
     every process in the caller's namespace, and detaching the old root would take it from them."""
-    os.fchdir(root_fd)
-    os.chroot(".")
-    os.chdir("/")
+    oslite.fchdir(root_fd)
+    oslite.chroot(".")
+    oslite.chdir("/")
 
 
 def move_root(rootfs):
     """--no-pivot: move the rootfs over / and chroot into it (for ramfs roots, where pivot_root fails)."""
     _detach_outside(rootfs)
-    os.chdir(rootfs)
+    oslite.chdir(rootfs)
     S.mount(rootfs, "/", None, S.MS_MOVE)
-    os.chroot(".")
-    os.chdir("/")
+    oslite.chroot(".")
+    oslite.chdir("/")
 
 
 def _detach_outside(rootfs):
@@ -646,7 +646,7 @@ def finish_readonly(mounts):
         try:
             set_readonly(mnt)
         finally:
-            os.close(mnt)
+            oslite.close(mnt)
 
 
 def readonly_root():
@@ -654,11 +654,11 @@ def readonly_root():
     try:
         set_readonly(root)
     finally:
-        os.close(root)
+        oslite.close(root)
 
 
 def _root():
-    return os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    return oslite.open("/", oslite.O_PATH | oslite.O_DIRECTORY | oslite.O_CLOEXEC)
 
 
 def _existing(root, paths):
@@ -671,7 +671,7 @@ def _existing(root, paths):
         try:
             yield p, fd
         finally:
-            os.close(fd)
+            oslite.close(fd)
 
 
 def readonly_paths(paths):
@@ -684,9 +684,9 @@ def readonly_paths(paths):
                 S.mount_setattr(tree, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, S.MOUNT_ATTR_RDONLY)
                 S.move_mount(tree, "", fd, "", MOVE_FD_TO_FD)
             finally:
-                os.close(tree)
+                oslite.close(tree)
     finally:
-        os.close(root)
+        oslite.close(root)
 
 
 def masked_paths(paths, label=""):
@@ -696,24 +696,24 @@ def masked_paths(paths, label=""):
     null = None
     try:
         for _p, fd in _existing(root, paths):
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
+            if stat.S_ISDIR(oslite.fstat(fd).st_mode):
                 _place(new_mount("tmpfs", "tmpfs", S.MS_RDONLY, lsm.mount_data("", label)), fd)
             else:
                 if null is None:
                     null = _real_dev_null(root)
                 _place(S.open_tree(null, "", CLONE | S.AT_EMPTY_PATH), fd)
     finally:
-        os.close(root)
+        oslite.close(root)
         if null is not None:
-            os.close(null)
+            oslite.close(null)
 
 
 def _real_dev_null(root):
     """/dev/null of the container, checked to be the null device, not a symlink or a file (CVE-2025-31133)."""
-    fd = S.openat2(root, "/dev/null", O_PATH | os.O_NOFOLLOW, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)
-    st = os.fstat(fd)
+    fd = S.openat2(root, "/dev/null", O_PATH | oslite.O_NOFOLLOW, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)
+    st = oslite.fstat(fd)
     if not stat.S_ISCHR(st.st_mode) or st.st_rdev != NULL_DEV:
-        os.close(fd)
+        oslite.close(fd)
         raise Error("/dev/null in the container is not the null device")
     return fd
 
@@ -722,39 +722,39 @@ def bind_console(slave):
     """/dev/console becomes the container's pty (runtime-spec), never through a symlink (CVE-2025-52565)."""
     root = _root()
     try:
-        dev = S.openat2(root, "/dev", O_PATH | os.O_DIRECTORY, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)
+        dev = S.openat2(root, "/dev", O_PATH | oslite.O_DIRECTORY, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)
     finally:
-        os.close(root)
+        oslite.close(root)
     try:
         try:
-            os.close(os.open("console", os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+            oslite.close(oslite.open("console", oslite.O_CREAT | oslite.O_EXCL | oslite.O_WRONLY | oslite.O_NOFOLLOW | oslite.O_CLOEXEC,
                              0o600, dir_fd=dev))
         except FileExistsError:
             pass
         target = S.openat2(dev, "console", O_PATH, S.RESOLVE_BENEATH | S.RESOLVE_NO_SYMLINKS)
     except OSError as e:
-        os.close(dev)
+        oslite.close(dev)
         raise Error(f"/dev/console: {e.strerror} (a symlink there is refused)") from None
     try:
-        if stat.S_ISDIR(os.fstat(target).st_mode):
+        if stat.S_ISDIR(oslite.fstat(target).st_mode):
             raise Error("/dev/console is a directory")
         _place(S.open_tree(slave, "", CLONE | S.AT_EMPTY_PATH), target)
     finally:
-        os.close(target)
-        os.close(dev)
+        oslite.close(target)
+        oslite.close(dev)
 
 
 def write_proc(path, value):
     """Write a /proc file after checking it really is on procfs (CVE-2019-16884, CVE-2025-52881)."""
     root = _root()
     try:
-        fd = S.openat2(root, path, os.O_WRONLY | os.O_NOFOLLOW,
+        fd = S.openat2(root, path, oslite.O_WRONLY | oslite.O_NOFOLLOW,
                        S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS | S.RESOLVE_NO_MAGICLINKS)
     finally:
-        os.close(root)
+        oslite.close(root)
     try:
         if S.fstatfs_type(fd) != S.PROC_SUPER_MAGIC:
             raise Error(f"{path} is not on procfs")
-        os.write(fd, value.encode())
+        oslite.write(fd, value.encode())
     finally:
-        os.close(fd)
+        oslite.close(fd)

@@ -12,7 +12,7 @@ cached under the runtime root by the hash of both; seccomp(2) flags are
 probed on every use (they depend on the running kernel).
 """
 import errno
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 import sys
 
 from pyrunc import __version__, jsonlite, log
@@ -96,7 +96,7 @@ def compile_program(p):
                                f"{name} is not supported by libseccomp {libseccomp_version()}")
             r = lib.pr_scmp_arch_add(ctx, token)
             if r < 0 and r != -errno.EEXIST:       # the native one is always there
-                raise _refused(f"{WHERE}/architectures", f"adding {name}: {os.strerror(-r)}")
+                raise _refused(f"{WHERE}/architectures", f"adding {name}: {oslite.strerror(-r)}")
         if p["optimize"]:
             # a binary tree for long profiles (runc); older libseccomp lacks it, which only costs speed
             lib.pr_scmp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)
@@ -124,18 +124,18 @@ def _add_rule(ctx, name, action, nr, conds):
                              ffi.new("uint64_t[]", [c[2] for c in conds] or [0]),
                              ffi.new("uint64_t[]", [c[3] for c in conds] or [0]))
     if r < 0:
-        raise _refused(f"{WHERE}/syscalls", f"adding the rule for {name}: {os.strerror(-r)} (libseccomp)")
+        raise _refused(f"{WHERE}/syscalls", f"adding the rule for {name}: {oslite.strerror(-r)} (libseccomp)")
 
 
 def _export(ctx):
-    fd = os.memfd_create("pyrunc-bpf", os.MFD_CLOEXEC)
+    fd = oslite.memfd_create("pyrunc-bpf", oslite.MFD_CLOEXEC)
     try:
         r = lib.pr_scmp_export_bpf(ctx, fd)
         if r < 0:
-            raise Error(f"exporting the seccomp filter: {os.strerror(-r)}")
-        return os.pread(fd, os.fstat(fd).st_size, 0)
+            raise Error(f"exporting the seccomp filter: {oslite.strerror(-r)}")
+        return oslite.pread(fd, oslite.fstat(fd).st_size, 0)
     finally:
-        os.close(fd)
+        oslite.close(fd)
 
 
 def last_syscalls(p):
@@ -229,19 +229,19 @@ def sha256():
 
 def program(p, root):
     """The compiled program for a plan, from <root>/@seccomp when a previous create compiled it."""
-    d = os.path.join(root, CACHE_DIR)
+    d = oslite.path.join(root, CACHE_DIR)
     # a program planted there would be loaded as the container's filter
     check_private_dir(d, "seccomp cache")
-    path = os.path.join(d, cache_key(p) + ".bpf")
+    path = oslite.path.join(d, cache_key(p) + ".bpf")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = oslite.open(path, oslite.O_RDONLY | oslite.O_CLOEXEC | oslite.O_NOFOLLOW)
     except FileNotFoundError:
         pass
     else:
         try:
-            data = os.read(fd, BPF_MAXINSNS * INSN + 1)
+            data = oslite.read(fd, BPF_MAXINSNS * INSN + 1)
         finally:
-            os.close(fd)
+            oslite.close(fd)
         if data and len(data) % INSN == 0 and len(data) <= BPF_MAXINSNS * INSN:
             log.debug(f"seccomp: {len(data) // INSN} BPF instructions from the cache")
             return data
@@ -254,34 +254,34 @@ def program(p, root):
 def _store(d, path, data):
     """Write atomically (concurrent creates may race); keep at most CACHE_ENTRIES programs."""
     try:
-        os.makedirs(os.path.dirname(d), 0o711, exist_ok=True)   # the runtime root, as state.py makes it
-        os.makedirs(d, 0o700, exist_ok=True)
-        names = [n for n in os.listdir(d) if n.endswith(".bpf")]
+        oslite.makedirs_all(oslite.path.dirname(d), 0o711, exist_ok=True)   # the runtime root, as state.py makes it
+        oslite.makedirs_all(d, 0o700, exist_ok=True)
+        names = [n for n in oslite.listdir(d) if n.endswith(".bpf")]
         if len(names) >= CACHE_ENTRIES:
-            names.sort(key=lambda n: _mtime(os.path.join(d, n)))
+            names.sort(key=lambda n: _mtime(oslite.path.join(d, n)))
             for n in names[:len(names) - CACHE_ENTRIES + 1]:
-                _unlink(os.path.join(d, n))
-        tmp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+                _unlink(oslite.path.join(d, n))
+        tmp = f"{path}.{oslite.getpid()}.tmp"
+        fd = oslite.open(tmp, oslite.O_WRONLY | oslite.O_CREAT | oslite.O_EXCL | oslite.O_CLOEXEC | oslite.O_NOFOLLOW, 0o600)
         try:
-            os.write(fd, data)
+            oslite.write(fd, data)
         finally:
-            os.close(fd)
-        os.rename(tmp, path)
+            oslite.close(fd)
+        oslite.rename(tmp, path)
     except OSError:
         pass   # a cache that cannot be written (read-only root) only costs time
 
 
 def _mtime(path):
     try:
-        return os.stat(path).st_mtime_ns
+        return oslite.stat(path).st_mtime_ns
     except OSError:
         return 0
 
 
 def _unlink(path):
     try:
-        os.unlink(path)
+        oslite.unlink(path)
     except OSError:
         pass
 

@@ -1,7 +1,7 @@
 """The container's pty (init process, after pivot_root): opened in its own devpts, master sent to the console socket."""
 import _socket
 import fcntl
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 import sys
 
 from pyrunc._native import lib
@@ -12,11 +12,11 @@ TIOCSPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCSWINSZ = lib.TIOCSPTLCK, lib.TIOCGPTPEER
 
 def open_pty():
     """(master, slave) fds of a new pty of the container's devpts."""
-    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    master = oslite.open("/dev/ptmx", oslite.O_RDWR | oslite.O_NOCTTY | oslite.O_CLOEXEC)
     fcntl.ioctl(master, TIOCSPTLCK, b"\0\0\0\0")
     # TIOCGPTPEER opens the peer through the master, not through a path the
     # container could have replaced
-    slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    slave = fcntl.ioctl(master, TIOCGPTPEER, oslite.O_RDWR | oslite.O_NOCTTY | oslite.O_CLOEXEC)
     return master, slave
 
 
@@ -41,6 +41,6 @@ def become_stdio(slave, controlling=True):
     if controlling:
         fcntl.ioctl(slave, TIOCSCTTY, 0)
     for fd in (0, 1, 2):
-        os.dup2(slave, fd)
+        oslite.dup2(slave, fd)
     if slave > 2:
-        os.close(slave)
+        oslite.close(slave)

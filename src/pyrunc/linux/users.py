@@ -1,5 +1,5 @@
 """The container's own /etc/passwd (init process, after pivot_root): never NSS, never the host's files."""
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 import stat
 
 MAX_SIZE = 4 << 20
@@ -8,16 +8,16 @@ MAX_SIZE = 4 << 20
 def read_regular(path):
     """Contents of a regular file, or None: no FIFO can block us, no /dev/zero can flood us."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        fd = oslite.open(path, oslite.O_RDONLY | oslite.O_NONBLOCK | oslite.O_CLOEXEC | oslite.O_NOCTTY)
     except OSError:
         return None
     try:
-        st = os.fstat(fd)
+        st = oslite.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_SIZE:
             return None
-        return os.read(fd, MAX_SIZE).decode("utf-8", "replace")
+        return oslite.read(fd, MAX_SIZE).decode("utf-8", "replace")
     finally:
-        os.close(fd)
+        oslite.close(fd)
 
 
 def home_of(uid, passwd_text):

@@ -1,5 +1,5 @@
 """Stage 1 (bootstrap process): cgroups first, then (create) namespaces joined and created in runc's order and the init forked, or (exec) execstage."""
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import jsonlite, trace
 from pyrunc.oslite import write_file
@@ -26,7 +26,7 @@ def receive_plan(chan):
     if len(fds) != len(msg["slots"]) + 1:
         raise Error("the plan's fds did not all arrive")
     plan = jsonlite.loads(memfd.read_all(fds[0]))
-    os.close(fds[0])
+    oslite.close(fds[0])
     plan["fds"]["received"] = fds[1:]
     for slot, fd in zip(msg["slots"], fds[1:]):
         *path, last = slot.split("/")
@@ -45,7 +45,7 @@ def main(chan, plan):
         enter_namespaces(plan["ns"], chan)
         trace.mark("namespaces")
         parent_end, child_end = Channel.pair()
-        pid = os.fork()
+        pid = oslite.fork()
         if pid == 0:
             # stage 2 must not hold stage 1's channel: the parent relies on its EOF
             trace.reset()
@@ -58,10 +58,10 @@ def main(chan, plan):
         chan.send(M.INIT_PID, fds=[parent_end.fileno()], pid=pid, marks=trace.marks())
         parent_end.close()
     except ChannelClosed:
-        os._exit(1)
+        oslite._exit(1)
     except BaseException as e:
         report(chan, e)
-        os._exit(1)
+        oslite._exit(1)
 
 
 def join_cgroups(plan):
@@ -70,13 +70,13 @@ def join_cgroups(plan):
     cpus = (plan.get("process") or {}).get("cpus_initial")
     if cpus:
         # execCPUAffinity.initial: where we run until we are in the container's cgroup
-        os.sched_setaffinity(0, cpus)
+        oslite.sched_setaffinity(0, cpus)
     for f in plan["cgroup_join"]:
         try:
             # exec into a paused container (--ignore-paused) waits here until it is resumed, as runc's
             write_file(f, "0")
         except OSError as e:
-            raise Error(f"joining cgroup {os.path.dirname(f)}: {e.strerror}") from None
+            raise Error(f"joining cgroup {oslite.path.dirname(f)}: {e.strerror}") from None
     if plan.get("oom_score_adj") is not None:
         try:
             write_file("/proc/self/oom_score_adj", str(plan["oom_score_adj"]))
@@ -91,7 +91,7 @@ def enter_namespaces(ns, chan):
     try:
         for t, path in ns["join"]:
             try:
-                fds.append((t, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+                fds.append((t, oslite.open(path, oslite.O_RDONLY | oslite.O_CLOEXEC)))
             except OSError as e:
                 raise Error(f"open {t} namespace {path}: {e.strerror}") from None
         # Join what we can while we still hold the host's privileges; a
@@ -114,7 +114,7 @@ def enter_namespaces(ns, chan):
         elif "user" in ns["new"]:
             # An unprivileged parent can only open our /proc/PID/*_map while we are
             # dumpable: open that window for the mapping only (as runc's nsexec).
-            unprivileged = os.geteuid() != 0
+            unprivileged = oslite.geteuid() != 0
             S.unshare(S.CLONE_NEWUSER)
             if unprivileged:
                 S.prctl(S.PR_SET_DUMPABLE, 1)
@@ -126,8 +126,8 @@ def enter_namespaces(ns, chan):
                 raise Error("the parent did not map the user namespace")
         if user_fd is not None or "user" in ns["new"]:
             # become root of the user namespace
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
+            oslite.setresgid(0, 0, 0)
+            oslite.setresuid(0, 0, 0)
         for t, fd in deferred:
             try:
                 S.setns(fd, TYPES[t][0])
@@ -135,7 +135,7 @@ def enter_namespaces(ns, chan):
                 raise Error(f"join {t} namespace: {e.strerror}") from None
     finally:
         for _t, fd in fds:
-            os.close(fd)
+            oslite.close(fd)
     flags = ns["flags"] & ~(S.CLONE_NEWUSER | S.CLONE_NEWCGROUP)
     if flags:
         S.unshare(flags)

@@ -1,6 +1,8 @@
-"""Stage 1's first code (bootstrap process, a fork of the CLI): shed what it must not hold, import, run.
+"""Stage 1's first code (bootstrap process, the front end's or a fork of the CLI): shed what it must not hold, import, run.
 
-Stage 1 is a fork of the CLI, so its executable is the host's Python.  It
+Stage 1 is started by the front end beside the CLI (spawned, see
+process/early.py) or is a fork of the CLI (child_main); either way its
+executable is the host's Python.  It
 never enters the container's pid namespace itself, but its fork, stage 2,
 does, as the container's init, and runs Python there while it sets the
 container up.  A new pid namespace holds nobody else then; a joined one
@@ -10,7 +12,7 @@ containers' processes, and one of them with CAP_SYS_PTRACE could open
 So in that case stage 1 first re-execs itself from a sealed copy of the
 interpreter (exeseal), and stage 2 inherits that.
 """
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 import sys
 
 RESUME = "import sys; sys.path[:0] = {path!r}; from pyrunc.process.entry import resumed; resumed({chan}, {plan})"
@@ -21,16 +23,45 @@ def child_main(chan, preserve_fds):
     def body():
         from pyrunc import trace
         from pyrunc.linux import syscalls as S
-        _shed(S, preserve_fds, chan.fileno())
+        _protect(S)
+        _shed(S, cloexec_ranges(3 + preserve_fds, [chan.fileno()]))
         trace.reset()
-        path = list(sys.path)
-        bootstrap = _rails_up()
-        trace.mark("init imports")
-        plan = bootstrap.receive_plan(chan)
-        if bootstrap.joins_shared_pid_namespace(plan):
-            _reexec_sealed(chan, plan, path)
-        bootstrap.main(chan, plan)
+        _stage1(chan)
     _run_stage(chan, body)
+
+
+def spawned(parent, chan_fd):
+    """Runs in the interpreter the front end started (lib/pyrunc/pyrunc-bootstrap PARENT FD); never returns.
+
+    It holds what the front end's caller passed, as a fork of the CLI would:
+    --preserve-fds is only known from the plan, so it sheds those fds then
+    (and only those: the ones it opened since are its own)."""
+    inherited = _open_fds()
+    from pyrunc.linux import syscalls as S
+    _protect(S)
+    if oslite.getppid() != parent:
+        oslite._exit(1)     # the CLI is gone already: PDEATHSIG came too late to matter
+    oslite.set_inheritable(chan_fd, False)
+    from pyrunc.process.channel import Channel
+    chan = Channel(chan_fd)
+
+    def shed(plan):
+        first = 3 + plan["fds"]["preserve"]
+        _shed(S, [(fd, fd) for fd in inherited if fd >= first and fd != chan_fd])
+    _run_stage(chan, lambda: _stage1(chan, shed))
+
+
+def _stage1(chan, on_plan=None):
+    from pyrunc import trace
+    path = list(sys.path)
+    bootstrap = _rails_up()
+    trace.mark("init imports")
+    plan = bootstrap.receive_plan(chan)
+    if on_plan:
+        on_plan(plan)
+    if bootstrap.joins_shared_pid_namespace(plan):
+        _reexec_sealed(chan, plan, path)
+    bootstrap.main(chan, plan)
 
 
 def resumed(chan_fd, plan_fd):
@@ -44,9 +75,9 @@ def resumed(chan_fd, plan_fd):
 
     def body():
         plan = jsonlite.loads(memfd.read_all(plan_fd))
-        os.close(plan_fd)
+        oslite.close(plan_fd)
         for fd in [chan_fd, *plan["fds"]["received"]]:
-            os.set_inheritable(fd, False)
+            oslite.set_inheritable(fd, False)
         _rails_up().main(chan, plan)
     _run_stage(chan, body)
 
@@ -55,23 +86,47 @@ def _run_stage(chan, body):
     """Run stage 1's body; any failure goes to the parent as one line; never returns."""
     try:
         body()
-        os._exit(0)
+        oslite._exit(0)
     except BaseException as e:
         from pyrunc.process.init import report
         report(chan, e)
     finally:
-        os._exit(1)
+        oslite._exit(1)
 
 
-def _shed(S, preserve_fds, chan_fd):
+def _protect(S):
     # nothing may open /proc/<us>/exe or ptrace us; and we die with the CLI
     S.prctl(S.PR_SET_DUMPABLE, 0)
     S.prctl(S.PR_SET_PDEATHSIG, 9)
-    # Only stdio, preserved fds and the channel stay open: whatever the CLI's
-    # caller leaked goes; the plan's own fds come with BOOTSTRAP.
-    from pyrunc.process.parent import cloexec_ranges
-    for lo, hi in cloexec_ranges(3 + preserve_fds, [chan_fd]):
+
+
+def _shed(S, ranges):
+    # Only stdio, preserved fds and ours stay open: whatever the CLI's caller leaked goes.
+    for lo, hi in ranges:
         S.close_range(lo, hi)
+
+
+def _open_fds():
+    """The fds open now, but for the listing's own (closed again by the time they are checked)."""
+    fds = []
+    for name in oslite.listdir("/proc/self/fd"):
+        try:
+            oslite.fstat(int(name))
+            fds.append(int(name))
+        except OSError:
+            pass
+    return fds
+
+
+def cloexec_ranges(first, keep):
+    """[(lo, hi)] covering every fd >= first except those in keep."""
+    out, lo = [], first
+    for fd in sorted(set(k for k in keep if k >= first)):
+        if fd > lo:
+            out.append((lo, fd - 1))
+        lo = fd + 1
+    out.append((lo, 0xFFFFFFFF))
+    return out
 
 
 def _rails_up():
@@ -79,7 +134,7 @@ def _rails_up():
     from pyrunc.linux import procself, proctitle
     procself.pin()
     proctitle.set_title("pyrunc:[1:BOOTSTRAP]")
-    if len(os.listdir("/proc/self/task")) != 1:
+    if len(oslite.listdir("/proc/self/task")) != 1:
         raise RuntimeError("stage 1 is not single-threaded")
     from pyrunc import exeseal  # noqa: F401  (_reexec_sealed)
     from pyrunc.process import bootstrap, guard, init  # noqa: F401  (everything, before the rails go up)

@@ -9,7 +9,7 @@ joined first (bootstrap.join_cgroups), so that the container's device
 cgroup applies to the files opened here (/etc/passwd, /dev/ptmx): a
 container with CAP_MKNOD cannot make us open a host device through them.
 """
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import trace
 from pyrunc.errors import Error
@@ -40,8 +40,8 @@ def main(plan, chan):
         exec_init(plan["fds"]["init"], initabi.argv(fields, path, p["args"]), env,
                   pass_fds=[plan["fds"]["report"], *keep])
     except BaseException as e:
-        os.pwrite(plan["fds"]["report"], f"exec pyrunc-init: {e}".encode()[:initabi.REPORT_SIZE - 9], 8)
-    os._exit(1)
+        oslite.pwrite(plan["fds"]["report"], f"exec pyrunc-init: {e}".encode()[:initabi.REPORT_SIZE - 9], 8)
+    oslite._exit(1)
 
 
 def join_namespaces(pidfd, ns):
@@ -54,8 +54,8 @@ def join_namespaces(pidfd, ns):
     except OSError as e:
         raise Error(f"joining the container's namespaces: {e.strerror}") from None
     finally:
-        os.close(pidfd)
+        oslite.close(pidfd)
     if ns["user"]:
         # become root of the container's user namespace (pyrunc-init then switches to the process's user)
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
+        oslite.setresgid(0, 0, 0)
+        oslite.setresuid(0, 0, 0)

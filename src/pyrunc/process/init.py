@@ -1,5 +1,5 @@
 """Stage 2 of create (init process: the container's PID 1): set the container up, then exec pyrunc-init."""
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import hooks, jsonlite, trace
 from pyrunc.errors import Error, oserror_reason
@@ -41,10 +41,10 @@ def main(plan, chan):
         trace.mark("process checked")
         M.ready_then_commit(chan, trace.marks())
     except ChannelClosed:
-        os._exit(1)
+        oslite._exit(1)
     except BaseException as e:
         report(chan, e)
-        os._exit(1)
+        oslite._exit(1)
     try:
         exec_init(plan["fds"]["init"], argv, env, pass_fds=[plan["fds"]["fifo"], *keep])
     except BaseException as e:
@@ -53,9 +53,9 @@ def main(plan, chan):
 
 def _die(msg, code):
     try:
-        os.write(2, (msg + "\n").encode())
+        oslite.write(2, (msg + "\n").encode())
     finally:
-        os._exit(code)
+        oslite._exit(code)
 
 
 def hook_state(plan, status):
@@ -82,7 +82,7 @@ def mount_source_from_host(chan, index):
 
 
 def setup_container(plan, chan):
-    os.setsid()
+    oslite.setsid()
     ns = plan["ns"]
     in_userns = in_user_namespace(ns)
     if plan["keyring"]:
@@ -119,7 +119,7 @@ def setup_container(plan, chan):
         rootfs.move_root(plan["rootfs"])
     else:
         rootfs.pivot(root_fd)
-    os.close(root_fd)
+    oslite.close(root_fd)
     rootfs.set_root_propagation(plan["rootfs_propagation"])
     trace.mark("pivot_root")
     p = plan["process"]

@@ -1,8 +1,9 @@
 """The parent/child protocol: one JSON object per SOCK_SEQPACKET packet, fds by SCM_RIGHTS.
 
-Every message is {"type": T, ...payload}.  Stage 1 (bootstrap) is a fork of
-the CLI, made as early as possible so that its imports overlap the parent's
-work.  For `create`, stage 2 (the container's init) is a fork of stage 1
+Every message is {"type": T, ...payload}.  Stage 1 (bootstrap) starts as
+early as possible so that its imports overlap the parent's work: started by
+the front end beside the CLI for `create` and `run` (process/early.py), a
+fork of the CLI otherwise.  For `create`, stage 2 (the container's init) is a fork of stage 1
 and ends by exec'ing pyrunc-init.  For `exec` there is no Python stage 2:
 stage 1 joins the container, checks the process, and after COMMIT execs
 pyrunc-init, which forks the process into the container's pid namespace and
@@ -10,7 +11,7 @@ reports its pid in a memfd page (process/parent.py, wait_exec).
 
 | type           | direction          | when                                        | payload            | fds              |
 |----------------|--------------------|---------------------------------------------|--------------------|------------------|
-| BOOTSTRAP      | parent -> stage 1  | the plan is ready (stage 1 was forked early, to import while the parent works) | fd slots | the plan (sealed memfd), then the plan's fds |
+| BOOTSTRAP      | parent -> stage 1  | the plan is ready (stage 1 started early, to import while the parent works) | fd slots | the plan (sealed memfd), then the plan's fds |
 | USERNS         | stage 1 -> parent  | create: stage 1 unshared a user namespace   |                    |                  |
 | USERNS_MAPPED  | parent -> stage 1  | uid_map/gid_map (and setgroups) written     |                    |                  |
 | HOST_PID       | stage 1 -> stage 2 | create: right after the fork (stage 2 cannot know it inside a pid namespace) | pid |  |

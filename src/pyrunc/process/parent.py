@@ -1,4 +1,4 @@
-"""Stage 0 (CLI process): fork stage 1, serve both stages through their channel, clean up on failure."""
+"""Stage 0 (CLI process): adopt or fork stage 1, serve both stages through their channel, clean up on failure."""
 import _signal
 from pyrunc import oslite  # posix without os.py: see oslite
 
@@ -6,17 +6,6 @@ from pyrunc import hooks, trace
 from pyrunc.errors import Error
 from pyrunc.process import messages as M
 from pyrunc.process.channel import Channel, ChannelClosed
-
-
-def cloexec_ranges(first, keep):
-    """[(lo, hi)] covering every fd >= first except those in keep."""
-    out, lo = [], first
-    for fd in sorted(set(k for k in keep if k >= first)):
-        if fd > lo:
-            out.append((lo, fd - 1))
-        lo = fd + 1
-    out.append((lo, 0xFFFFFFFF))
-    return out
 
 
 class Stages:
@@ -30,7 +19,15 @@ class Stages:
         self.plan = None
 
     def spawn(self, preserve_fds):
-        """Fork stage 1 now: it imports what it needs while we load and check the config."""
+        """Stage 1 now, to import what it needs while we load and check the config: the one the
+        front end started for this call (process/early.py), else a fork of ours."""
+        from pyrunc.process import early
+        started = early.adopt()
+        if started:
+            self.stage1, fd = started
+            self.chan = Channel(fd)
+            trace.mark("adopt bootstrap")
+            return self
         mine, theirs = Channel.pair()
         pid = oslite.fork()
         if pid == 0:

@@ -1,6 +1,6 @@
 """The container program's hand-over (create's init after its set-up, exec's stage 1 after joining): checks, then pyrunc-init's fields."""
 import errno
-import os
+from pyrunc import oslite  # posix without os.py: see oslite
 import stat
 
 from pyrunc.errors import Error
@@ -14,21 +14,21 @@ def enter_cwd(cwd, create):
     of /proc/<host pid>/root/... (no pid namespace) or a leaked
     /proc/self/fd/N leads nowhere outside (CVE-2024-21626), and nothing is
     ever created outside the root on the way."""
-    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root = oslite.open("/", oslite.O_PATH | oslite.O_DIRECTORY | oslite.O_CLOEXEC)
     try:
         fd = rootfs.ensure(root, cwd) if create else rootfs.resolve(root, cwd)
     except OSError as e:
         raise Error(f"cannot {'create cwd' if create else 'chdir to'} {cwd}: {e.strerror}") from None
     finally:
-        os.close(root)
+        oslite.close(root)
     try:
-        os.fchdir(fd)
-        if not os.getcwd().startswith("/"):
+        oslite.fchdir(fd)
+        if not oslite.getcwd().startswith("/"):
             raise FileNotFoundError(2, "outside the container's root")
     except OSError as e:
         raise Error(f"cannot chdir to {cwd}: {e.strerror}") from None
     finally:
-        os.close(fd)
+        oslite.close(fd)
 
 
 def setup_console(p, sock_fd, bind_console=False, controlling=True):
@@ -40,7 +40,7 @@ def setup_console(p, sock_fd, bind_console=False, controlling=True):
     if p["console_size"]:
         terminal.set_size(master, *p["console_size"])
     terminal.send_master(sock_fd, master)
-    os.close(master)
+    oslite.close(master)
     if bind_console:
         rootfs.bind_console(slave)
     terminal.become_stdio(slave, controlling)
@@ -61,11 +61,11 @@ def give_stdio_to(uid):
     (fixStdioPermissions).  /dev/null is left alone; an owner or group not mapped in our user
     namespace (EPERM), or a read-only /dev (EROFS), leaves that fd as it is, as runc does."""
     for fd in (0, 1, 2):
-        st = os.fstat(fd)
+        st = oslite.fstat(fd)
         if st.st_uid == uid or (stat.S_ISCHR(st.st_mode) and st.st_rdev == rootfs.NULL_DEV):
             continue
         try:
-            os.fchown(fd, uid, -1)
+            oslite.fchown(fd, uid, -1)
         except OSError as e:
             if e.errno not in (errno.EPERM, errno.EROFS, errno.EINVAL):
                 raise Error(f"cannot give stdio to uid {uid}: {e.strerror}") from None
@@ -79,7 +79,7 @@ def prepare(plan, p, in_userns, state):
     env = with_home(list(p["env"]), p["uid"])
     creds.apply_rlimits(p["rlimits"])
     procattrs.apply(p["attrs"])
-    os.umask(p["umask"])
+    oslite.umask(p["umask"])
     creds.check_identity(p, in_userns)
     give_stdio_to(p["uid"])
     path = lookpath.find(p["args"][0], env)
