@@ -9,7 +9,7 @@ imported everything before the CLI has its plan.  A fork of the CLI, the
 way any other caller gets stage 1 (the API, `pyrunc-cli` run directly),
 shares the CLI's pages instead, and every page either process then writes
 (Python writes the reference count of every object it touches) is copied
-on a fault: `create` measured 3-6% faster this way (README "Performance").
+on a fault: `create` measured 3-8% faster this way (README "Performance").
 
 What is adopted must be our own live child on a SOCK_SEQPACKET socket;
 anything else is ignored (and a child of ours that is not usable, killed).
@@ -32,8 +32,7 @@ def _parse():
     del oslite.startup_environ[frontabi.EARLY_BOOTSTRAP_ENV]
     try:
         pid, fd = (int(x) for x in raw.split(","))
-        if oslite.waitpid(pid, oslite.WNOHANG) != (0, 0):
-            return          # it has exited already (and is reaped now)
+        exited = oslite.waitpid(pid, oslite.WNOHANG) != (0, 0)    # and reaped, if so
     except (ValueError, ChildProcessError):
         return              # not a child of ours: nothing of ours to touch
     try:
@@ -42,8 +41,11 @@ def _parse():
         sock.detach()
     except OSError:
         usable = False
-    if not usable:
-        _kill(pid)
+    if exited or not usable:
+        if usable:
+            oslite.close(fd)    # its end of a pair whose other end is gone
+        if not exited:
+            _kill(pid)
         return
     oslite.set_inheritable(fd, False)    # hooks and the container's processes must not get it
     _unclaimed.append((pid, fd))
