@@ -158,6 +158,34 @@ def check_dev_null_symlink(rt, bundle, cid="devnull"):
     return [f"a masked file showed {out!r}"] if "SECRET" in out else []
 
 
+def check_proc_sysctl_redirect(rt, bundle, cid="procmnt", via_symlink=False):
+    """CVE-2025-52881 class: a mount over a /proc/sys file must not turn a sysctl into a write of
+    another file (via_symlink: its destination reaches /proc through the image's symlink).  The
+    file written here is the host procfs's kernel.hostname, which a process in a UTS namespace
+    (the container's init, writing the sysctl) only sets for that namespace: the attack shows as
+    the container's hostname, never the host's."""
+    namespaces = {n["type"] for n in bundle.config["linux"]["namespaces"]}
+    assert {"uts", "network"} <= namespaces, "the redirected write must stay in the container's UTS namespace"
+    dest = "/proc/sys/net/ipv4/ip_forward"
+    if via_symlink:
+        os.symlink("/proc", os.path.join(bundle.rootfs, "evil"))
+        dest = "/evil/sys/net/ipv4/ip_forward"
+    bundle.config["hostname"] = "before"
+    bundle.config["mounts"].append({"destination": dest, "type": "bind",
+                                    "source": "/proc/sys/kernel/hostname", "options": ["bind"]})
+    bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "redirected"}
+    bundle.set_args("hostname")
+    p = create(rt, bundle, cid, check=False)
+    if p.returncode != 0:
+        return []
+    rt.run("start", cid)
+    wait_for(lambda: rt.status(cid) == "stopped", what="exit")
+    rt.run("delete", cid)
+    out = read(p.out_path).strip()
+    return [f"a mount inside /proc was made; the sysctl wrote the hostname: {out!r}" if out == "redirected"
+            else "a mount inside /proc was made"]
+
+
 def check_console_symlink(rt, bundle, tmp_path, cid="console"):
     """CVE-2025-52565: /dev/console as a symlink never gets the pty mounted over its target."""
     from tests.support.console import ConsoleSocket
@@ -499,6 +527,13 @@ def test_proc_symlink_refused(rt, bundle, is_pyrunc):
     assert check_proc_symlink(rt, bundle) == []
 
 
+@pytest.mark.agnostic
+@pytest.mark.parametrize("via_symlink", [False, True])
+def test_no_mount_inside_proc_redirects_a_sysctl(rt, bundle, via_symlink):
+    assert check_proc_sysctl_redirect(rt, bundle, via_symlink=via_symlink) == []
+    assert read("/proc/sys/kernel/hostname").strip() != "redirected"
+
+
 def test_fake_dev_null_never_masks(rt, bundle):
     assert check_dev_null_symlink(rt, bundle) == []
 
@@ -567,6 +602,7 @@ def test_exec_never_joins_a_reused_pid(rt, bundle, pidat, is_pyrunc):
     ("path-remount", "ro-bind-race"),
     ("follow-proc-symlink", check_proc_symlink),
     ("any-dev-null", check_dev_null_symlink),
+    ("proc-mounts", check_proc_sysctl_redirect),
     ("stdio-dev-null", check_host_dev_null_stdio),
     ("console-symlink", "console"),
     ("inheritable-cap", check_exec_cap_inheritable),

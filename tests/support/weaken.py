@@ -33,6 +33,11 @@ WEAKENINGS = {
                      '                _set_bind_flags(resolve(root_fd, m["dest"]), flags, m["clear"])\n'),
     # CVE-2019-16884 / CVE-2026-41579: trust a /proc or /dev that the image redirects
     "follow-proc-symlink": ("pyrunc/linux/rootfs.py", "    _refuse_symlinked(root_fd, m)\n", "    pass\n"),
+    # CVE-2025-52881 class: mounts inside /proc allowed (a bind over a /proc/sys file redirects a sysctl)
+    "proc-mounts": ("pyrunc/linux/rootfs.py",
+                    '    """Refuse a mount below /proc (of_procfs: the mount is procfs itself, a proc mount or a bind of one)."""\n',
+                    '    """Refuse a mount below /proc (of_procfs: the mount is procfs itself, a proc mount or a bind of one)."""\n'
+                    '    return\n'),
     # CVE-2025-31133: mask with whatever /dev/null is
     "any-dev-null": ("pyrunc/linux/rootfs.py",
                      '    fd = S.openat2(root, "/dev/null", O_PATH | oslite.O_NOFOLLOW, S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)\n'
