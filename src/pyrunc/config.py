@@ -98,6 +98,12 @@ def filesystem(doc, bundle, problems, mount_label=""):
             "rootfs_propagation": mountplan.PROPAGATION_OPTIONS.get(propagation, 0)}
 
 
+def session_keyring(cid, no_new_keyring):
+    """The session keyring the container's processes join, the init's and exec's (runc's name: the
+    kernel refuses to join a keyring whose name starts with '.' (EPERM), and ".x" is a valid id)."""
+    return None if no_new_keyring else f"_ses.{cid}"
+
+
 def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=False):
     """The plan stage 1 and stage 2 execute for `create`."""
     linux = doc.get("linux", {})
@@ -131,9 +137,7 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
         domainname=doc.get("domainname"),
         sysctl=linux.get("sysctl", {}),
         personality=procattrs.personality_value(linux["personality"]) if "personality" in linux else None,
-        # runc's name: the kernel refuses to join a keyring whose name starts with '.' (EPERM),
-        # and ".x" is a valid id
-        keyring=None if no_new_keyring else f"_ses.{cid}",
+        keyring=session_keyring(cid, no_new_keyring),
         mount_label=label,
         runtime_hooks=[k for k in ("prestart", "createRuntime") if hooks.get(k)],
         runtime_setup=bool(linux.get("netDevices")) or any(hooks.get(k) for k in ("prestart", "createRuntime")),

@@ -46,7 +46,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         plan = config.build(doc, bundle, cid, manager, layout, no_pivot, no_new_keyring)
         base = {"id": cid, "bundle": bundle, "rootfs": plan["rootfs"],
                 "created": state.now_rfc3339nano(), "annotations": doc.get("annotations", {}),
-                "cgroup": manager.to_state(), "config": _saved_config(doc)}
+                "cgroup": manager.to_state(), "config": _saved_config(doc, no_new_keyring)}
         c.save(dict(base, creating=True))
         manager.create(linux.get("devices", ()), pid=stages.stage1)
         trace.mark("cgroup")
@@ -179,11 +179,13 @@ def _check_preserved(n):
     return missing
 
 
-def _saved_config(doc):
-    """What later commands need from config.json, kept in state.json (the bundle may change)."""
+def _saved_config(doc, no_new_keyring=False):
+    """What later commands need from config.json (and create's --no-new-keyring), kept in state.json
+    (the bundle may change)."""
     keep = {"process": doc.get("process"), "hooks": doc.get("hooks", {}),
             "namespaces": [ns["type"] for ns in doc.get("linux", {}).get("namespaces", ())],
-            "seccomp": doc.get("linux", {}).get("seccomp")}   # exec'd processes get the same filter
+            "seccomp": doc.get("linux", {}).get("seccomp"),   # exec'd processes get the same filter
+            "no_new_keyring": no_new_keyring}
     return {k: v for k, v in keep.items() if v}
 
 

@@ -176,6 +176,7 @@ def _plan(host, cid, o, args):
             cgroup_join=manager.join_files(sub_cgroups(o.get("cgroup", ()))),
             oom_score_adj=p.get("oomScoreAdj"),
             process=config.process_plan(p),
+            keyring=config.session_keyring(cid, saved.get("no_new_keyring", False)),
             # the container's state, as a seccomp listener receives it with an exec'd process's fd
             hook_state={"ociVersion": OCI_VERSION, "id": cid, "pid": data["pid"],
                         "bundle": data.get("bundle", ""), "annotations": data.get("annotations", {})},

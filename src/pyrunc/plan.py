@@ -43,6 +43,8 @@ FDS = {
 COMMON = {
     "kind": "str", "id": "str", "cgroup_join": ["str"], "oom_score_adj": ("opt", "int"),
     "process": ("opt", PROCESS), "hook_state": HOOK_STATE, "seccomp": ("opt", "any"),
+    # the session keyring the process joins (None: --no-new-keyring at create)
+    "keyring": ("opt", "str"),
 }
 INIT = dict(COMMON, **{
     "ns": {"join": [["str"]], "new": ["str"], "flags": "int", "time_offsets": ("opt", "str")},
@@ -52,7 +54,7 @@ INIT = dict(COMMON, **{
     "dev_setup": "bool", "devices": [DEVICE], "extra_dev_links": [["str"]],
     "masked_paths": ["str"], "readonly_paths": ["str"], "no_pivot": "bool",
     "hostname": ("opt", "str"), "domainname": ("opt", "str"), "sysctl": ("map", "str"),
-    "personality": ("opt", "int"), "keyring": ("opt", "str"),
+    "personality": ("opt", "int"),
     # SELinux: the label of the container's mounts ("" without SELinux; linux/lsm.py)
     "mount_label": "str",
     "runtime_hooks": ["str"], "runtime_setup": "bool", "hooks": ("map", ["any"]),

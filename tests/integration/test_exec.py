@@ -6,7 +6,8 @@ import pytest
 
 from tests.support.console import ConsoleSocket, read_all
 from tests.conftest import pure_cgroup_v2 as pure_v2
-from tests.support.helpers import create, proc_status, read, wait_for
+from tests.integration.test_seccomp import sysc, sysc_binary  # noqa: F401  (fixtures)
+from tests.support.helpers import create, open_path_to, proc_status, read, wait_for
 from tests.support.owncgroup import hierarchies
 
 pytestmark = pytest.mark.agnostic
@@ -157,3 +158,46 @@ def test_exec_cgroup_runs_in_an_existing_sub_cgroup(rt, running):
 def test_exec_cgroup_refusals(rt, running, args, words):
     p = rt.run("exec", *args, running, "true", check=False)
     assert p.returncode == 255 and words in p.stderr.lower(), p.stderr
+
+
+SYS_KEYCTL, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING = 250, 0, -3
+
+
+def session_keyring_of_caller():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(SYS_KEYCTL, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)
+
+
+@pytest.mark.agnostic
+@pytest.mark.parametrize("user_namespace,no_new_keyring", [(False, False), (True, False), (False, True)])
+def test_exec_joins_the_containers_session_keyring(rt, sysc, user_namespace, no_new_keyring, is_pyrunc):
+    """runc's exec joins the container's session keyring ("_ses.<id>", the init's), never keeps
+    the caller's: keys the caller's session holds stay out of the container's processes.  (In a
+    user namespace runc 1.1's exec makes a new one: pyrunc's joins the init's there too.)  With
+    create's --no-new-keyring, the init and every exec keep the caller's."""
+    if user_namespace:
+        open_path_to(sysc.rootfs)
+        for d in (sysc.rootfs, os.path.join(sysc.rootfs, "tmp")):
+            os.chown(d, 100000, 100000)
+        sysc.config["linux"]["namespaces"].append({"type": "user"})
+        for k in ("uidMappings", "gidMappings"):
+            sysc.config["linux"][k] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    get = f"sysc {SYS_KEYCTL} {KEYCTL_GET_KEYRING_ID} {KEY_SPEC_SESSION_KEYRING} 0"
+    sysc.set_args("sh", "-c", f"{get} > /tmp/init.ses; exec sleep 100")
+    create(rt, sysc, "keys", extra=["--no-new-keyring"] if no_new_keyring else [])
+    try:
+        rt.run("start", "keys")
+        init_file = os.path.join(sysc.rootfs, "tmp", "init.ses")
+        wait_for(lambda: os.path.exists(init_file) and read(init_file).strip(), what="the init's keyring")
+        init = read(init_file).split()
+        exec_ = rt.run("exec", "keys", "sh", "-c", get).stdout.split()
+        assert init[0] == "ok" and exec_[0] == "ok", (init, exec_)
+        if no_new_keyring:
+            assert int(exec_[1]) == int(init[1]) == session_keyring_of_caller()
+            return
+        assert int(exec_[1]) != session_keyring_of_caller()
+        if is_pyrunc or not user_namespace:
+            assert exec_ == init
+    finally:
+        rt.run("delete", "--force", "keys")

@@ -77,7 +77,8 @@ WEAKENINGS = {
                     "        oslite.makedirs_all(cwd, 0o755, exist_ok=True) if create else None\n"
                     "        fd = oslite.open(cwd, oslite.O_PATH | oslite.O_CLOEXEC)\n"),
     # exec joins the namespaces by /proc/<pid>/ns path, after the lock is gone (as before)
-    "exec-ns-by-path": ("pyrunc/process/execstage.py", '    join_namespaces(plan["fds"]["pidfd"], plan["ns"])\n',
+    "exec-ns-by-path": ("pyrunc/process/execstage.py",
+                        '    join_namespaces(plan["fds"]["pidfd"], plan["ns"], lambda: program.join_keyring(plan))\n',
                         "    from pyrunc.linux.namespaces import TYPES\n"
                         "    for flag, name in TYPES.values():\n"
                         '        if plan["ns"]["flags"] & flag:\n'

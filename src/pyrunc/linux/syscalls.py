@@ -91,6 +91,9 @@ PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_SETPERM = 5
+KEYCTL_DESCRIBE = 6
+KEY_USR_SEARCH = 0x00080000
 
 
 def check(ret, what=None):
@@ -155,6 +158,17 @@ def join_session_keyring(name):
     buf = ffi.new("char[]", name.encode())
     return check(lib.pr_keyctl(KEYCTL_JOIN_SESSION_KEYRING, int(ffi.cast("uintptr_t", buf)), 0, 0, 0),
                  "keyctl(JOIN_SESSION_KEYRING)")
+
+
+def key_permissions(key):
+    """The permission mask of a key (KEYCTL_DESCRIBE's "type;uid;gid;perm;description")."""
+    buf = ffi.new("char[]", 4096)
+    n = check(lib.pr_keyctl(KEYCTL_DESCRIBE, key, int(ffi.cast("uintptr_t", buf)), 4096, 0), "keyctl(DESCRIBE)")
+    return int(ffi.string(buf, max(n - 1, 0)).decode().split(";")[3], 16)
+
+
+def set_key_permissions(key, perm):
+    check(lib.pr_keyctl(KEYCTL_SETPERM, key, perm, 0, 0), "keyctl(SETPERM)")
 
 
 

@@ -23,7 +23,7 @@ from pyrunc.process import program
 def main(plan, chan):
     """Never returns: raises before READY (bootstrap reports it), exits or execs after."""
     proctitle.set_title("pyrunc:[1:EXEC]")
-    join_namespaces(plan["fds"]["pidfd"], plan["ns"])
+    join_namespaces(plan["fds"]["pidfd"], plan["ns"], lambda: program.join_keyring(plan))
     trace.mark("namespaces")
     p = plan["process"]
     if p["terminal"]:
@@ -44,18 +44,27 @@ def main(plan, chan):
     oslite._exit(1)
 
 
-def join_namespaces(pidfd, ns):
-    """Every namespace of the container at once, through a pidfd of its init that the CLI opened
-    and checked (pid and start time) under the container's lock: a pid reused since cannot
-    lead us into someone else's namespaces."""
+def join_namespaces(pidfd, ns, join_keyring):
+    """The container's namespaces through a pidfd of its init that the CLI opened and checked
+    (pid and start time) under the container's lock: a pid reused since cannot lead us into
+    someone else's namespaces.  Its user namespace first (as root of it: pyrunc-init then
+    switches to the process's user), where join_keyring() finds the init's session keyring by
+    name (runc's exec joins it too: never the caller's), while /proc is still the host's (the
+    SELinux key label is written there); then the others."""
     try:
-        if ns["flags"]:
-            S.setns(pidfd, ns["flags"])
-    except OSError as e:
-        raise Error(f"joining the container's namespaces: {e.strerror}") from None
+        if ns["user"]:
+            _setns(pidfd, S.CLONE_NEWUSER)
+            oslite.setresgid(0, 0, 0)
+            oslite.setresuid(0, 0, 0)
+        join_keyring()
+        if ns["flags"] & ~S.CLONE_NEWUSER:
+            _setns(pidfd, ns["flags"] & ~S.CLONE_NEWUSER)
     finally:
         oslite.close(pidfd)
-    if ns["user"]:
-        # become root of the container's user namespace (pyrunc-init then switches to the process's user)
-        oslite.setresgid(0, 0, 0)
-        oslite.setresuid(0, 0, 0)
+
+
+def _setns(pidfd, flags):
+    try:
+        S.setns(pidfd, flags)
+    except OSError as e:
+        raise Error(f"joining the container's namespaces: {e.strerror}") from None

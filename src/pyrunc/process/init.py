@@ -3,7 +3,7 @@ from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import hooks, jsonlite, trace
 from pyrunc.errors import Error, oserror_reason
-from pyrunc.linux import creds, final, initabi, loopback, lsm, memfd, procself, proctitle, rootfs
+from pyrunc.linux import creds, final, initabi, loopback, memfd, procself, proctitle, rootfs
 from pyrunc.linux import syscalls as S
 from pyrunc.linux.final import exec_init
 from pyrunc.linux.mountplan import DEV_LINKS
@@ -85,13 +85,7 @@ def setup_container(plan, chan):
     oslite.setsid()
     ns = plan["ns"]
     in_userns = in_user_namespace(ns)
-    if plan["keyring"]:
-        try:
-            if plan["process"] and plan["process"]["selinux_label"]:
-                lsm.set_keycreate(plan["process"]["selinux_label"])
-            S.join_session_keyring(plan["keyring"])
-        except OSError as e:
-            raise Error(f"cannot join a new session keyring: {e.strerror}") from None
+    program.join_keyring(plan)
     if "network" in ns["new"]:
         loopback.up()
     root_fd = rootfs.prepare_root(plan["rootfs"], plan["rootfs_propagation"])

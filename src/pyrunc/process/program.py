@@ -4,7 +4,23 @@ from pyrunc import oslite  # posix without os.py: see oslite
 import stat
 
 from pyrunc.errors import Error
-from pyrunc.linux import creds, final, lookpath, procattrs, rootfs, seccomp, terminal, users
+from pyrunc.linux import creds, final, lookpath, lsm, procattrs, rootfs, seccomp, terminal, users
+from pyrunc.linux import syscalls as S
+
+
+def join_keyring(plan):
+    """A session keyring of the container's (plan["keyring"]), not the caller's: joined by name, so
+    the init makes it and exec'd processes join the init's (runc's JoinSessionKeyring).  Its user
+    may search it, which the lookup by name needs (runc's ModKeyringPerm)."""
+    if not plan["keyring"]:
+        return
+    try:
+        if plan["process"] and plan["process"]["selinux_label"]:
+            lsm.set_keycreate(plan["process"]["selinux_label"])
+        key = S.join_session_keyring(plan["keyring"])
+        S.set_key_permissions(key, S.key_permissions(key) | S.KEY_USR_SEARCH)
+    except OSError as e:
+        raise Error(f"cannot join a new session keyring: {e.strerror}") from None
 
 
 def enter_cwd(cwd, create):
