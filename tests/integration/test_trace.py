@@ -6,9 +6,10 @@ import pytest
 from tests.support.helpers import create, wait_for
 from tests.support.runtime import uses_front_end
 
-CREATE_ORDER = ["cli start", "fork bootstrap", "parse", "validate", "reserve id", "cgroup", "join cgroup",
-                "namespaces", "fork init", "mounts", "devices", "pivot_root", "masked and read-only paths",
-                "process checked", "init ready", "state saved"]
+# stage 1: the one the front end started, or (the Python CLI alone) a fork of the CLI
+CREATE_ORDER = ["cli start", "adopt bootstrap" if uses_front_end() else "fork bootstrap", "parse", "validate",
+                "reserve id", "cgroup", "join cgroup", "namespaces", "fork init", "mounts", "devices", "pivot_root",
+                "masked and read-only paths", "process checked", "init ready", "state saved"]
 
 
 def test_debug_log_has_every_stage_in_order(rt, bundle, tmp_path, is_pyrunc):
