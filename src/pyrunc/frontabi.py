@@ -36,9 +36,9 @@ Python's lifecycle.delete, unless the root holds a create's temporary
 a number from 0 to SIGNAL_MAX, which parse_signal takes as itself; any
 other spelling goes to Python; `ps` is the front end's only as `ps --format
 json ID` (or `-f json`); `pause ID` and `resume ID` take no flags.  A
-`print` step's text escapes backslash and newline as \\ and \n (see
+`print` step's text escapes backslash and newline as \\\\ and \\n (see
 escape); the TEXT and LINE of `write`, `equals`, `differs` and `await`, which
-are not last on their line, also escape space as \s (see word).  The front end refuses
+are not last on their line, also escape space as \\s (see word).  The front end refuses
 (hands over) a recipe of another version, an id other than the one it was
 called with, an unknown condition or step, or anything it cannot parse.
 For `create` and `run`, the front end also starts the bootstrap process
