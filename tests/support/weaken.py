@@ -35,8 +35,8 @@ WEAKENINGS = {
     "follow-proc-symlink": ("pyrunc/linux/rootfs.py", "    _refuse_symlinked(root_fd, m)\n", "    pass\n"),
     # CVE-2025-52881 class: mounts inside /proc allowed (a bind over a /proc/sys file redirects a sysctl)
     "proc-mounts": ("pyrunc/linux/rootfs.py",
-                    '    """Refuse a mount below /proc (of_procfs: the mount is procfs itself, a proc mount or a bind of one)."""\n',
-                    '    """Refuse a mount below /proc (of_procfs: the mount is procfs itself, a proc mount or a bind of one)."""\n'
+                    '    """Refuse a bind onto /proc that is not of procfs, or onto anything below /proc but lxcfs\'s files."""\n',
+                    '    """Refuse a bind onto /proc that is not of procfs, or onto anything below /proc but lxcfs\'s files."""\n'
                     '    return\n'),
     # CVE-2025-31133: mask with whatever /dev/null is
     "any-dev-null": ("pyrunc/linux/rootfs.py",

@@ -155,7 +155,7 @@ def _bind(root_fd, m, source, flags, ask_host=None):
     try:
         target = ensure(root_fd, m["dest"], is_dir=stat.S_ISDIR(oslite.fstat(tree).st_mode))
         try:
-            _check_proc_destination(m, target, S.fstatfs_type(tree) == S.PROC_SUPER_MAGIC)
+            _check_proc_bind(m, target, tree)
             # options that only clear flags (rw, suid, exec...) leave the source's flags alone, as
             # runc 1.1 does (runc 1.2+ remounts then, dropping a source's nosuid, nodev, noexec)
             if flags & ~(S.MS_BIND | S.MS_REC | S.MS_REMOUNT):
@@ -336,7 +336,6 @@ def _mount_fs(root_fd, m, label=""):
     target = ensure(root_fd, m["dest"])
     try:
         _check_proc_target(m, target)
-        _check_proc_destination(m, target, m["type"] == "proc")
         mnt = new_mount(m["type"], m["source"] or m["type"], flags & ~S.MS_RDONLY if ro_later or copyup else flags,
                         m["data"])
         try:
@@ -386,25 +385,26 @@ def _check_proc_target(m, target):
         raise _not_ordinary(m)
 
 
-# runc's checkProcMount: on /proc only procfs, below it only the files lxcfs emulates.  Any other
-# mount there would redirect what the runtime itself writes under /proc: a bind of the host's
-# /proc/sys/kernel/core_pattern onto /proc/sys/net/ipv4/ip_forward turns the sysctl
-# net.ipv4.ip_forward into a write of the host's core_pattern (CVE-2025-52881 class).  Decided
-# by the target's filesystem too, so that a destination that reaches /proc through the image's
-# symlinks is caught.
+# runc's checkProcMount for binds: onto /proc only procfs, below it only onto the files lxcfs
+# emulates.  Any other bind there would redirect what the runtime itself writes under /proc: a
+# bind of the host's /proc/sys/kernel/core_pattern onto /proc/sys/net/ipv4/ip_forward turns the
+# sysctl net.ipv4.ip_forward into a write of the host's core_pattern (CVE-2025-52881 class).
+# Decided by the target's filesystem too, so that a destination that reaches /proc through the
+# image's symlinks is caught.  (A new filesystem there, a tmpfs, holds no procfs file to redirect
+# a write to, and each procfs write checks that it lands on procfs: allowed, as runc does.)
 PROC_FILES_ALLOWED = frozenset(("/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
                                 "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev",
                                 "/proc/sys/kernel/ns_last_pid"))
 
 
-def _check_proc_destination(m, target, of_procfs):
-    """Refuse a mount below /proc (of_procfs: the mount is procfs itself, a proc mount or a bind of one)."""
+def _check_proc_bind(m, target, tree):
+    """Refuse a bind onto /proc that is not of procfs, or onto anything below /proc but lxcfs's files."""
     if m["dest"] == "/proc":
-        if not of_procfs:
-            raise Error("/proc may only have procfs mounted on it (a proc mount, or a bind of one)")
+        if S.fstatfs_type(tree) != S.PROC_SUPER_MAGIC:
+            raise Error("/proc may only get a bind of procfs")
     elif (m["dest"].startswith("/proc/") or S.fstatfs_type(target) == S.PROC_SUPER_MAGIC) \
             and m["dest"] not in PROC_FILES_ALLOWED:
-        raise Error("the destination is inside /proc, where only the files lxcfs emulates may be mounted")
+        raise Error("the destination is inside /proc, where only the files lxcfs emulates may be bound")
 
 
 def _not_ordinary(m):
@@ -481,7 +481,6 @@ def _mount_cgroup(root_fd, m, cg, label=""):
     try:
         target = ensure(root_fd, m["dest"])
         try:
-            _check_proc_destination(m, target, False)
             S.move_mount(mnt, "", target, "", MOVE_FD_TO_FD)
         finally:
             oslite.close(target)
