@@ -148,14 +148,8 @@ def check_dev_null_symlink(rt, bundle, cid="devnull"):
     os.symlink("/secret", os.path.join(bundle.rootfs, "dev", "null"))
     bundle.config["linux"]["maskedPaths"] = ["/etc/group"]
     bundle.set_args("cat", "/etc/group")
-    p = create(rt, bundle, cid, check=False)
-    if p.returncode != 0:
-        return []
-    rt.run("start", cid)
-    wait_for(lambda: rt.status(cid) == "stopped", what="exit")
-    rt.run("delete", cid)
-    out = read(p.out_path)
-    return [f"a masked file showed {out!r}"] if "SECRET" in out else []
+    out = run_to_completion(rt, bundle, cid, check=False)
+    return [f"a masked file showed {out!r}"] if out is not None and "SECRET" in out else []
 
 
 def check_proc_sysctl_redirect(rt, bundle, cid="procmnt", via_symlink=False):
@@ -175,13 +169,10 @@ def check_proc_sysctl_redirect(rt, bundle, cid="procmnt", via_symlink=False):
                                     "source": "/proc/sys/kernel/hostname", "options": ["bind"]})
     bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "redirected"}
     bundle.set_args("hostname")
-    p = create(rt, bundle, cid, check=False)
-    if p.returncode != 0:
+    out = run_to_completion(rt, bundle, cid, check=False)
+    if out is None:
         return []
-    rt.run("start", cid)
-    wait_for(lambda: rt.status(cid) == "stopped", what="exit")
-    rt.run("delete", cid)
-    out = read(p.out_path).strip()
+    out = out.strip()
     return [f"a mount inside /proc was made; the sysctl wrote the hostname: {out!r}" if out == "redirected"
             else "a mount inside /proc was made"]
 

@@ -51,9 +51,12 @@ def write(path, value):
         f.write(value)
 
 
-def run_to_completion(rt, bundle, cid, timeout=20, stdin=None):
-    """create + start, wait until stopped, delete; returns the container's output."""
-    p = create(rt, bundle, cid, stdin=stdin)
+def run_to_completion(rt, bundle, cid, timeout=20, stdin=None, check=True):
+    """create + start, wait until stopped, delete; returns the container's output (None when
+    `create` failed and check is False)."""
+    p = create(rt, bundle, cid, stdin=stdin, check=check)
+    if p.returncode != 0:
+        return None
     pid = rt.state(cid)["pid"]
     rt.run("start", cid)
     wait_for(lambda: rt.status(cid) == "stopped", timeout, what=f"{cid} to stop")

@@ -20,6 +20,7 @@ import _socket
 import posix
 
 from pyrunc import frontabi, oslite
+from pyrunc.process.parent import kill_and_reap
 
 _unclaimed = []    # [(pid, fd)] the front end started, until adopted or discarded
 
@@ -45,7 +46,7 @@ def _parse():
         if usable:
             oslite.close(fd)    # its end of a pair whose other end is gone
         if not exited:
-            _kill(pid)
+            kill_and_reap(pid)
         return
     oslite.set_inheritable(fd, False)    # hooks and the container's processes must not get it
     _unclaimed.append((pid, fd))
@@ -63,12 +64,4 @@ def discard():
     while _unclaimed:
         pid, fd = _unclaimed.pop()
         oslite.close(fd)
-        _kill(pid)
-
-
-def _kill(pid):
-    try:
-        oslite.kill(pid, 9)
-    except ProcessLookupError:
-        pass
-    oslite.waitpid(pid, 0)
+        kill_and_reap(pid)

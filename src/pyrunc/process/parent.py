@@ -148,15 +148,20 @@ class Stages:
             oslite.close(self.init_pidfd)
             self.init_pidfd = None
         if self.stage1:
-            try:
-                oslite.kill(self.stage1, 9)
-            except ProcessLookupError:
-                pass
-            oslite.waitpid(self.stage1, 0)
+            kill_and_reap(self.stage1)
             self.stage1 = None
         if self.chan is not None:
             self.chan.close()
             self.chan = None
+
+
+def kill_and_reap(pid):
+    """SIGKILL a stage 1 of ours (gone already or not) and reap it."""
+    try:
+        oslite.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+    oslite.waitpid(pid, 0)
 
 
 def _describe(status):
