@@ -6,7 +6,8 @@
  * container.  Most of them are trivial for an ordinary container: `start` of a
  * created container (one byte into its exec fifo), `delete` of a stopped one
  * (rmdir its cgroups, remove its state directory), `state`, `kill`, `ps`,
- * `pause` and `resume` (a write to the freezer, and a wait).
+ * `pause` and `resume` (a write to the freezer, and a wait), `update` of a pids limit or a cpuset
+ * (a write of the value given).
  *
  * Python decides, this program only interprets.  Whenever Python saves a
  * container's state it also writes <root>/<id>/recipe (src/pyrunc/steps.py,
@@ -49,6 +50,7 @@
 #define RECIPE_MAX 65536
 #define MAX_ITEMS 64
 #define MAX_SECTIONS 6
+#define MAX_FLAGS 8
 
 static char **saved_argv;
 
@@ -71,6 +73,8 @@ struct recipe {
 };
 
 static int signal_no = DEFAULT_SIGNAL;   /* kill's signal */
+static struct { const char *name, *value; size_t len; } flags[MAX_FLAGS];   /* update's --NAME VALUE (name: len bytes) */
+static int nflags;
 static const struct section *running;   /* the section whose steps run: its undo steps, on a failure */
 
 static int write_text(const char *path, const char *text);
@@ -267,7 +271,16 @@ static int parse_recipe(char *text, const char *id, const char *verb, struct rec
             it = is_if ? &sec->conds[sec->nconds++] : is_undo ? &sec->undo[sec->nundo++] : &sec->steps[sec->nsteps++];
             it->kind = kind;
             /* how many fields each takes: alive|dead PID START, equals|differs TEXT PATH, exists|absent NAME,
-             * fifo-start NAME, rmdir DIR, print TEXT, signal PID START, pids DIR, write TEXT PATH, await LINE PATH */
+             * fifo-start NAME, rmdir DIR, print TEXT, signal PID START, pids DIR, write TEXT PATH, await LINE PATH,
+             * flag NAME KIND PATH */
+            if (!is_if && kind == STEP_FLAG) {
+                it->a = field(&rest, 0);
+                it->b = field(&rest, 0);
+                it->c = field(&rest, 1);
+                if (!it->c || lookup(it->b, kind_names, KIND_COUNT) < 0)
+                    return -1;
+                continue;
+            }
             if (is_if)
                 fields = kind == COND_EXISTS || kind == COND_ABSENT ? 1 : 2;
             else if (kind == STEP_SIGNAL || kind == STEP_WRITE || kind == STEP_AWAIT)
@@ -501,6 +514,46 @@ static void remove_state(int root, const char *id, int dir)
         python();
 }
 
+/* Does the value have the kind a `flag` step names (frontabi.FLAG_KINDS)?  natural: what Python's int()
+ * gives back as it is (no sign, no leading zero: the kernel would read "010" as octal), within int64. */
+static int of_kind(const char *value, const char *kind)
+{
+    size_t digits = strspn(value, "0123456789");
+    switch (lookup(kind, kind_names, KIND_COUNT)) {
+    case KIND_NATURAL: return value[0] >= '1' && value[0] <= '9' && !value[digits] && digits <= 18;
+    case KIND_LINE: return *value && !strchr(value, '\n');
+    }
+    return 0;
+}
+
+/* The value the call gave for --name (its first len bytes; len 0: all of it), or NULL. */
+static const char *flag_given(const char *name, size_t len)
+{
+    int i;
+    if (!len)
+        len = strlen(name);
+    for (i = 0; i < nflags; i++)
+        if (flags[i].len == len && !strncmp(flags[i].name, name, len))
+            return flags[i].value;
+    return NULL;
+}
+
+/* update: every flag the call gave is named by one of the section's flag steps, with a value of its kind
+ * (checked before any step runs: a call Python must do is handed over untouched). */
+static void check_flags(const struct section *sec)
+{
+    int i, j;
+    for (i = 0; i < nflags; i++) {
+        for (j = 0; j < sec->nsteps; j++) {
+            const struct item *s = &sec->steps[j];
+            if (s->kind == STEP_FLAG && strlen(s->a) == flags[i].len && !strncmp(s->a, flags[i].name, flags[i].len))
+                break;
+        }
+        if (j == sec->nsteps || !of_kind(flags[i].value, sec->steps[j].b))
+            python();
+    }
+}
+
 /* The first section whose conditions hold, else NULL. */
 static const struct section *holding(int dir, const struct recipe *r)
 {
@@ -520,6 +573,7 @@ static void run_steps(int root, const char *id, int dir, const struct recipe *r,
     const struct section *sec = holding(dir, r);
     if (!sec)
         python();
+    check_flags(sec);
     running = sec;
     for (i = 0; i < sec->nsteps; i++) {
         const struct item *s = &sec->steps[i];
@@ -541,6 +595,10 @@ static void run_steps(int root, const char *id, int dir, const struct recipe *r,
         case STEP_AWAIT:
             if (await_line(s->b, s->a) < 0)
                 python();  /* still freezing: the undo thaws, Python retries as runc does */
+            break;
+        case STEP_FLAG:
+            if (flag_given(s->a, 0) && write_text(s->c, flag_given(s->a, 0)) < 0)
+                python();  /* Python writes every limit again and words the kernel's refusal */
             break;
         default: python();
         }
@@ -644,6 +702,18 @@ int main(int argc, char **argv)
             ps_json |= !strcmp(argv[++i], "json") ? 1 : 2;
             continue;
         }
+        /* update: --NAME VALUE or --NAME=VALUE, each name once (check_flags then wants them in the recipe) */
+        if (!strcmp(verb, "update") && !strncmp(argv[i], "--", 2) && argv[i][2] && argv[i][2] != '=') {
+            const char *name = argv[i] + 2, *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            if (nflags == MAX_FLAGS || (!eq && i + 1 >= argc) || flag_given(name, len))
+                python();
+            flags[nflags].name = name;
+            flags[nflags].len = len;
+            flags[nflags].value = eq ? eq + 1 : argv[++i];
+            nflags++;
+            continue;
+        }
         if (argv[i][0] == '-')
             python();
         else if (!id)
@@ -653,7 +723,7 @@ int main(int argc, char **argv)
         else
             python();
     }
-    if (!id || !plain_name(id) || (!strcmp(verb, "ps") && ps_json != 1))
+    if (!id || !plain_name(id) || (!strcmp(verb, "ps") && ps_json != 1) || (!strcmp(verb, "update") && !nflags))
         python();
     if (logpath) {     /* the Python CLI creates the log file on every call, so does this */
         fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -35,7 +35,11 @@ Python's lifecycle.delete, unless the root holds a create's temporary
 (TEMPORARY...), which Python sweeps.  `kill ID [SIGNAL]` is the front end's only when SIGNAL is absent (SIGTERM) or
 a number from 0 to SIGNAL_MAX, which parse_signal takes as itself; any
 other spelling goes to Python; `ps` is the front end's only as `ps --format
-json ID` (or `-f json`); `pause ID` and `resume ID` take no flags.  A
+json ID` (or `-f json`); `pause ID` and `resume ID` take no flags;
+`update ID` only flags `--NAME VALUE` or `--NAME=VALUE`, at least one, each
+once, before or after the id, each named by a `flag NAME KIND PATH` step of
+the section whose conditions hold and with a value of its KIND: `natural`, 1
+to 18 decimal digits without a leading zero, or `line`, a non-empty line.  A
 `print` step's text escapes backslash and newline as \\\\ and \\n (see
 escape); the TEXT and LINE of `write`, `equals`, `differs` and `await`, which
 are not last on their line, also escape space as \\s (see word).  The front end refuses
@@ -49,7 +53,7 @@ This module is pure data: setup.py runs it without importing pyrunc.
 """
 import _signal
 
-VERSION = 3
+VERSION = 4
 RECIPE = "recipe"
 FIFO = "exec.fifo"
 START_TRACE = "trace.start"      # the marks of a start, written by whoever ran it
@@ -57,9 +61,11 @@ DEFAULT_ROOT = "/run/pyrunc"
 TEMPORARY = "@creating."
 BOOTSTRAP_SCRIPT = "pyrunc-bootstrap"
 EARLY_BOOTSTRAP_ENV = "PYRUNC_EARLY_BOOTSTRAP"         # a create's directory before its rename to the id (state.reserve)
-VERBS = ("start", "delete", "state", "kill", "ps", "pause", "resume")
+VERBS = ("start", "delete", "state", "kill", "ps", "pause", "resume", "update")
 CONDITIONS = ("alive", "dead", "equals", "differs", "exists", "absent")
-FRONT_STEPS = ("fifo-start", "trace-start", "rmdir", "remove-state", "print", "signal", "pids", "write", "await")
+FRONT_STEPS = ("fifo-start", "trace-start", "rmdir", "remove-state", "print", "signal", "pids", "write", "await",
+               "flag")
+FLAG_KINDS = ("natural", "line")   # a `flag` step's values: cgroups.resources.FRONT_UPDATE says which
 AWAIT_MS = 1000          # the front end's `await`: then it undoes and hands over (Python waits 10 s)
 SIGNAL_MAX = _signal.SIGRTMAX
 DEFAULT_SIGNAL = _signal.SIGTERM
@@ -102,7 +108,7 @@ def header():
              f"#define EARLY_BOOTSTRAP_ENV {cstr(EARLY_BOOTSTRAP_ENV)}",
              f"#define SIGNAL_MAX {SIGNAL_MAX}", f"#define DEFAULT_SIGNAL {DEFAULT_SIGNAL}",
              f"#define AWAIT_MS {AWAIT_MS}"]
-    for group, names in (("COND", CONDITIONS), ("STEP", FRONT_STEPS), ("VERB", VERBS)):
+    for group, names in (("COND", CONDITIONS), ("STEP", FRONT_STEPS), ("VERB", VERBS), ("KIND", FLAG_KINDS)):
         ids = [f"{group}_{n.upper().replace('-', '_')}" for n in names]
         lines.append(f"enum {group.lower()} {{ " + ", ".join(ids) + f", {group}_COUNT }};")
         lines.append(f"static const char *const {group.lower()}_names[] = {{ "

@@ -26,6 +26,10 @@ A step is a tuple (name, args...):
                     SIGKILL: wait (at most 5 s) for its exit
   write TEXT PATH   write TEXT to the file PATH (a cgroup file)
   await LINE PATH   wait (at most frontabi.AWAIT_MS) until the file PATH has the line LINE
+  flag NAME KIND PATH
+                    `update`: if the call gave --NAME, write its value to the file PATH (a cgroup
+                    file); the front end hands the call to Python unless it gave only flags named
+                    by the section's flag steps, each once, with a value of their KIND
 
 `pause` and `resume` are the freezer's: `pause` writes the text that
 freezes and awaits the line that says every task is frozen, undoing the
@@ -34,6 +38,12 @@ The cgroup driver recorded those facts (its freezer(): steps do not load a
 driver); Python runs them as the driver's freeze() and thaw(), with runc's
 fuller handling where the front end would hand over (v1's rewrite-and-thaw
 loop for a cgroup whose tasks fork while it freezes, a 10 s wait).
+
+`update` of the flags cgroups.resources.FRONT_UPDATE lists (update_sections)
+writes their values, as they are, into the files the driver names; Python's
+update writes the same values (a unit test holds plan() to it) plus every other
+saved limit again, as runc does, which changes nothing unless something outside
+changed a cgroup file since.
 
 `state`, `kill` and `ps --format json` are answered from sections of their
 own (state_sections, kill_sections, ps_sections): Python computes the same
@@ -133,6 +143,22 @@ def ps_sections(data):
     return [([], [("pids", cgroups.from_state(cg).main_dir())])]
 
 
+def update_sections(data):
+    """`update` of FRONT_UPDATE's flags alone, where that is the whole update: the driver writes
+    nothing but files (not systemd) and the saved resources stay right as they are
+    (resources.front_update_exact); one `flag` step per flag the driver has a file for."""
+    cg = data.get("cgroup") or {}
+    if not cg.get("dirs"):
+        return []
+    from pyrunc import cgroups
+    from pyrunc.cgroups import resources
+    if not resources.front_update_exact(cg.get("resources") or {}):
+        return []
+    ops = [("flag", flag, resources.FRONT_UPDATE[flag][-1], path)
+           for flag, path in cgroups.from_state(cg).update_files().items()]
+    return [([_init("alive", data)], ops)] if ops else []
+
+
 def freezer_of(cg):
     """[freezer file, its content when thawed] that the cgroup driver recorded in a container's
     cgroup state, or None (no freezer)."""
@@ -164,4 +190,5 @@ def recipe(cid, data):
     sections += [("state", conds, ops) for conds, ops in state_sections(cid, data)]
     sections += [("kill", conds, ops) for conds, ops in kill_sections(data)]
     sections += [("ps", conds, ops) for conds, ops in ps_sections(data)]
+    sections += [("update", conds, ops) for conds, ops in update_sections(data)]
     return frontabi.format_recipe(cid, sections)

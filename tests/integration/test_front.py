@@ -112,6 +112,45 @@ def test_state_kill_ps_pause_and_resume_without_python(rt, bundle, tmp_path):
     assert not os.path.exists(os.path.join(rt.root, "@creating.99999999.00"))
 
 
+def flag_files(rt, cid):
+    """{flag: cgroup file} of the recipe's update section."""
+    return {f[2]: f[4] for f in (line.split(" ", 4) for line in recipe(rt, cid)) if f[:2] == ["do", "flag"]}
+
+
+def test_update_of_the_pids_limit_and_cpusets_without_python(rt, bundle, tmp_path):
+    """`update` of --pids-limit, --cpuset-cpus and --cpuset-mems alone writes their values itself; any
+    other flag, a value Python would write otherwise ("010": the kernel reads octal, Python writes 10),
+    a saved quota (the first update changes the saved state) and a stopped container reach Python."""
+    front = without_python(rt, tmp_path)
+    bundle.config["linux"]["resources"] = {"cpu": {"quota": 50000, "period": 100000}}
+    bundle.set_args("sleep", "100")
+    create(rt, bundle, "fu")
+    assert "verb update" not in recipe(rt, "fu")
+    assert front.run("update", "--pids-limit", "7", "fu", check=False).returncode == 99
+    rt.run("update", "--pids-limit", "7", "fu")       # Python's: the saved quota and period are 0 now
+    files = flag_files(rt, "fu")
+    assert "pids-limit" in files and read(files["pids-limit"]).strip() == "7"
+    cpus = read(files["cpuset-cpus"]).strip()      # inherited from the parent at create
+    front.run("update", "--pids-limit=9", "--cpuset-cpus", "0", "--cpuset-mems=0", "fu")
+    assert [read(files[f]).strip() for f in ("pids-limit", "cpuset-cpus", "cpuset-mems")] == ["9", "0", "0"]
+    front.run("update", "fu", "--pids-limit", "11", "--cpuset-cpus", cpus)     # flags after the id too
+    assert read(files["pids-limit"]).strip() == "11" and read(files["cpuset-cpus"]).strip() == cpus
+    for args in (["--pids-limit", "010"], ["--pids-limit", "0"], ["--pids-limit", "-1"], ["--pids-limit", ""],
+                 ["--pids-limit", "5", "--pids-limit", "6"], ["--pids-limit", "5", "--memory", "64m"],
+                 ["--cpu-share", "512"], ["-r", "-"], ["--resources=-"], ["--help"], []):
+        p = front.run("update", *args, "fu", check=False, input="{}")
+        assert p.returncode == 99 and read(files["pids-limit"]).strip() == "11", args
+    rt.run("update", "--pids-limit", "010", "fu")
+    assert read(files["pids-limit"]).strip() == "10"
+    rt.run("update", "--pids-limit", "-1", "fu")
+    assert read(files["pids-limit"]).strip() == "max"
+    rt.run("kill", "fu", "9")
+    assert front.run("update", "--pids-limit", "5", "fu", check=False).returncode == 99
+    p = rt.run("update", "--pids-limit", "5", "fu", check=False)
+    assert p.returncode == 1 and p.stderr.strip().endswith("container not running")
+    rt.run("delete", "fu")
+
+
 def test_a_pause_that_does_not_freeze_in_time_is_undone_and_handed_to_python(rt, bundle, tmp_path):
     """The front end's `await` gives up after frontabi.AWAIT_MS: it thaws (the section's undo) before
     handing over, so Python finds the container running, not half-frozen (here the line awaited
@@ -279,7 +318,7 @@ def test_front_end_and_python_agree(rt, bundle, tmp_path, hooks, pid_ns):
     py = Runtime(python_cli(rt.path), rt.root)
     differences = []
     for verb in (["start"], ["delete"], ["delete", "--force"], ["state"], ["kill"], ["kill", "0"], ["kill", "9"],
-                 ["ps", "--format", "json"], ["pause"], ["resume"]):
+                 ["ps", "--format", "json"], ["pause"], ["resume"], ["update", "--pids-limit", "7"]):
         for status in STATES:
             front_id, py_id = f"f-{'-'.join(verb)}-{status}", f"p-{'-'.join(verb)}-{status}"
             for cid in (front_id, py_id):

@@ -267,3 +267,55 @@ def test_update_flags_become_a_request():
                                         ("1.5g", 3 << 29), ("2GiB", 2 << 30), ("1t", 1 << 40)])
 def test_ram_in_bytes(text, value):
     assert R.ram_in_bytes(text) == value
+
+
+# ------------------------------------------------------------ the front end's update
+def _plan(res, driver):
+    return v1(res, controllers=V1_ALL | {"hugetlb"}) if driver == "fs1" else v2(res)
+
+
+def _writes(res, driver):
+    return set(files(_plan(res, driver)))
+
+
+@pytest.mark.parametrize("driver", ["fs1", "fs2"])
+@pytest.mark.parametrize("flag", sorted(R.FRONT_UPDATE))
+def test_a_front_end_flag_is_one_write_of_its_value_as_given(flag, driver):
+    """The front end writes a FRONT_UPDATE flag's value as it is into one file: Python's plan of that
+    update writes exactly that, beside what an update without the flag writes."""
+    section, key, ctrl, file, kind = R.FRONT_UPDATE[flag]
+    saved = {k: v for k, v in SAVED.items() if k != "cpu"}
+    value = "7" if kind == "natural" else "0-1,3"
+    with_flag = _writes(R.update(saved, R.request_from_flags({flag: value})), driver)
+    assert with_flag - _writes(R.update(saved, {}), driver) == {(file, value)}
+    ops = _plan(R.update(saved, R.request_from_flags({flag: value})), driver).writes
+    assert [op[0] for op in ops if op[1] == file] == [ctrl if driver == "fs1" else ""]
+    assert [op[3] for op in ops if op[1] == file] == [0]     # no retry, readback or missing-file rule
+
+
+LATER = [{}, {"cpu": {"quota": 2000}}, {"cpu": {"period": 20000}}, {"cpu": {"shares": 3}},
+         {"memory": {"limit": 150}}, {"memory": {"reservation": 50}}, {"pids": {"limit": 4}},
+         {"cpu": {"cpus": "1", "idle": 1}}, {"blockIO": {"weight": 100}}, {"unified": {"pids.max": "9"}}]
+
+
+@pytest.mark.parametrize("saved", [{}, {k: v for k, v in SAVED.items() if k != "cpu"},
+                                   dict(SAVED, cpu={"shares": 512, "cpus": "0", "burst": 5}),
+                                   {"cpu": {"quota": 0, "period": 0, "idle": 1}, "unified": {"a.b": "1"}}])
+def test_where_the_front_end_updates_the_saved_state_needs_no_change(saved):
+    """After the front end's update (the saved resources as they were) every later update plans what
+    it would after Python's (the saved resources merged with the request)."""
+    assert R.front_update_exact(saved)
+    request = R.request_from_flags({"pids-limit": "7", "cpuset-cpus": "1", "cpuset-mems": "0"})
+    for later in LATER:
+        for driver in ("fs1", "fs2")[1 if "unified" in later else 0:]:     # unified: v2 only
+            assert _writes(R.update(saved, later), driver) == _writes(R.update(R.update(saved, request), later),
+                                                                        driver), later
+
+
+def test_a_saved_quota_or_period_needs_pythons_update_first():
+    for cpu in ({"quota": 1000}, {"period": 10000}, {"quota": 1000, "period": 10000}):
+        assert not R.front_update_exact({"cpu": cpu})
+    # and that is why: the next update giving only a period keeps the saved quota, or not
+    saved, later = {"cpu": {"quota": 1000, "period": 10000}}, {"cpu": {"period": 20000}}
+    request = R.request_from_flags({"pids-limit": "7"})
+    assert _writes(R.update(saved, later), "fs1") != _writes(R.update(R.update(saved, request), later), "fs1")

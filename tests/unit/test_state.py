@@ -77,7 +77,7 @@ def _start_and_delete(text):
 
 def test_recipe_of_an_ordinary_container():
     assert _start_and_delete(steps.recipe("c", _created())) == [
-        "pyrunc-recipe 3", "id c",
+        f"pyrunc-recipe {frontabi.VERSION}", "id c",
         "verb start", "if alive 42 777", "if equals THAWED /sys/fs/cgroup/freezer/c/freezer.state",
         "do fifo-start exec.fifo", "do trace-start",
         "verb delete", "if dead 42 777", "do rmdir /sys/fs/cgroup/cpu,cpuacct/c", "do rmdir /sys/fs/cgroup/freezer/c",
@@ -110,12 +110,28 @@ def test_pause_and_resume_write_the_freezer_facts_the_driver_recorded():
 def test_a_verb_with_a_step_the_front_end_lacks_gets_no_recipe():
     """Hooks are run by Python only: their verb is left out, so the front end hands it over."""
     hooks = {"process": {"args": ["true"]}, "hooks": {"poststart": [{"path": "/h"}], "poststop": [{"path": "/h"}]}}
-    assert _start_and_delete(steps.recipe("c", _created(config=hooks))) == ["pyrunc-recipe 3", "id c", "end"]
+    assert _start_and_delete(steps.recipe("c", _created(config=hooks))) == [f"pyrunc-recipe {frontabi.VERSION}", "id c", "end"]
     assert "verb start" not in steps.recipe("c", _created(config={}))      # no process to start
     assert steps.recipe("c", _created(creating=True)) is None
     assert steps.recipe("c", {}) is None
     newline = {"driver": "fs2", "dirs": {"": "/sys/fs/cgroup/a\nverb start"}}
     assert steps.recipe("c", _created(cgroup=newline)) is None
+
+
+def test_update_writes_the_files_the_driver_names_where_that_is_the_whole_update():
+    v1 = _created(cgroup={"driver": "fs1", "dirs": {"pids": "/sys/fs/cgroup/pids/c", "cpu,cpuacct": "/x"},
+                          "resources": {"pids": {"limit": 5}, "cpu": {"shares": 2, "cpus": "0"}}})
+    assert _sections(steps.recipe("c", v1), "update") == [
+        (["alive 42 777"], ["flag pids-limit natural /sys/fs/cgroup/pids/c/pids.max"], [])]
+    v2 = _created(cgroup={"driver": "fs2", "dirs": {"": "/sys/fs/cgroup/a b"}})
+    assert _sections(steps.recipe("c", v2), "update")[0][1] == [
+        "flag pids-limit natural /sys/fs/cgroup/a b/pids.max", "flag cpuset-cpus line /sys/fs/cgroup/a b/cpuset.cpus",
+        "flag cpuset-mems line /sys/fs/cgroup/a b/cpuset.mems"]
+    # Python's: a saved quota (the first update zeroes it), systemd's unit properties, no cgroup
+    quota = dict(v2["cgroup"], resources={"cpu": {"quota": 1000, "period": 10000}})
+    systemd = dict(v2["cgroup"], driver="systemd", systemd={"unit": "c.scope"})
+    for cgroup in (quota, systemd, {}):
+        assert "verb update" not in steps.recipe("c", _created(cgroup=cgroup))
 
 
 def test_a_new_delete_step_is_one_change_that_the_front_end_hands_to_python(monkeypatch):

@@ -69,6 +69,11 @@ class Driver(ABC):
         driver), or None.
         """
 
+    def update_files(self):
+        """{flag of resources.FRONT_UPDATE: the file its value goes to} when writing it is all an
+        update of that flag does (the front end's `update`, steps.update_sections); {} otherwise."""
+        return {}
+
     # -- lifecycle -------------------------------------------------------
     @abstractmethod
     def create(self, linux_devices=(), pid=None):

@@ -103,6 +103,11 @@ class Cgroupfs(Driver):
         return {"driver": self.name, "dirs": self.dirs, "resources": self.resources,
                 "freezer": list(freezer) if freezer else None}
 
+    def update_files(self):
+        from pyrunc.cgroups.resources import FRONT_UPDATE
+        return {flag: oslite.path.join(self.dir_of(ctrl), file)
+                for flag, (_section, _key, ctrl, file, _kind) in FRONT_UPDATE.items() if self.dir_of(ctrl)}
+
     # -- what each cgroupfs driver supplies --------------------------------
     @abstractmethod
     def main_dir(self):

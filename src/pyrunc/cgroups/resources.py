@@ -400,6 +400,30 @@ UPDATE_FLAGS = {
 }
 
 
+# The flags the front end may do itself (steps.update_sections): each sets a key that update()
+# replaces as given (absent = unset), whose value plan() writes as it is, alone, into one file.
+# flag -> (section, key, controller, file, the values the front end takes: frontabi.FLAG_KINDS);
+# a "natural" is a positive decimal written without leading zeros (the kernel would read "010" as
+# octal, Python writes 10), a "line" any non-empty line.
+FRONT_UPDATE = {
+    "pids-limit": ("pids", "limit", "pids", "pids.max", "natural"),
+    "cpuset-cpus": ("cpu", "cpus", "cpuset", "cpuset.cpus", "line"),
+    "cpuset-mems": ("cpu", "mems", "cpuset", "cpuset.mems", "line"),
+}
+
+
+def front_update_exact(saved):
+    """Whether an update of FRONT_UPDATE's flags alone may leave the saved resources as they are.
+
+    update() merges such a request into keys every later merge replaces again
+    (never reads back), and changes one thing a later merge does read: a
+    saved period or quota becomes 0 (runc's pairing: a request without both
+    sets both), which a request giving only one of them keeps.  Without a
+    saved period and quota, writing the flags' files is the whole update."""
+    cpu = saved.get("cpu", {})
+    return not cpu.get("period", 0) and not cpu.get("quota", 0)
+
+
 def request_from_flags(opts):
     """A LinuxResources request from `update`'s flags (runc: empty strings and weight 0 mean unset)."""
     req = {}

@@ -50,6 +50,9 @@ class SystemdManager(V2Manager):
         self.extra = []
         self._bus = None
 
+    def update_files(self):
+        return {}     # an update also sets the unit's properties (TasksMax, AllowedCPUs...): Python's
+
     @classmethod
     def new(cls, cgroups_path, cid, hierarchies, resources, cgroupns, rootless=False):
         parent, prefix, name = sdunit.parse_path(cgroups_path, cid)
