@@ -90,10 +90,13 @@ install:
 	if $(MAKE) -s schema; then cp -r $(SCHEMA) "$$lib/pyrunc/schema"; \
 	else echo "warning: runtime-spec schema unavailable: pyrunc check will skip schema validation"; fi; \
 	$$py -m compileall -q "$$lib/pyrunc"; \
+	$$py -IS "$$lib/pyrunc/codepack.py" "$$lib"; \
 	cffi=$$($$py -c 'import _cffi_backend, os; print(os.path.dirname(_cffi_backend.__file__))'); \
 	script() { printf '%s\n' "#!$$py -IS" "\"\"\"$$2\"\"\"" 'import gc' 'import sys' "sys.path.insert(0, \"$$lib\")" \
 		"sys.path.append(\"$$cffi\")" 'from pyrunc import GC_THRESHOLD' \
-		'gc.set_threshold(GC_THRESHOLD)  # before any other import: cli.run_and_exit says why' "$$3" > "$$lib/$$1.tmp"; \
+		'gc.set_threshold(GC_THRESHOLD)  # before any other import: cli.run_and_exit says why' \
+		'from pyrunc import codepack' "codepack.install(\"$$lib\")  # the package's modules in one file: codepack says why" \
+		"$$3" > "$$lib/$$1.tmp"; \
 		chmod 755 "$$lib/$$1.tmp"; mv "$$lib/$$1.tmp" "$$lib/$$1"; }; \
 	script pyrunc-cli 'pyrunc, as installed by `make install`.' 'from pyrunc.cli import run_and_exit; run_and_exit()'; \
 	script pyrunc-bootstrap "pyrunc's stage 1, started early by the front end (process/early.py)." \
