@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/mount.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -78,6 +79,7 @@ static int nflags;
 static const struct section *running;   /* the section whose steps run: its undo steps, on a failure */
 
 static int write_text(const char *path, const char *text);
+static ssize_t read_file(int dir, const char *path, char *buf, size_t size);
 
 /* <prefix>/lib/pyrunc/<name>, from /proc/self/exe (<prefix>/bin/pyrunc); -1 if it does not fit. */
 static int beside(char *out, size_t size, const char *name)
@@ -116,6 +118,43 @@ static void __attribute__((noreturn)) python(void)
     exit(127);
 }
 
+/* exec the script (#!INTERPRETER [ARG], as the kernel would) with its interpreter run from a detached,
+ * read-only clone of the interpreter's mount, as pyrunc-init is (src/pyrunc/exeseal.py): stage 1 and the
+ * init it forks then show no writable host executable even in a pid namespace other containers share,
+ * and need not re-exec themselves from such a clone (process/entry.py checks /proc/self/exe itself).
+ * Returns only if that cannot be done (no CAP_SYS_ADMIN, an old kernel): the caller execs it plainly. */
+static void exec_script_sealed(char *script, char **args)
+{
+    char line[PATH_MAX + 64], *interp, *arg, *end, *argv[8];
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+    ssize_t n = read_file(AT_FDCWD, script, line, sizeof(line));
+    int fd, i = 0;
+
+    if (n < 3 || strncmp(line, "#!", 2) || !(end = strchr(line, '\n')))
+        return;
+    *end = 0;
+    interp = line + 2 + strspn(line + 2, " \t");
+    arg = interp + strcspn(interp, " \t");
+    if (*arg) {
+        *arg++ = 0;
+        arg += strspn(arg, " \t");
+    }
+    fd = (int)syscall(SYS_open_tree, AT_FDCWD, interp, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0) {
+        argv[i++] = interp;
+        if (*arg)
+            argv[i++] = arg;
+        argv[i++] = script;
+        for (; *++args && i < 7;)
+            argv[i++] = *args;
+        argv[i] = NULL;
+        syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
+    }
+    close(fd);
+}
+
 /* create and run: start the bootstrap process's interpreter now, while the CLI's starts (mechanism, no
  * decision: what it does comes from the CLI, over the socket pair, or it exits when the CLI's end closes).
  * Python's stage 1 is otherwise a fork of the CLI, which then pays a copy-on-write fault for every page
@@ -134,8 +173,10 @@ static void spawn_bootstrap(void)
     pid = fork();
     if (pid == 0) {
         char *args[] = {path, parent, fd, NULL};
-        if (fcntl(sv[1], F_SETFD, 0) == 0)
+        if (fcntl(sv[1], F_SETFD, 0) == 0) {
+            exec_script_sealed(path, args);
             execv(path, args);
+        }
         _exit(127);
     }
     close(sv[1]);

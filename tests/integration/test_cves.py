@@ -13,7 +13,7 @@ import pytest
 from tests.integration.test_mount_race import check_ro_bind_race
 from tests.support import leaks
 from tests.support.helpers import create, proc_status, read, run_to_completion, wait_for
-from tests.support.runtime import HERE, Runtime
+from tests.support.runtime import HERE, Runtime, python_cli
 from tests.support.weaken import weakened
 
 ALL_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
@@ -600,6 +600,7 @@ def test_exec_never_joins_a_reused_pid(rt, bundle, pidat, is_pyrunc):
     ("python-start-hooks", check_start_hook_privileges),
     ("exec-python-in-pidns", "exec-scan"),
     ("no-python-seal", "pidns-scan"),
+    ("exe-seal-unchecked", "pidns-scan"),
     ("exec-cgroups-late", check_exec_device_passwd),
     ("cwd-by-path", "cwd"),
     ("exec-ns-by-path", "pid-reuse"),
@@ -620,7 +621,9 @@ def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, i
     elif check == "exec-scan":
         problems = check_exec_exes(weak, bundle, exescan)
     elif check == "pidns-scan":
-        problems = check_shared_pidns_exes(weak, bundle, exescan)
+        # through the Python CLI, whose stage 1 is a fork of it (the host's interpreter): the front end
+        # starts stage 1 from a read-only clone, which needs no re-exec (test_early_bootstrap checks it)
+        problems = check_shared_pidns_exes(Runtime(python_cli(weak.path), weak.root), bundle, exescan)
     elif check == "cwd":
         problems = check_cwd_magic_link(weak, bundle, tmp_path)
     elif check == "pid-reuse":

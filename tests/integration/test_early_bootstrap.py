@@ -124,3 +124,26 @@ def test_a_variable_that_names_no_child_of_ours_is_ignored(rt, bundle):
         assert stage1_mark(rt, "e5") == "fork bootstrap"
     finally:
         rt.run("delete", "--force", "e5")
+
+
+def test_joining_a_shared_pid_namespace_needs_no_reexec_from_the_front_ends_stage_1(rt, bundle):
+    """The front end starts stage 1 from a read-only clone of the interpreter, so a container joining a
+    pid namespace others share (a pod's) is set up without stage 1 re-executing itself from one; a fork
+    of the Python CLI still does.  That nothing writable shows there is test_cves' pid namespace scan."""
+    bundle.set_args("sleep", "30")
+    create(rt, bundle, "pod")
+    try:
+        pid = rt.state("pod")["pid"]
+        bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"]
+                                                if n["type"] != "pid"] + [{"type": "pid", "path": f"/proc/{pid}/ns/pid"}]
+        bundle.set_args("true")
+        python = Runtime(python_cli(rt.path), rt.root)
+        marks = {}
+        for runtime, cid in ((rt, "member"), (python, "member-py")):
+            create(runtime, bundle, cid)
+            marks[cid] = [" ".join(line.split()[-2:]) for line in rt.run("trace", cid).stdout.splitlines()]
+            rt.run("delete", "--force", cid)
+        assert "adopt bootstrap" in marks["member"] and not any(m.endswith("resealed") for m in marks["member"])
+        assert "fork bootstrap" in marks["member-py"] and any(m.endswith("resealed") for m in marks["member-py"])
+    finally:
+        rt.run("delete", "--force", "pod")

@@ -63,8 +63,12 @@ WEAKENINGS = {
                              "    if oslite.fork() == 0:\n        for _ in range(3000000):\n            pass\n"
                              "        oslite._exit(0)\n    M.ready_then_commit(chan, trace.marks())\n"),
     # the init runs host Python in a pid namespace that other containers share
-    "no-python-seal": ("pyrunc/process/entry.py", "    if bootstrap.joins_shared_pid_namespace(plan):\n",
+    "no-python-seal": ("pyrunc/process/entry.py",
+                       "    if bootstrap.joins_shared_pid_namespace(plan) and not exeseal.running_sealed():\n",
                        "    if False:\n"),
+    # stage 1 takes any executable of its own for a sealed one (it is when the front end started it)
+    "exe-seal-unchecked": ("pyrunc/exeseal.py", "        return bool(oslite.fstatvfs(fd).f_flag & ST_RDONLY)\n",
+                           "        return True\n"),
     # exec opens the container's files before it is in the container's cgroups (device cgroup)
     "exec-cgroups-late": ("pyrunc/process/bootstrap.py",
                           '        join_cgroups(plan)\n        if plan["kind"] == "exec":\n'

@@ -59,7 +59,8 @@ def _stage1(chan, on_plan=None):
     plan = bootstrap.receive_plan(chan)
     if on_plan:
         on_plan(plan)
-    if bootstrap.joins_shared_pid_namespace(plan):
+    from pyrunc import exeseal
+    if bootstrap.joins_shared_pid_namespace(plan) and not exeseal.running_sealed():
         _reexec_sealed(chan, plan, path)
     bootstrap.main(chan, plan)
 
@@ -74,6 +75,8 @@ def resumed(chan_fd, plan_fd):
     chan = Channel(chan_fd)
 
     def body():
+        from pyrunc import trace
+        trace.mark("resealed")
         plan = jsonlite.loads(memfd.read_all(plan_fd))
         oslite.close(plan_fd)
         for fd in [chan_fd, *plan["fds"]["received"]]:
