@@ -80,6 +80,7 @@ static const struct section *running;   /* the section whose steps run: its undo
 
 static int write_text(const char *path, const char *text);
 static ssize_t read_file(int dir, const char *path, char *buf, size_t size);
+static void collect_pids(int dir, FILE *out, int *count);
 
 /* <prefix>/lib/pyrunc/<name>, from /proc/self/exe (<prefix>/bin/pyrunc); -1 if it does not fit. */
 static int beside(char *out, size_t size, const char *name)
@@ -311,7 +312,7 @@ static int parse_recipe(char *text, const char *id, const char *verb, struct rec
                 return -1;
             it = is_if ? &sec->conds[sec->nconds++] : is_undo ? &sec->undo[sec->nundo++] : &sec->steps[sec->nsteps++];
             it->kind = kind;
-            /* how many fields each takes: alive|dead PID START, equals|differs TEXT PATH, exists|absent NAME,
+            /* how many fields each takes: alive|dead PID START, equals|differs TEXT PATH, exists|absent NAME, empty DIR,
              * fifo-start NAME, rmdir DIR, print TEXT, signal PID START, pids DIR, write TEXT PATH, await LINE PATH,
              * flag NAME KIND PATH */
             if (!is_if && kind == STEP_FLAG) {
@@ -323,7 +324,7 @@ static int parse_recipe(char *text, const char *id, const char *verb, struct rec
                 continue;
             }
             if (is_if)
-                fields = kind == COND_EXISTS || kind == COND_ABSENT ? 1 : 2;
+                fields = kind == COND_EXISTS || kind == COND_ABSENT || kind == COND_EMPTY ? 1 : 2;
             else if (kind == STEP_SIGNAL || kind == STEP_WRITE || kind == STEP_AWAIT)
                 fields = 2;
             else
@@ -416,6 +417,17 @@ static int await_line(const char *path, const char *line)
     return got == 1 ? 0 : -1;
 }
 
+/* empty: the cgroup directory exists and holds no process, nor does any cgroup below it. */
+static int cgroup_empty(const char *path)
+{
+    int count = 0, dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return 0;
+    collect_pids(dir, NULL, &count);
+    close(dir);
+    return count == 0;
+}
+
 static int holds(int dir, const struct item *c)
 {
     switch (c->kind) {
@@ -425,6 +437,7 @@ static int holds(int dir, const struct item *c)
     case COND_DIFFERS: return file_equals(c->b, c->a) == 0;
     case COND_EXISTS: return faccessat(dir, c->a, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
     case COND_ABSENT: return faccessat(dir, c->a, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+    case COND_EMPTY: return cgroup_empty(c->a);
     }
     return 0;
 }
@@ -445,7 +458,7 @@ static void print_text(char *text)
 }
 
 /* pids: the cgroup.procs of dir and every cgroup below it, in the order of Python's walk
- * (the directory, then each subdirectory as readdir lists it), as one JSON list. */
+ * (the directory, then each subdirectory as readdir lists it), as one JSON list (out NULL: counted only). */
 static void collect_pids(int dir, FILE *out, int *count)
 {
     static char procs[1 << 16];
@@ -458,7 +471,8 @@ static void collect_pids(int dir, FILE *out, int *count)
             long pid = strtol(p, &end, 10);
             if (end == p)
                 break;
-            fprintf(out, *count ? ",%ld" : "[%ld", pid);
+            if (out)
+                fprintf(out, *count ? ",%ld" : "[%ld", pid);
             ++*count;
         }
     d = fdopendir(dup(dir));
@@ -701,7 +715,7 @@ int main(int argc, char **argv)
     const char *root = DEFAULT_ROOT, *logpath = NULL, *fmt = "text", *id = NULL, *v, *verb;
     static char buf[RECIPE_MAX];
     static struct recipe r;
-    int i = 1, rootfd, dir, fd, ps_json = 0, force = 0, others = 0;
+    int i = 1, rootfd, dir, fd, ps_json = 0, force = 0, all = 0, others = 0;
 
     saved_argv = argv;
     if (geteuid() != 0)
@@ -726,12 +740,17 @@ int main(int argc, char **argv)
         spawn_bootstrap();
         python();
     }
-    if (others || lookup(verb, verb_names, VERB_COUNT) < 0)
-        python();
+    if (others || lookup(verb, verb_names, VERB_COUNT) < 0 || !strcmp(verb, "kill-all"))
+        python();      /* kill-all names the sections of `kill --all`, no command */
     for (; i < argc; i++) {
         /* --force changes nothing for a stopped container, what delete's recipe requires */
         if (!strcmp(verb, "delete") && (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))) {
             force = 1;
+            continue;
+        }
+        /* kill --all: its own sections (kill-all) */
+        if (!strcmp(verb, "kill") && (!strcmp(argv[i], "-a") || !strcmp(argv[i], "--all"))) {
+            all = 1;
             continue;
         }
         /* ps: only `--format json` (its table runs ps(1): Python's) */
@@ -778,6 +797,10 @@ int main(int argc, char **argv)
     dir = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dir < 0 && errno == ENOENT && force)
         delete_missing(rootfd);
+    if (dir < 0 && errno == ENOENT && all)
+        exit(0);       /* as Python's lifecycle.kill: containerd's cleanup sends it after delete */
+    if (all)
+        verb = "kill-all";
     /* state and ps read without the lock, as Python's (the recipe is replaced by rename, never rewritten) */
     if (dir < 0 || (strcmp(verb, "state") && strcmp(verb, "ps") && flock(dir, LOCK_EX) < 0))
         python();

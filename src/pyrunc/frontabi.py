@@ -28,13 +28,17 @@ START` (the process PID exists, is not a zombie, and started at START clock
 ticks), `dead PID START` (not so), `equals TEXT PATH` (the file holds TEXT,
 trailing whitespace aside), `differs TEXT PATH` (the file can be read and
 does not hold TEXT), `exists NAME` / `absent NAME` (a file of the state
-directory).  `state` reads the recipe without the lock, as Python's
+directory), `empty DIR` (the cgroup DIR exists and neither it nor a cgroup
+below it holds a process).  `state` reads the recipe without the lock, as Python's
 `state` reads state.json (both are replaced by rename, never rewritten).
 `delete --force` of an id that has no directory succeeds at once, as
 Python's lifecycle.delete, unless the root holds a create's temporary
 (TEMPORARY...), which Python sweeps.  `kill ID [SIGNAL]` is the front end's only when SIGNAL is absent (SIGTERM) or
 a number from 0 to SIGNAL_MAX, which parse_signal takes as itself; any
-other spelling goes to Python; `ps` is the front end's only as `ps --format
+other spelling goes to Python; `kill --all ID [SIGNAL]` (or `-a`) runs the
+sections of `kill-all` (a name no call can give: the front end hands a
+verb `kill-all` to Python), and of an id that has no directory succeeds at
+once, as Python's; `ps` is the front end's only as `ps --format
 json ID` (or `-f json`); `pause ID` and `resume ID` take no flags;
 `update ID` only flags `--NAME VALUE` or `--NAME=VALUE`, at least one, each
 once, before or after the id, each named by a `flag NAME KIND PATH` step of
@@ -61,8 +65,8 @@ DEFAULT_ROOT = "/run/pyrunc"
 TEMPORARY = "@creating."
 BOOTSTRAP_SCRIPT = "pyrunc-bootstrap"
 EARLY_BOOTSTRAP_ENV = "PYRUNC_EARLY_BOOTSTRAP"         # a create's directory before its rename to the id (state.reserve)
-VERBS = ("start", "delete", "state", "kill", "ps", "pause", "resume", "update")
-CONDITIONS = ("alive", "dead", "equals", "differs", "exists", "absent")
+VERBS = ("start", "delete", "state", "kill", "ps", "pause", "resume", "update", "kill-all")   # kill-all: `kill --all`'s sections
+CONDITIONS = ("alive", "dead", "equals", "differs", "exists", "absent", "empty")
 FRONT_STEPS = ("fifo-start", "trace-start", "rmdir", "remove-state", "print", "signal", "pids", "write", "await",
                "flag")
 FLAG_KINDS = ("natural", "line")   # a `flag` step's values: cgroups.resources.FRONT_UPDATE says which

@@ -45,8 +45,8 @@ update writes the same values (a unit test holds plan() to it) plus every other
 saved limit again, as runc does, which changes nothing unless something outside
 changed a cgroup file since.
 
-`state`, `kill` and `ps --format json` are answered from sections of their
-own (state_sections, kill_sections, ps_sections): Python computes the same
+`state`, `kill`, `kill --all` and `ps --format json` are answered from sections of their
+own (state_sections, kill_sections, kill_all_sections, ps_sections): Python computes the same
 answers directly (state.oci_state, lifecycle.kill_init,
 cgroups.fscommon.procs_below).
 """
@@ -133,6 +133,17 @@ def kill_sections(data):
     return [([_init("alive", data)], [_init("signal", data)])]
 
 
+def kill_all_sections(data):
+    """`kill --all` of a container whose init is gone and whose cgroups hold nothing (containerd's
+    shim sends it after every stop): then Python's kill_all (freeze, signal no one, thaw) and
+    kill_init (no init) change nothing either, if the freezer is thawed.  Anything else is Python's."""
+    cg = data.get("cgroup") or {}
+    if not cg.get("dirs"):
+        return []
+    from pyrunc import cgroups
+    return [([_init("dead", data), *_thawed(data), ("empty", cgroups.from_state(cg).main_dir())], [])]
+
+
 def ps_sections(data):
     """`ps --format json`, in every status (runc lists what is left in a stopped container's cgroup):
     the pids below the directory the driver says holds them all."""
@@ -189,6 +200,7 @@ def recipe(cid, data):
             sections.append((verb, conditions(verb, data), *steps_and_undo))
     sections += [("state", conds, ops) for conds, ops in state_sections(cid, data)]
     sections += [("kill", conds, ops) for conds, ops in kill_sections(data)]
+    sections += [("kill-all", conds, ops) for conds, ops in kill_all_sections(data)]
     sections += [("ps", conds, ops) for conds, ops in ps_sections(data)]
     sections += [("update", conds, ops) for conds, ops in update_sections(data)]
     return frontabi.format_recipe(cid, sections)

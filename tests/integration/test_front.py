@@ -112,6 +112,30 @@ def test_state_kill_ps_pause_and_resume_without_python(rt, bundle, tmp_path):
     assert not os.path.exists(os.path.join(rt.root, "@creating.99999999.00"))
 
 
+def test_kill_all_of_a_stopped_container_without_python(rt, bundle, tmp_path):
+    """containerd's shim sends `kill --all ID 9` after every stop, and again after delete: the front
+    end's when the init is gone and the cgroups hold nothing, and of an id without a directory (as
+    Python); a live init, a process left in the cgroups, a signal name go to Python."""
+    front = without_python(rt, tmp_path)
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "pid"]
+    bundle.set_args("sh", "-c", "sleep 100 & exec sleep 100")
+    create(rt, bundle, "fk")
+    rt.run("start", "fk")
+    pids = rt.run("ps", "--format", "json", "fk").stdout
+    assert front.run("kill", "--all", "fk", "9", check=False).returncode == 99     # the init lives
+    rt.run("kill", "fk", "9")
+    assert rt.status("fk") == "stopped" and len(json.loads(rt.run("ps", "--format", "json", "fk").stdout)) == 1, pids
+    assert front.run("kill", "--all", "fk", "9", check=False).returncode == 99     # the background sleep is left
+    rt.run("kill", "--all", "fk", "9")
+    wait_for(lambda: json.loads(rt.run("ps", "--format", "json", "fk").stdout) is None, what="the cgroup to empty")
+    for args in (["--all", "fk", "9"], ["-a", "fk"], ["fk", "--all", "15"]):
+        front.run("kill", *args)
+    assert front.run("kill", "--all", "fk", "KILL", check=False).returncode == 99    # a name: Python parses it
+    assert front.run("kill-all", "fk", check=False).returncode == 99                 # no such command
+    front.run("delete", "fk")
+    front.run("kill", "--all", "fk", "9")       # gone: nothing to do, as Python's
+
+
 def flag_files(rt, cid):
     """{flag: cgroup file} of the recipe's update section."""
     return {f[2]: f[4] for f in (line.split(" ", 4) for line in recipe(rt, cid)) if f[:2] == ["do", "flag"]}
@@ -318,7 +342,8 @@ def test_front_end_and_python_agree(rt, bundle, tmp_path, hooks, pid_ns):
     py = Runtime(python_cli(rt.path), rt.root)
     differences = []
     for verb in (["start"], ["delete"], ["delete", "--force"], ["state"], ["kill"], ["kill", "0"], ["kill", "9"],
-                 ["ps", "--format", "json"], ["pause"], ["resume"], ["update", "--pids-limit", "7"]):
+                 ["ps", "--format", "json"], ["pause"], ["resume"], ["update", "--pids-limit", "7"],
+                 ["kill", "--all", "9"]):
         for status in STATES:
             front_id, py_id = f"f-{'-'.join(verb)}-{status}", f"p-{'-'.join(verb)}-{status}"
             for cid in (front_id, py_id):

@@ -118,6 +118,13 @@ def test_a_verb_with_a_step_the_front_end_lacks_gets_no_recipe():
     assert steps.recipe("c", _created(cgroup=newline)) is None
 
 
+def test_kill_all_does_nothing_itself_only_once_the_init_is_gone_and_the_cgroups_are_empty():
+    assert _sections(steps.recipe("c", _created()), "kill-all") == [
+        (["dead 42 777", "equals THAWED /sys/fs/cgroup/freezer/c/freezer.state", "empty /sys/fs/cgroup/freezer/c"],
+         [], [])]
+    assert "verb kill-all" not in steps.recipe("c", _created(cgroup={}))      # no cgroup: Python's
+
+
 def test_update_writes_the_files_the_driver_names_where_that_is_the_whole_update():
     v1 = _created(cgroup={"driver": "fs1", "dirs": {"pids": "/sys/fs/cgroup/pids/c", "cpu,cpuacct": "/x"},
                           "resources": {"pids": {"limit": 5}, "cpu": {"shares": 2, "cpus": "0"}}})
