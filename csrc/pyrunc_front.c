@@ -624,6 +624,7 @@ static const struct section *holding(int dir, const struct recipe *r)
 
 static void run_steps(int root, const char *id, int dir, const struct recipe *r, long long began)
 {
+    const char *v;
     int i;
     const struct section *sec = holding(dir, r);
     if (!sec)
@@ -652,7 +653,7 @@ static void run_steps(int root, const char *id, int dir, const struct recipe *r,
                 python();  /* still freezing: the undo thaws, Python retries as runc does */
             break;
         case STEP_FLAG:
-            if (flag_given(s->a, 0) && write_text(s->c, flag_given(s->a, 0)) < 0)
+            if ((v = flag_given(s->a, 0)) && write_text(s->c, v) < 0)
                 python();  /* Python writes every limit again and words the kernel's refusal */
             break;
         default: python();

@@ -133,40 +133,27 @@ def kill_sections(data):
     return [([_init("alive", data)], [_init("signal", data)])]
 
 
-def kill_all_sections(data):
+def kill_all_sections(data, driver):
     """`kill --all` of a container whose init is gone and whose cgroups hold nothing (containerd's
     shim sends it after every stop): then Python's kill_all (freeze, signal no one, thaw) and
     kill_init (no init) change nothing either, if the freezer is thawed.  Anything else is Python's."""
-    cg = data.get("cgroup") or {}
-    if not cg.get("dirs"):
-        return []
-    from pyrunc import cgroups
-    return [([_init("dead", data), *_thawed(data), ("empty", cgroups.from_state(cg).main_dir())], [])]
+    return [([_init("dead", data), *_thawed(data), ("empty", driver.main_dir())], [])]
 
 
-def ps_sections(data):
+def ps_sections(driver):
     """`ps --format json`, in every status (runc lists what is left in a stopped container's cgroup):
     the pids below the directory the driver says holds them all."""
-    cg = data.get("cgroup") or {}
-    if not cg.get("dirs"):
-        return []         # no cgroup: Python says so
-    from pyrunc import cgroups
-    return [([], [("pids", cgroups.from_state(cg).main_dir())])]
+    return [([], [("pids", driver.main_dir())])]
 
 
-def update_sections(data):
+def update_sections(data, driver):
     """`update` of FRONT_UPDATE's flags alone, where that is the whole update: the driver writes
     nothing but files (not systemd) and the saved resources stay right as they are
     (resources.front_update_exact); one `flag` step per flag the driver has a file for."""
-    cg = data.get("cgroup") or {}
-    if not cg.get("dirs"):
-        return []
-    from pyrunc import cgroups
     from pyrunc.cgroups import resources
-    if not resources.front_update_exact(cg.get("resources") or {}):
+    if not resources.front_update_exact(driver.resources):
         return []
-    ops = [("flag", flag, resources.FRONT_UPDATE[flag][-1], path)
-           for flag, path in cgroups.from_state(cg).update_files().items()]
+    ops = [("flag", flag, resources.FRONT_UPDATE[flag][-1], path) for flag, path in driver.update_files().items()]
     return [([_init("alive", data)], ops)] if ops else []
 
 
@@ -200,7 +187,11 @@ def recipe(cid, data):
             sections.append((verb, conditions(verb, data), *steps_and_undo))
     sections += [("state", conds, ops) for conds, ops in state_sections(cid, data)]
     sections += [("kill", conds, ops) for conds, ops in kill_sections(data)]
-    sections += [("kill-all", conds, ops) for conds, ops in kill_all_sections(data)]
-    sections += [("ps", conds, ops) for conds, ops in ps_sections(data)]
-    sections += [("update", conds, ops) for conds, ops in update_sections(data)]
+    cg = data.get("cgroup") or {}
+    if cg.get("dirs"):          # no cgroup: `kill --all`, `ps` and `update` are Python's, which says so
+        from pyrunc import cgroups
+        driver = cgroups.from_state(cg)       # once, for the three verbs that ask it
+        sections += [("kill-all", conds, ops) for conds, ops in kill_all_sections(data, driver)]
+        sections += [("ps", conds, ops) for conds, ops in ps_sections(driver)]
+        sections += [("update", conds, ops) for conds, ops in update_sections(data, driver)]
     return frontabi.format_recipe(cid, sections)
