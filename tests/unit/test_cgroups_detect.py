@@ -75,3 +75,50 @@ def test_mountinfo_order_is_not_mount_order():
           "23 27 0:22 / /sys rw - sysfs sysfs rw\n"
           "27 1 8:1 / / rw - ext4 /dev/vda rw\n")
     assert detect.layout(mi, PROC)[0] == detect.LEGACY
+
+
+NODE = ("27 1 8:1 / / rw - ext4 /dev/vda rw\n"
+        "23 27 0:22 / /sys rw - sysfs sysfs rw\n"
+        "28 27 0:25 / /run rw - tmpfs tmpfs rw\n"
+        "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+        "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+        "36 31 0:33 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n")
+
+
+def _node_with(n):
+    """A node's mountinfo: n container rootfs mounts under /run, one over the pids hierarchy."""
+    rootfs = "".join(f"{1000 + i} 28 0:{100 + i} / /run/containerd/task/c{i}/rootfs rw - overlay overlay rw\n"
+                     for i in range(n))
+    return NODE + rootfs + "99 36 0:99 / /sys/fs/cgroup/pids rw - tmpfs cover rw\n"
+
+
+def test_a_node_full_of_container_mounts():
+    mode, hs = detect.layout(_node_with(300), PROC)
+    assert (mode, [h[0] for h in hs]) == (detect.LEGACY, ["memory"])      # pids is covered
+
+
+class CountingPath(str):
+    """A mountpoint that counts the prefix checks made against it."""
+    checks = 0
+
+    def startswith(self, *args):
+        CountingPath.checks += 1
+        return str.startswith(self, *args)
+
+
+def test_container_mounts_are_not_checked_against_each_other():
+    # every create reads the host's layout: checking each of a node's container mounts against
+    # its siblings took 13 ms with 300 of them and 150 ms with 1,000
+    n = 400
+    entries = [(e[0], e[1], CountingPath(e[2]), *e[3:])
+               for e in (_entry(line) for line in _node_with(n).splitlines())]
+    CountingPath.checks = 0
+    cgroup_mounts = [e for e in entries if e[4] == "cgroup"]
+    assert [e[2] for e in detect._visible(entries, cgroup_mounts)] == ["/sys/fs/cgroup/memory"]
+    assert CountingPath.checks < 3 * n       # each sibling at most once per ancestor, not n times
+
+
+def _entry(line):
+    left, _, right = line.partition(" - ")
+    f, r = left.split(), right.split()
+    return (f[0], f[1], f[4], f[3], r[0], r[2])
