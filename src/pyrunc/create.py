@@ -1,7 +1,7 @@
 """`create` (CLI process): check the config, claim the id, make the cgroups, drive the stages until READY."""
 from pyrunc import oslite  # posix without os.py: see oslite
 
-from pyrunc import hooks, jsonlite, lifecycle, log, state, trace, unixsock
+from pyrunc import jsonlite, log, state, trace
 from pyrunc.errors import BadConfig, Error
 
 
@@ -56,6 +56,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         fds.append(exeseal.sealed_init())
         plan["fds"]["init"] = fds[-1]
         if console_socket:
+            from pyrunc import unixsock
             fds.append(oslite.dup(console_fd) if console_fd is not None else unixsock.connect(console_socket, "console socket"))
             plan["fds"]["console"] = fds[-1]
         seccomp.attach(plan, filter_entry, bpf, fds)
@@ -65,6 +66,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         stages.bootstrap(plan)
 
         def on_setup(kinds, pid):
+            from pyrunc import hooks
             if doc.get("linux", {}).get("netDevices"):
                 from pyrunc.linux import netdev
                 netdev.move(doc["linux"]["netDevices"], pid)
@@ -122,6 +124,7 @@ def _claim(host, cid):
             raise Error(f"container with id {cid} already exists")
         # unlocked and never finished: its creator is gone
         log.warning(f"cleaning up an interrupted create of {cid}")
+        from pyrunc import lifecycle
         lifecycle.kill_init(old, 9)
         lifecycle.destroy(old)
     return host.container(cid).reserve()

@@ -7,8 +7,6 @@ the cgroup's current devices.list and the target; v2 compiles the target
 into a BPF_PROG_TYPE_CGROUP_DEVICE program (instructions as data, encoded
 to the kernel's struct bpf_insn by `encode`).
 """
-import struct
-
 from pyrunc.errors import BadConfig, Problem, refuse
 
 WILDCARD = -1
@@ -226,6 +224,6 @@ def encode(insns):
     for op, dst, src, off, imm in insns:
         if imm > 0x7FFFFFFF:
             imm -= 1 << 32   # the kernel compares 32-bit immediates sign-extended; u32 majors wrap
-        out += struct.pack("<BBhi", op, dst | (src << 4), off, imm)
+        out += bytes((op, dst | (src << 4))) + off.to_bytes(2, "little", signed=True) + imm.to_bytes(4, "little", signed=True)
     return bytes(out)
 

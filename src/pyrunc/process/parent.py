@@ -2,7 +2,7 @@
 import _signal
 from pyrunc import oslite  # posix without os.py: see oslite
 
-from pyrunc import hooks, trace
+from pyrunc import trace
 from pyrunc.errors import Error
 from pyrunc.process import messages as M
 from pyrunc.process.channel import Channel, ChannelClosed
@@ -171,5 +171,6 @@ def _describe(status):
 
 
 def run_runtime_hooks(kinds, hook_table, state_json, cwd=None):
+    from pyrunc import hooks
     for kind in kinds:
         hooks.run_all(kind, hook_table.get(kind, ()), state_json, cwd=cwd)
