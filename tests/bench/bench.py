@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lifecycle benchmarks of pyrunc next to runc and crun (a host tool, run by `make bench` as root).
 
-    bench.py PYRUNC [--rounds N] [--sequential N] [--concurrent N] [--memory N]
+    bench.py PYRUNC [--rounds N] [--sequential N] [--concurrent N] [--memory N] [--node-mounts N]
 
 Method: every runtime gets the same bundle (busybox, `/bin/true`, read-only
 root) and is driven the way containerd drives it: `create --bundle B
@@ -16,12 +16,16 @@ as many interleaved foreground `run`s, the whole lifecycle in one call);
 the verbs clients call on a running container (exec of `true`, state, kill
 with signal 0, ps --format json, pause, resume, update), each runtime on its
 own running busybox `sleep`, interleaved the same way;
+`create` on a busy node (`node-mounts` more mounts on the host, as a node's
+container root filesystems and pod volumes add them: every runtime reads
+the host's mount table), interleaved the same way;
 containers/s of `sequential` lifecycles in a row; the wall time of
 `concurrent` lifecycles started at once; memory charged to the memory
 cgroup per container in the created state.  With --json FILE, the same
 numbers as one JSON object.
 """
 import argparse
+import ctypes
 import json
 import os
 import shutil
@@ -159,6 +163,29 @@ def verb_times(rts, bundle, rounds):
     return {n: {v: statistics.median(x) if x else None for v, x in per.items()} for n, per in times.items()}
 
 
+def busy_node_creates(rts, rounds, n, work):
+    """Median `create` ms of each runtime with n more tmpfs mounts on the host (this harness runs in
+    a private mount namespace: they never reach the host's)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    top = os.path.join(work, "node-mounts")
+
+    def mount(path):
+        os.makedirs(path)
+        if libc.mount(b"node", path.encode(), b"tmpfs", 0, None) != 0:
+            raise OSError(ctypes.get_errno(), f"mount tmpfs on {path}")
+    mount(top)
+    try:
+        for i in range(n):
+            mount(os.path.join(top, f"c{i}", "rootfs"))
+        times = {rt.name: [] for rt in rts}
+        for r in range(rounds):
+            for rt in (rts if r % 2 == 0 else rts[::-1]):
+                times[rt.name].append(rt.lifecycle(f"node{r}")["create"])
+    finally:
+        libc.umount2(top.encode(), 2)    # MNT_DETACH: the tmpfs and every mount below it
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
 def table(rows, header):
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
@@ -172,6 +199,7 @@ def main():
     ap.add_argument("--sequential", type=int, default=100)
     ap.add_argument("--concurrent", type=int, default=50)
     ap.add_argument("--memory", type=int, default=20)
+    ap.add_argument("--node-mounts", type=int, default=1000, help="host mounts of the busy-node `create` (0: skip it)")
     ap.add_argument("--runtimes", default="runc,crun")
     ap.add_argument("--json", help="also write the results here, as JSON")
     a = ap.parse_args()
@@ -221,6 +249,12 @@ def main():
                     + [f"{run_med['pyrunc'] / run_med[o]:.2f}" for o in others])
         table(rows, header)
         print()
+        node = busy_node_creates(rts, a.rounds, a.node_mounts, work) if a.node_mounts else {}
+        if node:
+            table([["create"] + [f"{node[rt.name]:.2f}" for rt in rts]
+                   + [f"{node['pyrunc'] / node[o]:.2f}" for o in others]],
+                  [f"{a.node_mounts} more host mounts (median ms)"] + header[1:])
+            print()
         verbs = verb_times(rts, long_bundle, a.rounds)
 
         def cell(x):
@@ -231,7 +265,8 @@ def main():
         table(rows, ["verb, running container (median ms)"] + header[1:])
         print()
         result = {"machine": {"cpus": os.cpu_count(), "load": os.getloadavg()[0]}, "rounds": a.rounds,
-                  "lifecycle": med, "run": run_med, "verbs": verbs}
+                  "lifecycle": med, "run": run_med, "verbs": verbs,
+                  "busy_node": {"mounts": a.node_mounts, "create": node}}
         rows = []
         for rt in rts:
             t0 = time.perf_counter()
