@@ -224,6 +224,7 @@ def encode(insns):
     for op, dst, src, off, imm in insns:
         if imm > 0x7FFFFFFF:
             imm -= 1 << 32   # the kernel compares 32-bit immediates sign-extended; u32 majors wrap
-        out += bytes((op, dst | (src << 4))) + off.to_bytes(2, "little", signed=True) + imm.to_bytes(4, "little", signed=True)
+        out += bytes((op, dst | (src << 4)))
+        out += off.to_bytes(2, "little", signed=True) + imm.to_bytes(4, "little", signed=True)
     return bytes(out)
 
