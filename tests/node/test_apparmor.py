@@ -121,12 +121,32 @@ def test_exec_takes_the_profile_of_its_process(rts, bundle_secret, profile, tmp_
 
 
 def test_profile_not_loaded_fails(rts, bundle_secret):
-    """A profile the kernel does not know: the process never runs (runc: at create; pyrunc-init: before start)."""
+    """A profile the kernel does not know: the process never runs."""
     bundle_secret.config["process"]["apparmorProfile"] = "pyrunc-no-such-profile"
     bundle_secret.set_args("echo", "RAN")
     p = rts.run("run", "-b", bundle_secret.path, "aa-missing", check=False)
     assert p.returncode != 0 and "RAN" not in p.stdout
     assert "apparmor failed to apply profile" in p.stderr and "no such file or directory" in p.stderr, p.stderr
+
+
+def test_profile_not_loaded_fails_create(rts, bundle_secret):
+    """... and fails `create` itself, as runc's (its init writes the profile during create); nothing is
+    left (the fixture checks the ids), and an `exec` asking for it fails before any process runs."""
+    bundle_secret.config["process"]["apparmorProfile"] = "pyrunc-no-such-profile"
+    p = create(rts, bundle_secret.save(), "aa-missing", check=False)
+    with open(p.out_path) as f:
+        out = f.read()
+    assert p.returncode == 1, out
+    assert "apparmor failed to apply profile" in out and "no such file or directory" in out, out
+    del bundle_secret.config["process"]["apparmorProfile"]
+    create(rts, bundle_secret.set_args("sleep", "300"), "aa-exec-missing")
+    try:
+        rts.run("start", "aa-exec-missing")
+        p = rts.run("exec", "--apparmor", "pyrunc-no-such-profile", "aa-exec-missing", "echo", "RAN", check=False)
+        assert p.returncode != 0 and "RAN" not in p.stdout, p.stdout
+        assert "no such file or directory" in p.stderr, p.stderr
+    finally:
+        rts.run("delete", "--force", "aa-exec-missing")
 
 
 @pytest.mark.parametrize("name", ["cri-containerd.apparmor.d", "containers-default-0.50.1"])

@@ -81,8 +81,36 @@ def test_pyrunc_init_gets_the_labels_it_writes_before_execve(tmp_path, monkeypat
 ])
 def test_a_label_the_host_cannot_apply_is_refused(apparmor, selinux, problems):
     found = []
-    lsm.check_process({"apparmorProfile": "p", "selinuxLabel": PROCESS_LABEL}, "/process", found, apparmor, selinux)
+    lsm.check_process({"apparmorProfile": "p", "selinuxLabel": PROCESS_LABEL}, "/process", found, apparmor, selinux,
+                      loaded={"p"})
     assert found == problems
+
+
+@pytest.mark.parametrize("profile,loaded,refused", [
+    ("p", {"p", "q//child"}, False),
+    ("q//child", {"p", "q//child"}, False),
+    ("pyrunc-no-such-profile", {"p"}, True),
+    ("unconfined", set(), False),           # the kernel's own name for no profile
+    (":ns:p", set(), False),                # another policy namespace: the write decides
+    ("p//&q", set(), False),                # a stack: the write decides
+    ("pyrunc-no-such-profile", None, False),    # the list could not be read: the write decides
+])
+def test_a_profile_the_kernel_has_not_loaded_is_refused(profile, loaded, refused):
+    """runc's init writes the profile during create, where the kernel's ENOENT fails it."""
+    found = []
+    lsm.check_process({"apparmorProfile": profile}, "/process", found, apparmor=True, selinux=True, loaded=loaded)
+    assert found == ([f"/process/apparmorProfile: unable to apply apparmor profile: apparmor failed to apply "
+                      f"profile: write /proc/thread-self/attr/apparmor/exec: no such file or directory "
+                      f"(no profile {profile!r} is loaded)"] if refused else [])
+
+
+def test_loaded_profiles_as_securityfs_lists_them(monkeypatch, tmp_path):
+    listing = tmp_path / "profiles"
+    listing.write_text("docker-default (enforce)\n/usr/bin/man (complain)\nname with space (enforce)\n")
+    monkeypatch.setattr(lsm, "APPARMOR_PROFILES", str(listing))
+    assert lsm.loaded_profiles() == {"docker-default", "/usr/bin/man", "name with space"}
+    monkeypatch.setattr(lsm, "APPARMOR_PROFILES", str(tmp_path / "absent"))
+    assert lsm.loaded_profiles() is None
 
 
 SAVED = {"args": ["sleep", "1"], "cwd": "/", "apparmorProfile": "saved-profile", "selinuxLabel": "saved:label"}
@@ -91,6 +119,7 @@ SAVED = {"args": ["sleep", "1"], "cwd": "/", "apparmorProfile": "saved-profile",
 @pytest.fixture
 def lsm_on(monkeypatch):
     monkeypatch.setattr(lsm, "apparmor_enabled", lambda: True)
+    monkeypatch.setattr(lsm, "loaded_profiles", lambda: None)
     monkeypatch.setattr(lsm, "selinux_enabled", lambda: True)
 
 

@@ -5,7 +5,10 @@ execve (csrc/pyrunc_init.c, set_exec_labels); stage 2 labels the session
 keyring (init.py); mountplan and rootfs put the mount label into the mount
 data of the mounts runc labels.  Without the LSM, runc 1.1.5 fails a
 profile at the write (EINVAL) and refuses a SELinux process label in its
-validator: pyrunc refuses both at once, before anything exists.
+validator: pyrunc refuses both at once, before anything exists.  runc's
+init writes the profile during `create`, so a profile the kernel has not
+loaded fails `create` there (ENOENT); pyrunc-init writes it after `start`,
+so the CLI looks the name up in the loaded policy first.
 """
 from pyrunc import oslite  # posix without os.py: see oslite
 from pyrunc.errors import Problem
@@ -19,6 +22,7 @@ CONTEXT_KEYS = ("context", "fscontext", "defcontext", "rootcontext")
 # runc 1.1.5's words (libcontainer/apparmor and its validator), so that callers match them
 APPARMOR_FAILED = "apparmor failed to apply profile"
 SELINUX_DISABLED = "selinux label is specified in config, but selinux is disabled or not supported"
+APPARMOR_PROFILES = "/sys/kernel/security/apparmor/profiles"
 
 
 def apparmor_enabled():
@@ -30,6 +34,26 @@ def apparmor_enabled():
             return f.read(2).startswith(b"Y")
     except OSError:
         return False
+
+
+def loaded_profiles():
+    """The names of the profiles the kernel has loaded in our policy namespace (securityfs lists
+    "NAME (MODE)"), or None when the list cannot be read."""
+    try:
+        with open(APPARMOR_PROFILES, "rb") as f:
+            text = f.read().decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
+    return {line.rpartition(" (")[0] for line in text.splitlines()}
+
+
+def profile_unknown(name, loaded):
+    """Whether the kernel would refuse `exec NAME` for want of the profile.  What it resolves other than
+    by a loaded name (unconfined, a policy namespace `:ns:...`, a stack `a//&b`) and an unread list
+    are left to the write itself."""
+    if loaded is None or name == "unconfined" or name.startswith(":") or "&" in name:
+        return False
+    return name not in loaded
 
 
 def selinux_enabled():
@@ -50,13 +74,21 @@ def selinux_enabled():
         return False
 
 
-def check_process(p, where, problems, apparmor=None, selinux=None):
+def check_process(p, where, problems, apparmor=None, selinux=None, loaded=None):
     """Refuse a profile or a process label this host cannot apply (never run a process unconfined
-    that asked for confinement).  apparmor/selinux: whether each is enabled (None: look)."""
-    if p.get("apparmorProfile") and not (apparmor_enabled() if apparmor is None else apparmor):
+    that asked for confinement).  apparmor/selinux: whether each is enabled (None: look); loaded:
+    the names of the loaded profiles (None: look)."""
+    profile = p.get("apparmorProfile")
+    if profile and not (apparmor_enabled() if apparmor is None else apparmor):
         problems.append(Problem(f"{where}/apparmorProfile",
                                 f"unable to apply apparmor profile: {APPARMOR_FAILED}: AppArmor is not enabled on "
                                 "this host (/sys/module/apparmor/parameters/enabled)"))
+    elif profile and profile_unknown(profile, loaded_profiles() if loaded is None else loaded):
+        # runc's init fails its write of the profile during create with these words
+        problems.append(Problem(f"{where}/apparmorProfile",
+                                f"unable to apply apparmor profile: {APPARMOR_FAILED}: write "
+                                f"/proc/thread-self/attr/apparmor/exec: no such file or directory "
+                                f"(no profile {profile!r} is loaded)"))
     if p.get("selinuxLabel") and not (selinux_enabled() if selinux is None else selinux):
         problems.append(Problem(f"{where}/selinuxLabel", SELINUX_DISABLED))
 
