@@ -55,13 +55,12 @@ def running_sealed():
     """Is this process's own executable unwritable, whoever reopens it through /proc/PID/exe?  So it is
     when the front end started it from a read-only clone of the interpreter's mount (stage 1 of
     `create` and `run`), or after entry._reexec_sealed; not as a fork of the CLI."""
-    ST_RDONLY = 1    # statvfs(3): the mount the file was opened through is read-only
     try:
         fd = oslite.open("/proc/self/exe", oslite.O_RDONLY | oslite.O_CLOEXEC)
     except OSError:
         return False
     try:
-        return bool(oslite.fstatvfs(fd).f_flag & ST_RDONLY)
+        return bool(oslite.fstatvfs(fd).f_flag & oslite.ST_RDONLY)   # the mount it was opened through
     finally:
         oslite.close(fd)
 

@@ -67,7 +67,8 @@ WEAKENINGS = {
                        "    if bootstrap.joins_shared_pid_namespace(plan) and not exeseal.running_sealed():\n",
                        "    if False:\n"),
     # stage 1 takes any executable of its own for a sealed one (it is when the front end started it)
-    "exe-seal-unchecked": ("pyrunc/exeseal.py", "        return bool(oslite.fstatvfs(fd).f_flag & ST_RDONLY)\n",
+    "exe-seal-unchecked": ("pyrunc/exeseal.py",
+                           "        return bool(oslite.fstatvfs(fd).f_flag & oslite.ST_RDONLY)   # the mount it was opened through\n",
                            "        return True\n"),
     # exec opens the container's files before it is in the container's cgroups (device cgroup)
     "exec-cgroups-late": ("pyrunc/process/bootstrap.py",

@@ -14,7 +14,6 @@ from pyrunc import oslite  # posix without os.py: see oslite
 from pyrunc.errors import Problem
 
 SELINUX_MAGIC = 0xF97CFF8C
-ST_RDONLY = 1
 XATTR = "security.selinux"
 SELINUXFS = "/sys/fs/selinux"
 # the options SELinux takes out of mount data (its selinux_sb_eat_lsm_opts), quoted values and all
@@ -59,7 +58,7 @@ def profile_unknown(name, loaded):
 def selinux_enabled():
     """go-selinux's test (runc's GetEnabled): a writable selinuxfs, and a process label that is not "kernel"."""
     try:
-        if oslite.statvfs(SELINUXFS).f_flag & ST_RDONLY:
+        if oslite.statvfs(SELINUXFS).f_flag & oslite.ST_RDONLY:
             return False
         from pyrunc.linux import syscalls as S
         fd = oslite.open(SELINUXFS, oslite.O_PATH | oslite.O_CLOEXEC)
