@@ -17,12 +17,13 @@ BUILD := $(CURDIR)/build
 TEST_PREFIX := $(BUILD)/prefix
 PYRUNC_TEST := $(TEST_PREFIX)/bin/pyrunc
 
-# Debian packages: build deps, the bundles' busybox, the systemd driver's D-Bus client (jeepney),
-# test peers (runc, crun), and the clients tests/clients drives (containerd 1.6 with ctr and its
-# runc shim; podman, conmon); for make cri-validation: the image registry, the CNI plugins,
-# iptables (portmap, masquerade) and nginx (copied into the web server images); sudo: critest's
-# AppArmor tests load their profiles with `sudo apparmor_parser` (make cri-validation-node)
-DEB_PACKAGES := gcc libc6-dev make file busybox-static libcap-dev libseccomp-dev \
+# Debian packages: build deps (musl-tools for the static programs: setup.py says why), the
+# bundles' busybox, the systemd driver's D-Bus client (jeepney), test peers (runc, crun), and the
+# clients tests/clients drives (containerd 1.6 with ctr and its runc shim; podman, conmon); for
+# make cri-validation: the image registry, the CNI plugins, iptables (portmap, masquerade) and
+# nginx (copied into the web server images); sudo: critest's AppArmor tests load their profiles
+# with `sudo apparmor_parser` (make cri-validation-node)
+DEB_PACKAGES := gcc libc6-dev musl-tools make file busybox-static libcap-dev libseccomp-dev \
 	python3 python3-dev python3-cffi python3-jeepney python3-setuptools python3-pip python3-pytest \
 	python3-hypothesis python3-pyroute2 python3-jsonschema util-linux iproute2 procps strace runc crun \
 	containerd podman conmon docker-registry containernetworking-plugins iptables nginx-light sudo

@@ -128,11 +128,21 @@ static void __attribute__((noreturn)) fail(const char *msg, int code)
     _exit(code);
 }
 
-/* strerror as Go prints an errno (runc's words): lowercase */
+/* An errno in the words runc's Go prints, capitalized (initabi.errno_texts: musl words some otherwise) */
+static const char *errno_text(int err)
+{
+    static char unknown[32];
+    if (err > 0 && (size_t)err < sizeof(errno_texts) / sizeof(errno_texts[0]) && errno_texts[err])
+        return errno_texts[err];
+    snprintf(unknown, sizeof(unknown), "errno %d", err);
+    return unknown;
+}
+
+/* an errno as Go prints it (runc's words): lowercase */
 static const char *go_reason(int err)
 {
     static char buf[128];
-    snprintf(buf, sizeof(buf), "%s", strerror(err));
+    snprintf(buf, sizeof(buf), "%s", errno_text(err));
     if (buf[0] >= 'A' && buf[0] <= 'Z')
         buf[0] += 'a' - 'A';
     return buf;
@@ -141,7 +151,7 @@ static const char *go_reason(int err)
 static void __attribute__((noreturn)) die(const char *what, int err, int code)
 {
     char buf[512];
-    snprintf(buf, sizeof(buf), "%s%s%s: %s", what, *program ? " " : "", program, strerror(err));
+    snprintf(buf, sizeof(buf), "%s%s%s: %s", what, *program ? " " : "", program, errno_text(err));
     fail(buf, code);
 }
 
@@ -283,16 +293,23 @@ static void wait_for_start(int fifo, int has_program)
         die("fcntl", errno, 1);
 }
 
+/* rt_sigaction's own struct: libc's sigaction refuses the signals a libc keeps for itself
+ * (glibc 32 and 33, musl 32 to 34), yet an ignored one would survive execve like any other */
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+};
+
 static void reset_signals(void)
 {
-    struct sigaction sa;
+    struct kernel_sigaction sa = { SIG_DFL, 0, NULL, 0 };
     sigset_t empty;
     int sig;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    for (sig = 1; sig < NSIG; sig++)
-        sigaction(sig, &sa, NULL); /* SIGKILL, SIGSTOP: EINVAL, harmless */
+    for (sig = 1; sig < NSIG; sig++) /* SIGKILL, SIGSTOP: EINVAL, harmless */
+        syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof(sa.mask));
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
 }
@@ -657,7 +674,7 @@ static void run_start_hooks(int fd, char **prog_env)
 /* ------------------------------------------------------------ exec mode */
 
 /* A failed execve is reported as runc's init reports it, on the program's stderr, and exits 1:
- * "exec /x: no such file or directory" (Go's errno text: strerror's, lowercase). */
+ * "exec /x: no such file or directory" (go_reason). */
 static void __attribute__((noreturn)) exec_program(char **prog, char **envp)
 {
     execve(prog[0], prog + 1, envp);

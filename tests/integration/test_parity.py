@@ -247,23 +247,29 @@ def test_missing_program_is_worded_as_runc(rt, bundle, tmp_path):
         assert rc == 1 and words in msg, msg
 
 
-def write_broken_script(bundle):
+def write_broken_script(bundle, interpreter="/no/interpreter"):
     """/broken: executable, but its interpreter is missing (execve itself fails: ENOENT)."""
     path = os.path.join(bundle.rootfs, "broken")
     with open(path, "w") as f:
-        f.write("#!/no/interpreter\n")
+        f.write(f"#!{interpreter}\n")
     os.chmod(path, 0o755)
 
 
 @pytest.mark.crun_differs("crun words it in its own way")
-def test_failed_execve_is_worded_as_runc(rt, bundle):
-    write_broken_script(bundle)
+@pytest.mark.parametrize("loop, words", [(False, "no such file or directory"),
+                                         (True, "too many levels of symbolic links")])
+def test_failed_execve_is_worded_as_runc(rt, bundle, loop, words):
+    """The errno in Go's words (glibc's, lowercase), not in the words of pyrunc-init's libc
+    (musl's for ELOOP: "symbolic link loop")."""
+    if loop:
+        os.symlink("loop", os.path.join(bundle.rootfs, "loop"))
+    write_broken_script(bundle, "/loop" if loop else "/no/interpreter")
     bundle.set_args("/broken")
     p = create(rt, bundle, "word2")
     rt.run("start", "word2")
     wait_for(lambda: rt.status("word2") == "stopped", what="exit")
     rt.run("delete", "word2")
-    assert read(p.out_path) == "exec /broken: no such file or directory\n"
+    assert read(p.out_path) == f"exec /broken: {words}\n"
 
 
 @pytest.mark.crun_differs("crun exits 1")

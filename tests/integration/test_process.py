@@ -1,6 +1,8 @@
 """The container process: capabilities, no_new_privs, user, umask, cwd, env, rlimits, fds, args."""
 import json
 import os
+import signal
+import subprocess
 
 import pytest
 
@@ -101,7 +103,6 @@ def test_only_stdio_reaches_the_container(rt, bundle):
 
 
 def test_preserve_fds(rt, bundle, tmp_path):
-    import subprocess
     extra = tmp_path / "extra"
     extra.write_text("passed-through\n")
     bundle.set_args("sh", "-c", "cat <&3; ls /proc/self/fd | wc -l")
@@ -117,6 +118,25 @@ def test_preserve_fds(rt, bundle, tmp_path):
     lines = read(out).split()
     assert lines[0] == "passed-through"
     assert lines[1] == "5"   # 0-2, the preserved fd 3, and ls's own
+
+
+def test_signals_the_caller_ignored_are_not_ignored_inside(rt, bundle, tmp_path, is_pyrunc):
+    """An ignored disposition survives execve: the container's process must start with none.
+    34 is one a libc keeps for itself (musl: 32 to 34, glibc: 32 and 33), whose sigaction
+    refuses to touch it: pyrunc-init resets every signal with rt_sigaction itself; runc 1.1
+    leaves 34 ignored."""
+    bundle.set_args("grep", "SigIgn", "/proc/self/status")
+    out = tmp_path / "sig.out"
+    with open(out, "w") as o, open(os.devnull) as devnull:
+        subprocess.run(["bash", "-c", 'trap "" HUP PIPE 34 40; exec "$@"', "_",
+                        *rt.argv("create", "--bundle", bundle.path, "sig1")],
+                       stdin=devnull, stdout=o, stderr=o, check=True)
+    rt.run("start", "sig1")
+    wait_for(lambda: rt.status("sig1") == "stopped", what="exit")
+    rt.run("delete", "sig1")
+    ignored = int(read(out).split()[1], 16)
+    bits = [s for s in (signal.SIGHUP, signal.SIGPIPE, 34, 40) if ignored & (1 << (s - 1))]
+    assert bits == ([] if is_pyrunc else [34])
 
 
 def test_args_resolved_through_container_path(rt, bundle):

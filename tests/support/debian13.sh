@@ -22,7 +22,7 @@ PROJECT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 CACHE=${PYRUNC_TRIXIE_CACHE:-/var/cache/pyrunc-trixie}
 SUITE=trixie
 # the Makefile's DEB_PACKAGES that the unit and integration tests use
-PACKAGES="gcc libc6-dev make file libcap-dev libseccomp-dev python3 python3-dev python3-cffi
+PACKAGES="gcc libc6-dev musl-tools make file libcap-dev libseccomp-dev python3 python3-dev python3-cffi
 	python3-setuptools python3-pip python3-pytest python3-hypothesis python3-pyroute2
 	python3-jsonschema busybox-static util-linux iproute2 procps strace"
 

@@ -66,8 +66,25 @@ def header():
     lines += [f"#define REPORT_SIZE {REPORT_SIZE}", f"#define HOOK_OUTPUT_MAX {HOOK_OUTPUT_MAX}"]
     lines.append("enum abi_key { " + ", ".join(f"K_{n.upper()}" for n in names) + ", K_COUNT };")
     lines.append("static const char *const abi_keys[] = { " + ", ".join(f'"{n}"' for n in names) + " };")
+    lines.append("static const char *const errno_texts[] = { " + ", ".join(
+        f"[{n}] = {_c_string(text)}" for n, text in errno_texts().items()) + " };")
     lines.append("#endif")
     return "\n".join(lines) + "\n"
+
+
+def errno_texts():
+    """{errno: its text}, as glibc words it: the words Go (runc) prints, lowercased.
+
+    pyrunc-init reports an errno in these words, not its libc's: it is linked
+    against musl (setup.py says why), whose words differ for some ("Symbolic
+    link loop" for ELOOP, where runc says "too many levels of symbolic links")."""
+    import errno
+    import posix
+    return {n: posix.strerror(n) for n in sorted(errno.errorcode)}
+
+
+def _c_string(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 if __name__ == "__main__":
