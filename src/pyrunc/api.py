@@ -40,7 +40,7 @@ def _rootless(rootless):
 
 
 def _host(root, rootless, systemd_cgroup=False):
-    from pyrunc.lifecycle import Host
+    from pyrunc.state import Host
     _no_nul(root=root)
     return Host(state_root(root, rootless), systemd_cgroup=systemd_cgroup, rootless=_rootless(rootless))
 

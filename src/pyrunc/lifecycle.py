@@ -12,18 +12,6 @@ from pyrunc import frontabi, hooks, log, state, steps, trace, transitions
 from pyrunc.errors import Error, NotExist, WrongState
 
 
-class Host:
-    """This host's pyrunc as a command sees it: the state root and the cgroup driver's options."""
-
-    def __init__(self, root, systemd_cgroup=False, rootless=False):
-        self.root = root
-        self.systemd_cgroup = systemd_cgroup
-        self.rootless = rootless
-
-    def container(self, cid):
-        return state.Container(self.root, cid)
-
-
 # ------------------------------------------------------------ start
 def start(host, cid):
     with host.container(cid).lock() as c:

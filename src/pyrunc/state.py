@@ -76,6 +76,18 @@ def alive(pid, start):
     return st is not None and st[0] == start and st[1] not in ("Z", "X")
 
 
+class Host:
+    """This host's pyrunc as a command sees it: the state root and the cgroup driver's options."""
+
+    def __init__(self, root, systemd_cgroup=False, rootless=False):
+        self.root = root
+        self.systemd_cgroup = systemd_cgroup
+        self.rootless = rootless
+
+    def container(self, cid):
+        return Container(self.root, cid)
+
+
 class Container:
     """One container's state directory; use as a context manager to hold its lock."""
 

@@ -11,7 +11,6 @@ with libseccomp; pyrunc-init loads it (csrc/pyrunc_init.c).
 from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import OCI_VERSION, jsonlite
-from pyrunc import unixsock
 from pyrunc.errors import BadConfig, Error, Problem
 
 # libseccomp's action values (seccomp.h); ERRNO and TRACE carry the errno in the low 16 bits
@@ -247,6 +246,7 @@ def attach(proc_plan, entry, bpf, keep_fds):
     keep_fds.append(fds["seccomp"])
     if entry["listener"]:
         try:
+            from pyrunc import unixsock
             fds["seccomp_notify"] = unixsock.connect(entry["listener"])
         except Error as e:
             raise Error(f"failed to connect with seccomp agent specified in the seccomp profile: {e}") from None
