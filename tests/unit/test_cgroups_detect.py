@@ -110,15 +110,8 @@ def test_container_mounts_are_not_checked_against_each_other():
     # every create reads the host's layout: checking each of a node's container mounts against
     # its siblings took 13 ms with 300 of them and 150 ms with 1,000
     n = 400
-    entries = [(e[0], e[1], CountingPath(e[2]), *e[3:])
-               for e in (_entry(line) for line in _node_with(n).splitlines())]
+    entries = [(e[0], e[1], CountingPath(e[2]), *e[3:]) for e in detect._entries(_node_with(n))]
     CountingPath.checks = 0
     cgroup_mounts = [e for e in entries if e[4] == "cgroup"]
     assert [e[2] for e in detect._visible(entries, cgroup_mounts)] == ["/sys/fs/cgroup/memory"]
     assert CountingPath.checks < 3 * n       # each sibling at most once per ancestor, not n times
-
-
-def _entry(line):
-    left, _, right = line.partition(" - ")
-    f, r = left.split(), right.split()
-    return (f[0], f[1], f[4], f[3], r[0], r[2])

@@ -18,6 +18,20 @@ def mounts(mountinfo_text):
     A mount hidden by a later mount on the same point (or below a hidden
     parent) is skipped: a tmpfs over /sys/fs/cgroup/unified hides cgroup2.
     """
+    entries = _entries(mountinfo_text)
+    out = []
+    for e in _visible(entries, [c for c in entries if c[4] in ("cgroup", "cgroup2")]):
+        _id, _parent, mp, root, fstype, opts = e
+        ctrls = []
+        if fstype == "cgroup":
+            ctrls = [o for o in opts.split(",")
+                     if o not in _NOT_CONTROLLERS and ("=" not in o or o.startswith("name="))]
+        out.append((mp, root, fstype, ctrls))
+    return out
+
+
+def _entries(mountinfo_text):
+    """[(id, parent id, mountpoint, mount root, fstype, super options)] of each mountinfo line."""
     entries = []
     for line in mountinfo_text.splitlines():
         left, _, right = line.partition(" - ")
@@ -26,15 +40,7 @@ def mounts(mountinfo_text):
         if len(f) < 5 or len(r) < 3:
             continue
         entries.append((f[0], f[1], _unescape(f[4]), _unescape(f[3]), r[0], r[2]))
-    out = []
-    for e in _visible(entries, [e for e in entries if e[4] in ("cgroup", "cgroup2")]):
-        _id, _parent, mp, root, fstype, opts = e
-        ctrls = []
-        if fstype == "cgroup":
-            ctrls = [o for o in opts.split(",")
-                     if o not in _NOT_CONTROLLERS and ("=" not in o or o.startswith("name="))]
-        out.append((mp, root, fstype, ctrls))
-    return out
+    return entries
 
 
 def _visible(entries, candidates):
