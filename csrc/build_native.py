@@ -45,6 +45,8 @@ long pr_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *n
                   unsigned int flags);
 long pr_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags);
 long pr_fstatfs_type(int fd);
+long pr_statx_mnt_id(int dirfd, const char *path, int flags, unsigned int mask, uint64_t *id);
+long pr_statmount(uint64_t mnt_id, uint64_t mask, void *buf, size_t size);
 long pr_bpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt,
                       const char *license, char *log_buf, uint32_t log_size);
 long pr_bpf_prog_attach(int target_fd, int prog_fd, uint32_t attach_type, uint32_t flags,

@@ -16,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -149,6 +150,28 @@ long pr_fstatfs_type(int fd)
     if (fstatfs(fd, &st) < 0)
         return -errno;
     return (long)(unsigned long)st.f_type;
+}
+
+/* The mount id statx reports for path (mask: STATX_MNT_ID, or STATX_MNT_ID_UNIQUE on 6.8+) in *id;
+ * returns the stx_mask the kernel filled, so the caller sees whether it knew that field. */
+long pr_statx_mnt_id(int dirfd, const char *path, int flags, unsigned int mask, uint64_t *id)
+{
+    struct statx stx;
+    if (statx(dirfd, path, flags, mask, &stx) < 0)
+        return -errno;
+    *id = stx.stx_mnt_id;
+    return (long)stx.stx_mask;
+}
+
+#ifndef SYS_statmount
+#define SYS_statmount 457    /* the same number on every architecture (6.8) */
+#endif
+
+/* statmount(2) of the mount with that unique id: the struct statmount (and its strings) into buf. */
+long pr_statmount(uint64_t mnt_id, uint64_t mask, void *buf, size_t size)
+{
+    struct { uint32_t size, spare; uint64_t mnt_id, param; } req = {24, 0, mnt_id, mask};
+    RET(syscall(SYS_statmount, &req, buf, size, 0));
 }
 
 long pr_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)

@@ -2,6 +2,7 @@
 import errno
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -180,3 +181,38 @@ def test_a_state_without_the_recorded_freezer_still_pauses(rt, bundle):
     rt.run("resume", "of1")
     assert rt.status("of1") == "created"
     rt.run("delete", "--force", "of1")
+
+
+HIDE_AND_STACK = """
+import json, sys
+from pyrunc.cgroups import detect
+from pyrunc.linux import syscalls as S
+seen = [detect.host_layout()]
+point = sys.argv[1]
+S.mount("hide", point, "tmpfs", 0)
+seen.append(detect.host_layout())
+S.mount("cgroup2", point, "cgroup2", 0)
+seen.append(detect.host_layout())
+print(json.dumps(seen))
+"""
+
+
+def test_the_layout_is_where_lookups_land():
+    """A tmpfs over the cgroup2 mount hides it from the layout (the kernel's statx says where a
+    lookup of its point lands, not mountinfo's list); cgroup2 mounted again over the tmpfs is seen."""
+    import sys
+    from pyrunc.cgroups import detect
+    mode, hierarchies = detect.host_layout()
+    point = next((h[1] for h in hierarchies if h[0] == ""), None)
+    if point is None:
+        pytest.skip("no cgroup2 hierarchy is mounted")
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private",
+                        sys.executable, "-c", HIDE_AND_STACK, point],
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    before, hidden, stacked = (([k for k, *_ in hs], m) for m, hs in json.loads(p.stdout))
+    assert before == ([h[0] for h in hierarchies], mode)
+    assert "" not in hidden[0] and hidden[1] == {detect.HYBRID: detect.LEGACY,
+                                                  detect.UNIFIED: detect.NONE}[mode]
+    assert stacked == before

@@ -1,4 +1,7 @@
-"""cgroups/detect.py: the host layout from mountinfo, and runc's cgroupsPath semantics."""
+"""cgroups/detect.py: the host layout from mountinfo and where lookups land, and runc's cgroupsPath semantics.
+
+The kernel says which mount a lookup of a mountpoint lands on (statx, in
+tests/integration/test_cgroup_layout.py); here `lands` gives its answers."""
 from pyrunc.cgroups import detect
 
 HYBRID = """\
@@ -11,15 +14,26 @@ HYBRID = """\
 PROC = "4:memory:/sup/x\n1:cpu:/\n9:name=systemd:/\n0::/\n"
 
 
+def lands(mountinfo_text, **over):
+    """A lookup of each mountpoint lands on the last mount listed there, unless `over` says
+    otherwise (a mountpoint, its underscores for slashes: a mount id, or None for nowhere)."""
+    last = {}
+    for line in mountinfo_text.splitlines():
+        f = line.split()
+        last[f[4]] = int(f[0])
+    last.update({"/" + k.replace("_", "/"): v for k, v in over.items()})
+    return last.get
+
+
 def test_hybrid_layout():
-    mode, hs = detect.layout(HYBRID, PROC)
+    mode, hs = detect.layout(HYBRID, PROC, lands(HYBRID))
     assert mode == detect.HYBRID
     assert [h[0] for h in hs] == ["cpu", "memory", "name=systemd", ""]
 
 
 def test_hidden_unified_is_ignored():
     hidden = HYBRID + "99 41 0:99 / /sys/fs/cgroup/unified rw - tmpfs hide rw\n"   # stacked on cgroup2
-    mode, hs = detect.layout(hidden, PROC)
+    mode, hs = detect.layout(hidden, PROC, lands(hidden))
     assert mode == detect.LEGACY and "" not in [h[0] for h in hs]
 
 
@@ -29,19 +43,22 @@ def test_mounts_stacked_over_a_hidden_tmpfs_are_visible():
         "50 31 0:50 / /sys/fs/cgroup rw - tmpfs sandbox rw\n"
         "51 50 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
         "52 50 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n")
-    mode, hs = detect.layout(stacked, PROC)
+    # memory and systemd were only on the old tmpfs: a lookup finds no such directory now
+    mode, hs = detect.layout(stacked, PROC, lands(stacked, sys_fs_cgroup_memory=None,
+                                                  sys_fs_cgroup_systemd=None))
     assert mode == detect.HYBRID
     assert [h[0] for h in hs] == ["cpu", ""]
 
 
 def test_pure_v2():
     mi = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"
-    mode, hs = detect.layout(mi, "0::/user.slice\n")
+    mode, hs = detect.layout(mi, "0::/user.slice\n", lands(mi))
     assert mode == detect.UNIFIED and hs == [("", "/sys/fs/cgroup", "/", "/user.slice")]
 
 
 def test_none():
-    assert detect.layout("1 0 0:1 / / rw - ext4 /dev/vda rw\n", "")[0] == detect.NONE
+    mi = "1 0 0:1 / / rw - ext4 /dev/vda rw\n"
+    assert detect.layout(mi, "", lands(mi))[0] == detect.NONE
 
 
 def test_resolve_relative_absolute_and_default():
@@ -62,56 +79,33 @@ def test_remounted_hierarchies_under_a_new_tmpfs():
     """The test sandbox: a new tmpfs stacked on /sys/fs/cgroup, hierarchies mounted again on it."""
     mi = HYBRID + ("50 31 0:50 / /sys/fs/cgroup rw - tmpfs sandbox rw\n"
                    "51 50 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n")
-    mode, hs = detect.layout(mi, PROC)
+    mode, hs = detect.layout(mi, PROC, lands(mi, sys_fs_cgroup_cpu=None, sys_fs_cgroup_unified=None,
+                                             sys_fs_cgroup_systemd=None))
     assert mode == detect.LEGACY
     assert hs == [("memory", "/sys/fs/cgroup/memory", "/", "/sup/x")]
 
 
-def test_mountinfo_order_is_not_mount_order():
-    """On a real host children may be listed before their parent (here: / last)."""
-    mi = ("22 27 0:21 / /proc rw - proc proc rw\n"
-          "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
-          "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-          "23 27 0:22 / /sys rw - sysfs sysfs rw\n"
-          "27 1 8:1 / / rw - ext4 /dev/vda rw\n")
-    assert detect.layout(mi, PROC)[0] == detect.LEGACY
+def test_a_mount_the_lookup_does_not_land_on_is_skipped():
+    """Whatever mountinfo lists, only the mount a lookup of its point reaches counts."""
+    assert detect.layout(HYBRID, PROC, lands(HYBRID, sys_fs_cgroup_cpu=7))[1][0][0] == "memory"
+    assert detect.layout(HYBRID, PROC, lambda path: None) == (detect.NONE, [])
 
 
-NODE = ("27 1 8:1 / / rw - ext4 /dev/vda rw\n"
-        "23 27 0:22 / /sys rw - sysfs sysfs rw\n"
-        "28 27 0:25 / /run rw - tmpfs tmpfs rw\n"
-        "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
-        "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-        "36 31 0:33 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n")
+def test_only_the_cgroup_lines_are_parsed():
+    """A node's mountinfo holds a mount or more per container and pod volume: only the cgroup
+    mounts' lines are split and only their points looked up."""
+    node = ("27 1 8:1 / / rw - ext4 /dev/vda rw\n"
+            + "".join(f"{1000 + i} 28 0:{100 + i} / /run/c{i}/rootfs rw - overlay overlay rw\n"
+                      for i in range(1000))
+            + "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+            + "36 31 0:33 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
+            + "99 36 0:99 / /sys/fs/cgroup/pids rw - tmpfs cover rw\n")
+    looked_up = []
 
-
-def _node_with(n):
-    """A node's mountinfo: n container rootfs mounts under /run, one over the pids hierarchy."""
-    rootfs = "".join(f"{1000 + i} 28 0:{100 + i} / /run/containerd/task/c{i}/rootfs rw - overlay overlay rw\n"
-                     for i in range(n))
-    return NODE + rootfs + "99 36 0:99 / /sys/fs/cgroup/pids rw - tmpfs cover rw\n"
-
-
-def test_a_node_full_of_container_mounts():
-    mode, hs = detect.layout(_node_with(300), PROC)
+    def lookup(path):
+        looked_up.append(path)
+        return lands(node)(path)
+    assert [line.split()[0] for line in detect._typed_lines(node, " - cgroup")] == ["35", "36"]
+    mode, hs = detect.layout(node, PROC, lookup)
     assert (mode, [h[0] for h in hs]) == (detect.LEGACY, ["memory"])      # pids is covered
-
-
-class CountingPath(str):
-    """A mountpoint that counts the prefix checks made against it."""
-    checks = 0
-
-    def startswith(self, *args):
-        CountingPath.checks += 1
-        return str.startswith(self, *args)
-
-
-def test_container_mounts_are_not_checked_against_each_other():
-    # every create reads the host's layout: checking each of a node's container mounts against
-    # its siblings took 13 ms with 300 of them and 150 ms with 1,000
-    n = 400
-    entries = [(e[0], e[1], CountingPath(e[2]), *e[3:]) for e in detect._entries(_node_with(n))]
-    CountingPath.checks = 0
-    cgroup_mounts = [e for e in entries if e[4] == "cgroup"]
-    assert [e[2] for e in detect._visible(entries, cgroup_mounts)] == ["/sys/fs/cgroup/memory"]
-    assert CountingPath.checks < 3 * n       # each sibling at most once per ancestor, not n times
+    assert looked_up == ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"]

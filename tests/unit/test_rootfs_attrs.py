@@ -1,4 +1,6 @@
 """rootfs.py's translations for the new mount API: mount(2) flags to mount attributes, data to fsconfig options."""
+import os
+
 import pytest
 
 from pyrunc.linux import rootfs
@@ -46,3 +48,31 @@ def test_data_is_split_as_the_kernel_splits_it():
     assert rootfs._data_options("overlay", r"lowerdir=/a\,b:/c,upperdir=/u,workdir=/w") == [
         r"lowerdir=/a\,b:/c", "upperdir=/u", "workdir=/w"]
     assert rootfs._data_options("overlay", r"lowerdir=/a\\,upperdir=/u") == [r"lowerdir=/a\\", "upperdir=/u"]
+
+
+MOUNTINFO = """\
+27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+40 27 0:40 / /var/lib rw shared:7 master:2 - tmpfs t rw
+41 40 0:41 / /var/lib/c rw - tmpfs t rw
+42 40 0:42 / /var/lib/c2 rw unbindable - tmpfs t rw
+"""
+
+
+def test_the_mount_holding_the_rootfs_without_statmount():
+    """Kernels before 6.8 (no statmount): the longest mountpoint on the rootfs's path, from mountinfo."""
+    assert rootfs.holding_mount(MOUNTINFO, "/var/lib/c/b/rootfs") == ("/var/lib/c", False)
+    assert rootfs.holding_mount(MOUNTINFO, "/var/lib/c2/rootfs") == ("/var/lib/c2", True)
+    assert rootfs.holding_mount(MOUNTINFO, "/var/lib/cx/rootfs") == ("/var/lib", True)
+    assert rootfs.holding_mount(MOUNTINFO, "/srv/rootfs") == ("/", True)
+
+
+@pytest.mark.parametrize("path", ["/", "/proc/self", "/sys/fs/cgroup", "/dev/null"])
+def test_statmount_agrees_with_mountinfo(path):
+    """The kernel's own answer (statx's unique mount id, then statmount) is mountinfo's, read apart."""
+    found = S.mount_of(path)
+    if found is None:
+        pytest.skip("no statmount (Linux 6.8)")
+    point, propagation = found
+    with open("/proc/self/mountinfo") as f:
+        expected = rootfs.holding_mount(f.read(), os.path.realpath(path))
+    assert (point, bool(propagation & (S.MS_SHARED | S.MS_UNBINDABLE))) == expected

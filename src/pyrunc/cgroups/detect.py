@@ -12,15 +12,21 @@ _NOT_CONTROLLERS = {"rw", "ro", "noprefix", "clone_children", "xattr", "cpuset_v
                     "favordynmods", "nsdelegate", "memory_recursiveprot", "memory_localevents"}
 
 
-def mounts(mountinfo_text):
-    """[(mountpoint, mount root, fstype, controllers)] of every visible cgroup mount, in mountinfo order.
+def mounts(mountinfo_text, mount_id):
+    """[(mountpoint, mount root, fstype, controllers)] of every cgroup mount a lookup of its
+    mountpoint reaches, in mountinfo order.
 
-    A mount hidden by a later mount on the same point (or below a hidden
-    parent) is skipped: a tmpfs over /sys/fs/cgroup/unified hides cgroup2.
+    mount_id(path): the id of the mount a lookup of path lands on, or None (statx).  A mount
+    hidden by a later mount on the same point, or below a hidden parent, is not reached: a
+    tmpfs over /sys/fs/cgroup/unified hides cgroup2.  The kernel answers that, where working it
+    out from mountinfo meant reading every mount of a node (thousands: container root
+    filesystems, pod volumes) on every create.
     """
-    entries = _entries(mountinfo_text)
     out = []
-    for e in _visible(entries, [c for c in entries if c[4] in ("cgroup", "cgroup2")]):
+    for line in _typed_lines(mountinfo_text, " - cgroup"):
+        e = _entry(line)
+        if e is None or e[4] not in ("cgroup", "cgroup2") or mount_id(e[2]) != int(e[0]):
+            continue
         _id, _parent, mp, root, fstype, opts = e
         ctrls = []
         if fstype == "cgroup":
@@ -30,61 +36,26 @@ def mounts(mountinfo_text):
     return out
 
 
-def _entries(mountinfo_text):
-    """[(id, parent id, mountpoint, mount root, fstype, super options)] of each mountinfo line."""
-    entries = []
-    for line in mountinfo_text.splitlines():
-        left, _, right = line.partition(" - ")
-        f = left.split()
-        r = right.split()
-        if len(f) < 5 or len(r) < 3:
-            continue
-        entries.append((f[0], f[1], _unescape(f[4]), _unescape(f[3]), r[0], r[2]))
-    return entries
+def _typed_lines(mountinfo_text, marker):
+    """The lines holding marker (" - TYPE"): found by the string's own search, not line by line."""
+    lines = []
+    at = mountinfo_text.find(marker)
+    while at >= 0:
+        end = mountinfo_text.find("\n", at)
+        end = len(mountinfo_text) if end < 0 else end
+        lines.append(mountinfo_text[mountinfo_text.rfind("\n", 0, at) + 1:end])
+        at = mountinfo_text.find(marker, end)
+    return lines
 
 
-def _visible(entries, candidates):
-    """Those of the candidate mounts a path lookup can reach (mountinfo is not in mount order).
-
-    Only the candidates and their ancestors are looked at: a node's mountinfo
-    holds a mount or more per container and pod volume, siblings under /run or
-    /var/lib, and checking each of those against its siblings grew with their
-    square (300 of them: 13 ms per call; 1,000: 150 ms).
-
-    A mount is covered when a child is mounted on its own root (same
-    mountpoint); it is reachable when its parent is, the parent is not
-    covered (unless the mount is that cover), and no sibling is mounted on
-    an ancestor of its mountpoint.
-    """
-    by_id = {e[0]: e for e in entries}
-    children = {}
-    for e in entries:
-        children.setdefault(e[1], []).append(e)
-
-    def under(a, b):
-        return b.startswith(a.rstrip("/") + "/")
-
-    def covered(m):
-        return any(c[2] == m[2] for c in children.get(m[0], ()))
-
-    memo = {}
-
-    def reachable(m, depth=0):
-        if m[0] in memo:
-            return memo[m[0]]
-        parent = by_id.get(m[1])
-        if parent is None or parent is m or depth > 100:
-            ok = True
-        elif m[2] == parent[2]:
-            ok = reachable(parent, depth + 1)
-        else:
-            ok = (reachable(parent, depth + 1) and not covered(parent)
-                  and not any(c is not m and c[2] != parent[2] and under(c[2], m[2])
-                              for c in children.get(parent[0], ())))
-        memo[m[0]] = ok
-        return ok
-
-    return [e for e in candidates if reachable(e) and not covered(e)]
+def _entry(line):
+    """(id, parent id, mountpoint, mount root, fstype, super options) of a mountinfo line."""
+    left, _, right = line.partition(" - ")
+    f = left.split()
+    r = right.split()
+    if len(f) < 5 or len(r) < 3:
+        return None
+    return (f[0], f[1], _unescape(f[4]), _unescape(f[3]), r[0], r[2])
 
 
 def own_paths(proc_cgroup_text):
@@ -102,7 +73,7 @@ def own_paths(proc_cgroup_text):
     return out
 
 
-def layout(mountinfo_text, proc_cgroup_text):
+def layout(mountinfo_text, proc_cgroup_text, mount_id):
     """The host's cgroup mode and hierarchies.
 
     Returns (mode, [(key, mountpoint, mount root, own path)]) where key is the
@@ -112,7 +83,7 @@ def layout(mountinfo_text, proc_cgroup_text):
     own = own_paths(proc_cgroup_text)
     v1, v2 = [], None
     seen = set()
-    for mp, root, fstype, ctrls in mounts(mountinfo_text):
+    for mp, root, fstype, ctrls in mounts(mountinfo_text, mount_id):
         if fstype == "cgroup2":
             if v2 is None or mp == ROOT:
                 v2 = ("", mp, root, own.get("", "/"))
@@ -136,7 +107,8 @@ def host_layout():
         mi = f.read()
     with open("/proc/self/cgroup") as f:
         pc = f.read()
-    return layout(mi, pc)
+    from pyrunc.linux.syscalls import lookup_mount_id
+    return layout(mi, pc, lookup_mount_id)
 
 
 def _unescape(s):

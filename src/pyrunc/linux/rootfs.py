@@ -102,16 +102,28 @@ def prepare_root(rootfs, propagation):
 def _make_parent_private(rootfs):
     # pivot_root refuses a shared parent mount, and an unbindable one (rootfsPropagation
     # unbindable) cannot be bound from; find the mount holding rootfs
-    best = ""
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            mp = line.split()[4]
-            if (rootfs == mp or rootfs.startswith(mp.rstrip("/") + "/")) and len(mp) > len(best):
-                best = mp
-                tags = line.split(" - ")[0].split()[6:]
-                shared = any(t.startswith("shared:") or t == "unbindable" for t in tags)
-    if best and shared:
-        S.mount("", best, None, S.MS_PRIVATE)
+    found = S.mount_of(rootfs)
+    if found is not None:
+        point, propagation = found
+        shared = bool(propagation & (S.MS_SHARED | S.MS_UNBINDABLE))
+    else:
+        with open("/proc/self/mountinfo") as f:
+            point, shared = holding_mount(f.read(), rootfs)
+    if point and shared:
+        S.mount("", point, None, S.MS_PRIVATE)
+
+
+def holding_mount(mountinfo_text, path):
+    """(mount point, shared or unbindable?) of the mount whose point is the longest prefix of path,
+    the last listed of those stacked there (kernels without statmount)."""
+    best, shared = "", False
+    for line in mountinfo_text.splitlines():
+        mp = line.split(" ", 5)[4]
+        if len(mp) >= len(best) and (path == mp or path.startswith(mp.rstrip("/") + "/")):
+            best = mp
+            tags = line.split(" - ")[0].split()[6:]
+            shared = any(t.startswith("shared:") or t == "unbindable" for t in tags)
+    return best, shared
 
 
 def mount_all(root_fd, mounts, cgroup_plan, in_userns, host_source=None, label=""):

@@ -1,5 +1,7 @@
 """Python face of the C extension (init and CLI processes): constants, and calls that raise OSError."""
+import errno
 from pyrunc import oslite  # posix without os.py: see oslite
+import sys
 
 from pyrunc._native import ffi, lib
 
@@ -232,3 +234,52 @@ def rename_noreplace(old, new):
 
 def fstatfs_type(fd):
     return check(lib.pr_fstatfs_type(fd), "fstatfs")
+
+
+STATX_MNT_ID = 0x1000
+STATX_MNT_ID_UNIQUE = 0x4000
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_NO_AUTOMOUNT = 0x800
+
+
+def lookup_mount_id(path):
+    """The id (mountinfo's first field) of the mount a lookup of path lands on; None if it lands
+    nowhere (a covering mount without that path, no search permission)."""
+    mnt_id = ffi.new("uint64_t *")
+    got = lib.pr_statx_mnt_id(AT_FDCWD, path.encode(errors="surrogateescape"),
+                              AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, mnt_id)
+    if got < 0:
+        return None
+    if not got & STATX_MNT_ID:
+        from pyrunc.errors import Error
+        raise Error(f"statx {path}: this kernel reports no mount ids (Linux 5.8 or later does)")
+    return mnt_id[0]
+
+
+STATMOUNT_MNT_BASIC = 0x2
+STATMOUNT_MNT_POINT = 0x10
+_STATMOUNT_SIZE = 8192       # struct statmount (512 bytes: 6.8's uapi, str[] follows) and a path
+
+
+def mount_of(path):
+    """(mount point, MS_* propagation flags) of the mount `path` is on, asked of the kernel: statx's
+    unique mount id, then statmount (6.8+), where mountinfo costs a line per mount of the host
+    (a node's hold thousands).  None from an older kernel."""
+    mnt_id = ffi.new("uint64_t *")
+    got = check(lib.pr_statx_mnt_id(AT_FDCWD, path.encode(), 0, STATX_MNT_ID_UNIQUE, mnt_id), path)
+    if not got & STATX_MNT_ID_UNIQUE:
+        return None
+    buf = ffi.new("char[]", _STATMOUNT_SIZE)
+    want = STATMOUNT_MNT_BASIC | STATMOUNT_MNT_POINT
+    ret = lib.pr_statmount(mnt_id[0], want, buf, _STATMOUNT_SIZE)
+    if ret == -errno.ENOSYS:
+        return None
+    check(ret, path)
+    raw = ffi.buffer(buf, _STATMOUNT_SIZE)
+
+    def u(offset, size):
+        return int.from_bytes(raw[offset:offset + size], sys.byteorder)
+    if u(8, 8) & want != want:
+        return None
+    point = raw[512 + u(108, 4):].split(b"\0", 1)[0]
+    return point.decode(errors="surrogateescape"), u(72, 8)
