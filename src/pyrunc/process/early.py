@@ -4,8 +4,9 @@ For `create` and `run` the front end (csrc/pyrunc_front.c, spawn_bootstrap)
 execs a fresh interpreter for stage 1 (lib/pyrunc/pyrunc-bootstrap, whose
 code is entry.spawned) before it execs the CLI, and passes "PID,FD" in
 frontabi.EARLY_BOOTSTRAP_ENV: FD is the CLI's end of their socket pair.
-Both interpreters start side by side, each on its own pages; stage 1 has
-imported everything before the CLI has its plan.  A fork of the CLI, the
+Both interpreters start side by side, each on its own pages; stage 1
+imports everything while the CLI checks the config and makes the cgroups
+(both end at about the same time: README "Performance").  A fork of the CLI, the
 way any other caller gets stage 1 (the API, `pyrunc-cli` run directly),
 shares the CLI's pages instead, and every page either process then writes
 (Python writes the reference count of every object it touches) is copied
