@@ -1,7 +1,7 @@
 """cgroups/detect.py: the host layout from mountinfo and where lookups land, and runc's cgroupsPath semantics.
 
 The kernel says which mount a lookup of a mountpoint lands on (statx, in
-tests/integration/test_cgroup_layout.py); here `lands` gives its answers."""
+tests/integration/test_cgroups_pyrunc.py); here `lands` gives its answers."""
 from pyrunc.cgroups import detect
 
 HYBRID = """\
