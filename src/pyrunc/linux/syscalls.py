@@ -1,5 +1,4 @@
 """Python face of the C extension (init and CLI processes): constants, and calls that raise OSError."""
-import errno
 from pyrunc import oslite  # posix without os.py: see oslite
 import sys
 
@@ -264,17 +263,16 @@ _STATMOUNT_SIZE = 8192       # struct statmount (512 bytes: 6.8's uapi, str[] fo
 def mount_of(path):
     """(mount point, MS_* propagation flags) of the mount `path` is on, asked of the kernel: statx's
     unique mount id, then statmount (6.8+), where mountinfo costs a line per mount of the host
-    (a node's hold thousands).  None from an older kernel."""
+    (a node's hold thousands).  None from an older kernel, or when the kernel will not say (the
+    caller then reads mountinfo, as before)."""
     mnt_id = ffi.new("uint64_t *")
-    got = check(lib.pr_statx_mnt_id(AT_FDCWD, path.encode(), 0, STATX_MNT_ID_UNIQUE, mnt_id), path)
-    if not got & STATX_MNT_ID_UNIQUE:
+    got = lib.pr_statx_mnt_id(AT_FDCWD, path.encode(), 0, STATX_MNT_ID_UNIQUE, mnt_id)
+    if got < 0 or not got & STATX_MNT_ID_UNIQUE:
         return None
     buf = ffi.new("char[]", _STATMOUNT_SIZE)
     want = STATMOUNT_MNT_BASIC | STATMOUNT_MNT_POINT
-    ret = lib.pr_statmount(mnt_id[0], want, buf, _STATMOUNT_SIZE)
-    if ret == -errno.ENOSYS:
+    if lib.pr_statmount(mnt_id[0], want, buf, _STATMOUNT_SIZE) < 0:
         return None
-    check(ret, path)
     raw = ffi.buffer(buf, _STATMOUNT_SIZE)
 
     def u(offset, size):
