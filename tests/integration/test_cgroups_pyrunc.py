@@ -3,6 +3,7 @@ import errno
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -200,7 +201,6 @@ print(json.dumps(seen))
 def test_the_layout_is_where_lookups_land():
     """A tmpfs over the cgroup2 mount hides it from the layout (the kernel's statx says where a
     lookup of its point lands, not mountinfo's list); cgroup2 mounted again over the tmpfs is seen."""
-    import sys
     from pyrunc.cgroups import detect
     mode, hierarchies = detect.host_layout()
     point = next((h[1] for h in hierarchies if h[0] == ""), None)

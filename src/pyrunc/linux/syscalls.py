@@ -241,18 +241,23 @@ AT_SYMLINK_NOFOLLOW = 0x100
 AT_NO_AUTOMOUNT = 0x800
 
 
+def _statx_mnt_id(path, flags, mask):
+    """(the mount id statx reports for path, did this kernel fill that field?); None if statx failed."""
+    mnt_id = ffi.new("uint64_t *")
+    got = lib.pr_statx_mnt_id(AT_FDCWD, path.encode(errors="surrogateescape"), flags, mask, mnt_id)
+    return None if got < 0 else (mnt_id[0], bool(got & mask))
+
+
 def lookup_mount_id(path):
     """The id (mountinfo's first field) of the mount a lookup of path lands on; None if it lands
     nowhere (a covering mount without that path, no search permission)."""
-    mnt_id = ffi.new("uint64_t *")
-    got = lib.pr_statx_mnt_id(AT_FDCWD, path.encode(errors="surrogateescape"),
-                              AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, mnt_id)
-    if got < 0:
+    found = _statx_mnt_id(path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID)
+    if found is None:
         return None
-    if not got & STATX_MNT_ID:
+    if not found[1]:
         from pyrunc.errors import Error
         raise Error(f"statx {path}: this kernel reports no mount ids (Linux 5.8 or later does)")
-    return mnt_id[0]
+    return found[0]
 
 
 STATMOUNT_MNT_BASIC = 0x2
@@ -265,13 +270,12 @@ def mount_of(path):
     unique mount id, then statmount (6.8+), where mountinfo costs a line per mount of the host
     (a node's hold thousands).  None from an older kernel, or when the kernel will not say (the
     caller then reads mountinfo, as before)."""
-    mnt_id = ffi.new("uint64_t *")
-    got = lib.pr_statx_mnt_id(AT_FDCWD, path.encode(), 0, STATX_MNT_ID_UNIQUE, mnt_id)
-    if got < 0 or not got & STATX_MNT_ID_UNIQUE:
+    found = _statx_mnt_id(path, 0, STATX_MNT_ID_UNIQUE)
+    if found is None or not found[1]:
         return None
     buf = ffi.new("char[]", _STATMOUNT_SIZE)
     want = STATMOUNT_MNT_BASIC | STATMOUNT_MNT_POINT
-    if lib.pr_statmount(mnt_id[0], want, buf, _STATMOUNT_SIZE) < 0:
+    if lib.pr_statmount(found[0], want, buf, _STATMOUNT_SIZE) < 0:
         return None
     raw = ffi.buffer(buf, _STATMOUNT_SIZE)
 
