@@ -34,6 +34,15 @@ def rfc3339(t=None):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
+# logrus's TextFormatter writes a value bare only when it is made of these characters, else quoted
+_BARE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+")
+
+
+def _text_value(value):
+    text = str(value)
+    return text if _BARE.issuperset(text) else encode_basestring(text)
+
+
 def format_line(level, msg, fmt, extra=None):
     """One log line, as runc (logrus) writes it."""
     now = rfc3339()
@@ -42,8 +51,8 @@ def format_line(level, msg, fmt, extra=None):
         fields += f",{encode_basestring(k)}:{v if isinstance(v, (int, float)) else encode_basestring(str(v))}"
     if fmt == "json":
         return f'{{"level":"{level}","msg":{encode_basestring(msg)},"time":"{now}"{fields}}}\n'
-    extra_text = "".join(f" {k}={v}" for k, v in (extra or {}).items())
-    return f'time="{now}" level={level} msg={encode_basestring(msg)}{extra_text}\n'
+    extra_text = "".join(f" {k}={_text_value(v)}" for k, v in (extra or {}).items())
+    return f'time="{now}" level={level} msg={_text_value(msg)}{extra_text}\n'
 
 
 def _emit(level, msg, extra=None):

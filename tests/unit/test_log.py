@@ -39,6 +39,14 @@ def test_debug_without_log_goes_to_stderr_even_when_stdio_is_the_containers(capf
     assert err.startswith('time="') and err.endswith(' level=debug msg="create x: mounts" ms=1.5\n'), err
 
 
+def test_text_values_are_quoted_as_logrus_quotes_them():
+    # logrus leaves a value bare only if every character is a letter, a digit or one of -._/@^+;
+    # `stage=cli start` would read as stage=cli plus a key "start"
+    line = log.format_line("debug", "trace", "text", {"stage": "cli start", "ms": 0.5, "path": "/a/b-c",
+                                                      "q": 'say "x"'})
+    assert line.endswith(' level=debug msg=trace stage="cli start" ms=0.5 path=/a/b-c q="say \\"x\\""\n'), line
+
+
 def test_without_debug_the_containers_stderr_stays_quiet(capfd):
     log.setup(None, "text", debug=False, stderr_ok=False)
     log.warning("ignoring unknown or unavailable capabilities: [CAP_X]")
