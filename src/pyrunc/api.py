@@ -61,22 +61,25 @@ class Container:
 
     # -- lifecycle -------------------------------------------------------
     def create(self, bundle, *, pid_file=None, console_socket=None, no_pivot=False, no_new_keyring=False,
-               preserve_fds=0):
-        """Set the container up (its stdio is the caller's); returns the init's host pid."""
+               preserve_fds=0, listen_fds=0):
+        """Set the container up (its stdio is the caller's); returns the init's host pid.
+        listen_fds: socket activation's fds (3 on, before the preserved ones; the process gets
+        LISTEN_FDS and LISTEN_PID=1, as with runc)."""
         from pyrunc import create
         _no_nul(bundle=bundle, pid_file=pid_file, console_socket=console_socket)
         return create.create(self._host, self.id, bundle, pid_file=pid_file, console_socket=console_socket,
-                             no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds)
+                             no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
+                             listen_fds=listen_fds)
 
     def run(self, bundle, *, detach=False, keep=False, subreaper=True, pid_file=None, console_socket=None,
-            no_pivot=False, no_new_keyring=False, preserve_fds=0):
+            no_pivot=False, no_new_keyring=False, preserve_fds=0, listen_fds=0):
         """create and start; in the foreground relay signals and the tty, wait, delete (unless keep):
         the process's exit code (0 once it runs when detached)."""
         from pyrunc import runfg
         _no_nul(bundle=bundle, pid_file=pid_file, console_socket=console_socket)
         return runfg.run(self._host, self.id, bundle, detach=detach, keep=keep, subreaper=subreaper,
                          pid_file=pid_file, console_socket=console_socket, no_pivot=no_pivot,
-                         no_new_keyring=no_new_keyring, preserve_fds=preserve_fds)
+                         no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, listen_fds=listen_fds)
 
     def start(self):
         from pyrunc import lifecycle

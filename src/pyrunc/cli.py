@@ -257,7 +257,19 @@ def do_create(g, o, pos):
     _container(g, pos[0]).create(o.get("bundle", "."), pid_file=o.get("pid-file"),
                                  console_socket=o.get("console-socket"), no_pivot=o.get("no-pivot", False),
                                  no_new_keyring=o.get("no-new-keyring", False),
-                                 preserve_fds=o.get("preserve-fds", 0))
+                                 preserve_fds=o.get("preserve-fds", 0), listen_fds=_listen_fds())
+
+
+def _listen_fds():
+    """systemd socket activation, as runc's create and run (go-systemd's activation.Files): LISTEN_FDS
+    fds from 3 on are the process's too, when LISTEN_PID is this process (the front end execs us)."""
+    env = oslite.startup_environ
+    try:
+        if int(env.get("LISTEN_PID", "")) != oslite.getpid():
+            return 0
+        return max(int(env.get("LISTEN_FDS", "")), 0)
+    except ValueError:
+        return 0
 
 
 def do_start(g, o, pos):
@@ -270,7 +282,8 @@ def do_state(g, o, pos):
 
 
 def do_kill(g, o, pos):
-    _container(g, pos[0]).kill(pos[1] if len(pos) > 1 else "TERM", o.get("all", False))
+    # an empty signal is the default one, as runc's `kill ID ""`
+    _container(g, pos[0]).kill(pos[1] if len(pos) > 1 and pos[1] else "TERM", o.get("all", False))
 
 
 def do_delete(g, o, pos):
@@ -282,7 +295,8 @@ def do_run(g, o, pos):
         o.get("bundle", "."), detach=o.get("detach", False), keep=o.get("keep", False),
         subreaper=not o.get("no-subreaper", False), pid_file=o.get("pid-file"),
         console_socket=o.get("console-socket"), no_pivot=o.get("no-pivot", False),
-        no_new_keyring=o.get("no-new-keyring", False), preserve_fds=o.get("preserve-fds", 0))
+        no_new_keyring=o.get("no-new-keyring", False), preserve_fds=o.get("preserve-fds", 0),
+        listen_fds=_listen_fds())
 
 
 def do_exec(g, o, pos):

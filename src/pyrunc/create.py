@@ -6,8 +6,16 @@ from pyrunc.errors import BadConfig, Error
 
 
 def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
-           no_new_keyring=False, preserve_fds=0, detach=True, subreaper=False, console_fd=None):
+           no_new_keyring=False, preserve_fds=0, listen_fds=0, detach=True, subreaper=True, console_fd=None):
     """Set the container up until its init waits for `start`; returns the init's pid.
+
+    Not detached (a foreground `run`), the init becomes our child: runc's
+    init is its child (nsexec clones it with CLONE_PARENT), ours is stage
+    1's, which exits once it has forked it, so we are the subreaper while
+    it does; we stay one (reaping the container's orphans, as runc's `run`)
+    unless `subreaper` is False (`--no-subreaper`).  `listen_fds`: systemd
+    socket activation's fds, passed before the preserved ones (runc's
+    LISTEN_FDS, see cli).
 
     Crash consistency: state.json (marked "creating", with the cgroup
     paths) exists before anything else does, so a `delete --force` or a
@@ -15,7 +23,8 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     """
     from pyrunc.process.parent import Stages, run_runtime_hooks
     # first of all: stage 1 imports what it needs while we do the rest
-    stages = Stages().spawn(preserve_fds)
+    passed = listen_fds + preserve_fds     # fds 3.. the process gets, the listening ones first
+    stages = Stages().spawn(passed)
     from pyrunc import config, exeseal
     from pyrunc import cgroups
     from pyrunc.cgroups import detect
@@ -27,7 +36,8 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     c = manager = None
     fds = []
     try:
-        doc = _checked_config(bundle, console_socket, detach, preserve_fds, host.rootless, host.systemd_cgroup)
+        doc = _checked_config(bundle, console_socket, detach, listen_fds, preserve_fds, host.rootless,
+                             host.systemd_cgroup)
         from pyrunc.linux import seccomp
         filter_entry, bpf = seccomp.prepare(doc.get("linux", {}).get("seccomp"), host.root)
         if filter_entry:
@@ -44,6 +54,11 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
                               cgroupns=any(n.get("type") == "cgroup" for n in linux.get("namespaces", ())),
                               rootless=host.rootless, annotations=doc.get("annotations"))
         plan = config.build(doc, bundle, cid, manager, layout, no_pivot, no_new_keyring)
+        if listen_fds and plan["process"]:
+            # runc's words for them: LISTEN_PID is the process's pid as it sees it (1), and these
+            # override the config's (set after it, one at a time)
+            plan["process"]["env"] = config.dedup_env(plan["process"]["env"] + [f"LISTEN_FDS={listen_fds}",
+                                                                                "LISTEN_PID=1"])
         base = {"id": cid, "bundle": bundle, "rootfs": plan["rootfs"],
                 "created": state.now_rfc3339nano(), "annotations": doc.get("annotations", {}),
                 "cgroup": manager.to_state(), "config": _saved_config(doc, no_new_keyring)}
@@ -51,7 +66,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         manager.create(linux.get("devices", ()), pid=stages.stage1)
         trace.mark("cgroup")
         fds.append(oslite.open(c.fifo, oslite.O_RDWR | oslite.O_CLOEXEC))
-        plan["fds"].update(fifo=fds[0], preserve=preserve_fds)
+        plan["fds"].update(fifo=fds[0], preserve=passed)
         fds.extend(_prepare_idmaps(plan["mounts"]))
         fds.append(exeseal.sealed_init())
         plan["fds"]["init"] = fds[-1]
@@ -60,7 +75,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
             fds.append(oslite.dup(console_fd) if console_fd is not None else unixsock.connect(console_socket, "console socket"))
             plan["fds"]["console"] = fds[-1]
         seccomp.attach(plan, filter_entry, bpf, fds)
-        if subreaper:
+        if not detach:
             from pyrunc.linux import syscalls as S
             S.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
         stages.bootstrap(plan)
@@ -80,6 +95,8 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         pid = stages.wait_ready(on_userns=lambda p: write_maps(p, plan["uid_map"], plan["gid_map"],
                                                                deny_setgroups=host.rootless),
                                 on_setup=on_setup, on_pid=on_pid)
+        if not detach and not subreaper:
+            S.prctl(S.PR_SET_CHILD_SUBREAPER, 0)   # stage 1 is reaped: the init is ours now
         start = state.proc_start_time(pid)
         if start is None:
             raise Error("container init exited before it was ready")
@@ -151,7 +168,7 @@ def _open_userns(path):
         raise Error(f"open user namespace {path} for an idmapped mount: {e.strerror}") from None
 
 
-def _checked_config(bundle, console_socket, detach, preserve_fds, rootless=False, systemd=False):
+def _checked_config(bundle, console_socket, detach, listen_fds, preserve_fds, rootless=False, systemd=False):
     """config.json, typed and checked; every problem at once."""
     from pyrunc import spec, validate
     doc = spec.load(bundle)
@@ -164,21 +181,23 @@ def _checked_config(bundle, console_socket, detach, preserve_fds, rootless=False
         problems.append("/process/terminal: cannot allocate a tty for a detached container without --console-socket")
     if console_socket and not p.get("terminal"):
         problems.append("--console-socket: the process has no terminal (process.terminal is false)")
-    problems += _check_preserved(preserve_fds)
+    problems += _check_passed(listen_fds, preserve_fds)
     if problems:
         raise BadConfig("config.json: " + "; ".join(problems))
     trace.mark("validate")
     return doc
 
 
-def _check_preserved(n):
-    """--preserve-fds N passes fds 3..N+2: each must be open, or one of ours could take its number."""
+def _check_passed(listen, preserve):
+    """LISTEN_FDS=L and --preserve-fds N pass fds 3..L+N+2: each must be open, or one of ours could
+    take its number."""
     missing = []
-    for fd in range(3, 3 + n):
+    for fd in range(3, 3 + listen + preserve):
         try:
             oslite.fstat(fd)
         except OSError:
-            missing.append(f"--preserve-fds {n}: fd {fd} is not open")
+            what = f"LISTEN_FDS={listen}" if fd < 3 + listen else f"--preserve-fds {preserve}"
+            missing.append(f"{what}: fd {fd} is not open")
     return missing
 
 

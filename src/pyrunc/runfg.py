@@ -11,7 +11,7 @@ def run(host, cid, bundle, detach=False, keep=False, subreaper=True, console_soc
         ours, theirs = console.local_pair()
     try:
         pid = create.create(host, cid, bundle, console_socket=console_socket, detach=detach,
-                            subreaper=not detach and subreaper, console_fd=theirs, **create_opts)
+                            subreaper=subreaper, console_fd=theirs, **create_opts)
     finally:
         if theirs is not None:
             oslite.close(theirs)

@@ -1,6 +1,7 @@
 """The OCI lifecycle on real namespaces: create, start, state, kill, delete, run, list."""
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -69,7 +70,7 @@ def test_delete_created_container_kills_init(rt, bundle):
 
 
 @pytest.mark.parametrize("sig,name", [(15, "TERM"), (15, "SIGTERM"), (9, "9"), (2, "INT"), (10, "usr1"),
-                                      (35, "35")])
+                                      (35, "35"), (15, "")])     # runc: an empty signal is the default
 def test_kill_signals(rt, bundle, sig, name):
     """The signal named reaches the init: its trap for that number runs (KILL, which no trap sees, stops it)."""
     traps = "; ".join(f"trap 'echo trapped {n}; exit {n}' {n}" for n in (2, 10, 15, 35))
@@ -148,6 +149,29 @@ def test_exit_code_of_run(rt, bundle):
     assert p.returncode == 7
     assert p.stdout == "out\n"
     assert "x1" not in rt.ids()
+
+
+def test_run_without_subreaper_still_waits_for_its_process(rt, bundle):
+    bundle.set_args("sh", "-c", "echo out; exit 3")
+    p = rt.run("run", "--no-subreaper", "--bundle", bundle.path, "x3", check=False)
+    assert (p.returncode, p.stdout) == (3, "out\n"), p.stderr
+    assert "x3" not in rt.ids()
+
+
+@pytest.mark.parametrize("flags, adopted", [((), True), (("--no-subreaper",), False)])
+def test_run_reaps_orphans_unless_no_subreaper(rt, bundle, tmp_path, flags, adopted):
+    """A foreground `run` is the subreaper of what the container orphans (seen without a pid
+    namespace), as runc's; with --no-subreaper they go to the caller's own reaper."""
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "pid"]
+    bundle.set_args("sh", "-c", 'sh -c "sleep 1 & echo \\$! > /dev/shm/orphan"; sleep 0.3; '
+                                'grep PPid /proc/$(cat /dev/shm/orphan)/status; sleep 1.2')
+    (tmp_path / "empty").write_text("")
+    with open(tmp_path / "empty") as empty:
+        p = subprocess.Popen(rt.argv("run", *flags, "--bundle", bundle.path, "x4"), stdin=empty,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert (int(out.split()[1]) == p.pid) == adopted, (out, p.pid)
 
 
 def test_run_detached(rt, bundle):

@@ -120,6 +120,26 @@ def test_preserve_fds(rt, bundle, tmp_path):
     assert lines[1] == "5"   # 0-2, the preserved fd 3, and ls's own
 
 
+@pytest.mark.parametrize("listen_pid, expected", [("$$", ["activated", "6", "1/1"]), ("1", ["activated", "5", "/"])])
+def test_socket_activation_fds_come_before_the_preserved_ones(rt, bundle, tmp_path, listen_pid, expected):
+    """systemd socket activation, as runc's create: when LISTEN_PID is the runtime's pid, its
+    LISTEN_FDS fds from 3 on reach the process before the --preserve-fds ones, and the process is
+    told LISTEN_FDS and LISTEN_PID=1 (its own pid); for another pid they are not the runtime's."""
+    (tmp_path / "activated").write_text("activated\n")
+    (tmp_path / "preserved").write_text("preserved\n")
+    bundle.set_args("sh", "-c", 'cat <&3; ls /proc/self/fd | wc -l; echo "$LISTEN_FDS/$LISTEN_PID"')
+    out = tmp_path / "la.out"
+    with open(out, "w") as o, open(os.devnull) as devnull:
+        subprocess.run(["bash", "-c", f'exec 3<"$1" 4<"$2"; shift 2; export LISTEN_FDS=1 LISTEN_PID={listen_pid}; '
+                        'exec "$@"', "_", str(tmp_path / "activated"), str(tmp_path / "preserved"),
+                        *rt.argv("create", "--bundle", bundle.path, "--preserve-fds", "1", "la1")],
+                       stdin=devnull, stdout=o, stderr=o, check=True)
+    rt.run("start", "la1")
+    wait_for(lambda: rt.status("la1") == "stopped", what="exit")
+    rt.run("delete", "la1")
+    assert read(out).split() == expected    # 0-2, 3 and (activated) 4, and ls's own
+
+
 def test_signals_the_caller_ignored_are_not_ignored_inside(rt, bundle, tmp_path, is_pyrunc):
     """An ignored disposition survives execve: the container's process must start with none.
     34 is one a libc keeps for itself (musl: 32 to 34, glibc: 32 and 33), whose sigaction
