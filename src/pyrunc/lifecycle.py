@@ -68,11 +68,15 @@ def kill(host, cid, sig, all_processes=False):
             # shim sends exactly this after such an init exits, then waits for the pipes)
             from pyrunc import cgroups
             cgroups.from_state(c.data["cgroup"]).kill_all(sig)
-        kill_init(c, sig)
+        kill_init(c, sig, paused=status == "paused")
 
 
-def kill_init(c, sig):
-    """Signal the container's init, if it is still the process create started; SIGKILL: wait for its exit."""
+def kill_init(c, sig, paused=False):
+    """Signal the container's init, if it is still the process create started; SIGKILL: wait for its exit.
+
+    A paused container is thawed once its init has SIGKILL pending, as runc
+    does: a task in a frozen v1 cgroup acts on no signal until it is thawed,
+    and with the signal already pending it dies before it runs again."""
     import _signal
     pid = c.data.get("pid")
     if not pid:
@@ -86,6 +90,8 @@ def kill_init(c, sig):
         if state.alive(pid, c.data.get("pid_start")):
             _signal.pidfd_send_signal(pidfd, sig)
             if sig == 9:
+                if paused:
+                    _thaw(c)
                 _wait_readable(pidfd, 5.0)
     except ProcessLookupError:
         pass
@@ -109,9 +115,7 @@ def delete(host, cid, force=False):
         status = c.status()
         transitions.require("delete --force" if force else "delete", status, cid)
         if status != "stopped":
-            if status == "paused":
-                _thaw(c)
-            kill_init(c, 9)
+            kill_init(c, 9, paused=status == "paused")
         destroy(c)
 
 

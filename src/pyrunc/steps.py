@@ -129,8 +129,9 @@ def state_sections(cid, data):
 
 
 def kill_sections(data):
-    """`kill` of the init: in every status transitions.ALLOWED lets it act in (its init alive)."""
-    return [([_init("alive", data)], [_init("signal", data)])]
+    """`kill` of the init: in every status transitions.ALLOWED lets it act in (its init alive) but
+    paused, whose SIGKILL also thaws the freezer (lifecycle.kill_init): that is Python's."""
+    return [([_init("alive", data), *_thawed(data)], [_init("signal", data)])]
 
 
 def kill_all_sections(data, driver):

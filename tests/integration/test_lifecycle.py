@@ -84,6 +84,19 @@ def test_kill_signals(rt, bundle, sig, name):
     assert read(p.out_path) == "ready\n" + ("" if sig == 9 else f"trapped {sig}\n")
 
 
+@pytest.mark.parametrize("name", ["KILL", "9"])
+def test_sigkill_of_a_paused_container_thaws_it(rt, bundle, name):
+    """A task in a frozen v1 cgroup acts on no signal until thawed: runc thaws a paused container
+    once its init has SIGKILL pending (containerd's shim kills a paused task, then waits for it)."""
+    bundle.set_args("sleep", "300")
+    create(rt, bundle, "kp1")
+    rt.run("start", "kp1")
+    rt.run("pause", "kp1")
+    rt.run("kill", "kp1", name)
+    wait_for(lambda: rt.status("kp1") == "stopped", what="the paused init to die of SIGKILL")
+    rt.run("delete", "kp1")
+
+
 @pytest.mark.crun_differs("its created init ignores SIGTERM")
 def test_kill_created_container_with_term(rt, bundle):
     create(rt, bundle, "k2")

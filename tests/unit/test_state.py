@@ -237,9 +237,10 @@ def test_the_front_ends_state_answer_is_pythons_in_every_status(tmp_path, monkey
                 assert [s.split(" ", 1)[0] for s in answer] == ["print"]
                 assert _unescape(answer[0].split(" ", 1)[1]) == jsonlite.pretty(c.oci_state()) + "\n"
                 assert json.loads(_unescape(answer[0].split(" ", 1)[1]))["status"] == status
+            # the front end kills where Python may, but for a paused container (lifecycle.kill_init thaws it)
             kill = [conds for conds, _, _ in _sections(text, "kill")]
             assert any(all(facts[x.split()[0]] for x in conds) for conds in kill) == \
-                transitions.allowed("kill", c.status())
+                (transitions.allowed("kill", c.status()) and c.status() != "paused")
     c.unlock()
 
 
