@@ -719,6 +719,12 @@ int main(int argc, char **argv)
     int i = 1, rootfd, dir, fd, ps_json = 0, force = 0, all = 0, others = 0;
 
     saved_argv = argv;
+    /* fds 0-2 open, /dev/null where the caller closed one (runc's os/exec gives a process /dev/null
+     * for a missing one): else the first file opened here or in Python takes that number, and a
+     * stage would hand it to the container as its stdio */
+    for (fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0)
+            open("/dev/null", O_RDWR);     /* the lowest free number: fd */
     if (geteuid() != 0)
         python();      /* rootless: another root directory and other rules */
     for (; i < argc && argv[i][0] == '-'; i++) {

@@ -221,11 +221,14 @@ def run_and_exit(argv=None):
     first import; `python -m pyrunc` from here.
     """
     gc.set_threshold(GC_THRESHOLD)
+    oslite.open_stdio()     # the front end's first step, for a CLI called directly
     rc = main(argv)
     if frontabi.EARLY_BOOTSTRAP_ENV in oslite.startup_environ:
         from pyrunc.process import early
         early.discard()     # the call ended without adopting the bootstrap process the front end started
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue        # the fd was closed when the interpreter started
         try:
             stream.flush()
         except (OSError, ValueError):

@@ -6,7 +6,8 @@ from pyrunc.errors import BadConfig, Error
 
 
 def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
-           no_new_keyring=False, preserve_fds=0, listen_fds=0, detach=True, subreaper=True, console_fd=None):
+           no_new_keyring=False, preserve_fds=0, listen_fds=0, detach=True, subreaper=True, console_fd=None,
+           stdio=()):
     """Set the container up until its init waits for `start`; returns the init's pid.
 
     Not detached (a foreground `run`), the init becomes our child: runc's
@@ -15,7 +16,8 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     it does; we stay one (reaping the container's orphans, as runc's `run`)
     unless `subreaper` is False (`--no-subreaper`).  `listen_fds`: systemd
     socket activation's fds, passed before the preserved ones (runc's
-    LISTEN_FDS, see cli).
+    LISTEN_FDS, see cli).  `stdio`: the process's fds 0-2 in place of ours
+    (a foreground `run`'s pipes, console.stdio_pipes).
 
     Crash consistency: state.json (marked "creating", with the cgroup
     paths) exists before anything else does, so a `delete --force` or a
@@ -70,6 +72,8 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         fds.extend(_prepare_idmaps(plan["mounts"]))
         fds.append(exeseal.sealed_init())
         plan["fds"]["init"] = fds[-1]
+        if stdio:
+            plan["fds"]["stdio"] = list(stdio)
         if console_socket:
             from pyrunc import unixsock
             fds.append(oslite.dup(console_fd) if console_fd is not None else unixsock.connect(console_socket, "console socket"))

@@ -100,9 +100,9 @@ def run(host, cid, o, args):
     # forked first: stage 1 imports while we read the state and build the plan
     stages = Stages().spawn(o.get("preserve-fds", 0))
     fds = []
-    ours = master = None
+    ours = master = pipes = None
     try:
-        plan, fds, ours = _plan(host, cid, o, args)
+        plan, fds, ours, pipes = _plan(host, cid, o, args)
         detach = o.get("detach", False)
         stages.bootstrap(plan)
         stages.wait_ready()
@@ -118,6 +118,8 @@ def run(host, cid, o, args):
             ours.close()
         if master is not None:
             oslite.close(master)
+        for fd in pipes or ():
+            oslite.close(fd)
         raise
     finally:
         for fd in fds:
@@ -127,17 +129,18 @@ def run(host, cid, o, args):
     if detach:
         return 0
     try:
-        return console.wait_foreground(xpid, master)
+        return console.wait_foreground(xpid, master, pipes)
     finally:
         if ours is not None:
             ours.close()
 
 
 def _plan(host, cid, o, args):
-    """(the plan of stage 1, the fds it holds, our end of a local console or None)."""
+    """(the plan of stage 1, the fds it holds, our end of a local console or None, our ends of the
+    stdio pipes or None)."""
     from pyrunc import state
     fds = []
-    ours = None
+    ours = pipes = None
     try:
         with host.container(cid).lock() as c:
             c.load()
@@ -192,6 +195,11 @@ def _plan(host, cid, o, args):
         elif o.get("console-socket"):
             fds.append(unixsock.connect(o["console-socket"], "console socket"))
             plan["fds"]["console"] = fds[-1]
+        elif not detach:
+            # runc's pipes, never the caller's own files or terminal: see console.stdio_pipes
+            pipes, theirs = console.stdio_pipes()
+            fds.extend(theirs)
+            plan["fds"]["stdio"] = theirs
         seccomp.attach(plan, entry, bpf, fds)
     except BaseException:
         for fd in fds:
@@ -199,8 +207,10 @@ def _plan(host, cid, o, args):
                 oslite.close(fd)
         if ours is not None:
             ours.close()
+        for fd in pipes or ():
+            oslite.close(fd)
         raise
-    return plan, fds, ours
+    return plan, fds, ours, pipes
 
 
 def _report_page():

@@ -12,7 +12,8 @@ each against os and posixpath.
 from posix import *  # noqa: F401,F403  (open, close, read, write, stat, O_* ... exactly os's)
 from posix import _exit  # noqa: F401  (not in posix.__all__)
 from posix import environ as _environ
-from posix import O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_PATH, O_WRONLY, close, getcwd, getpid, lstat, mkdir, readlink, rename
+from posix import O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_PATH, O_RDWR, O_WRONLY, close, fstat, getcwd, getpid, lstat, mkdir
+from posix import readlink, rename
 from posix import scandir, unlink, urandom, write
 from posix import open
 from posix import stat as _stat
@@ -125,6 +126,16 @@ def walk_no_follow(top, topdown=True):
         yield from walk_no_follow(path.join(top, d), topdown)
     if not topdown:
         yield top, dirs, files
+
+
+def open_stdio():
+    """fds 0-2 open: /dev/null in place of one the caller closed (the front end does the same,
+    csrc/pyrunc_front.c main), so that no file we open takes a stdio number a container inherits."""
+    for fd in (0, 1, 2):
+        try:
+            fstat(fd)
+        except OSError:
+            open("/dev/null", O_RDWR)      # the lowest free number: fd
 
 
 def write_file(p, value):

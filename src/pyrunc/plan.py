@@ -36,6 +36,8 @@ HOOK_STATE = {"ociVersion": "str", "id": "str", "pid": "int", "bundle": "str", "
 HIERARCHY = {"name": "str", "dir": "str", "v2": "bool", "options": "str", "links": ["str"]}
 FDS = {
     "fifo": "fd", "console": ("opt", "fd"), "preserve": "int", "init": "fd",
+    # a foreground process without a terminal: the pipes that become its fds 0-2 (console.stdio_pipes)
+    "stdio": ("opt", ["fd"]),
     "seccomp": "fd", "seccomp_notify": "fd",
     # stage 1's own note of the fds it received, set once it has the plan (the resealed stage 1 keeps them)
     "received": ("opt", ["int"]),

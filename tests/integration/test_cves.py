@@ -41,6 +41,12 @@ def pidat(tmp_path_factory):
     return _helper(tmp_path_factory, "pidat")
 
 
+@pytest.fixture(scope="session")
+def tiocsti(tmp_path_factory):
+    """Pushes text into the input of the terminal on its stdin."""
+    return _helper(tmp_path_factory, "tiocsti")
+
+
 class Inotify:
     """IN_OPEN events on one path, seen from the host (an open the device cgroup refuses makes none)."""
     IN_OPEN = 0x20
@@ -138,6 +144,63 @@ def check_host_dev_null_stdio(rt, bundle, cid="nullstdio"):
         return []
     leaks.restore_dev_null()
     return ["the host's /dev/null was handed to the container's user"]
+
+
+FOREGROUND_ATTACK = "cat; readlink /proc/self/fd/0; echo TAMPERED >> /proc/self/fd/0; exit 3"
+
+
+def check_foreground_stdio(rt, bundle, tmp_path, verb, cid="fgstdio"):
+    """A foreground `run` or `exec` without a terminal gives its process pipes of the runtime's
+    (runc's setupProcessPipes), never the caller's own files: a process of uid 1000 reopens its
+    stdin through /proc/self/fd for writing, and stage 2 hands the process's stdio to its user."""
+    source, sink = tmp_path / f"{cid}.input", tmp_path / f"{cid}.output"
+    source.write_text("from the caller\n")
+    sink.write_text("")
+    if verb == "run":
+        bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+        bundle.set_args("sh", "-c", FOREGROUND_ATTACK)
+        argv = rt.argv("run", "--bundle", bundle.path, cid)
+    else:
+        bundle.set_args("sleep", "300")
+        create(rt, bundle, cid)
+        rt.run("start", cid)
+        argv = rt.argv("exec", "--user", "1000:1000", cid, "sh", "-c", FOREGROUND_ATTACK)
+    try:
+        with open(source) as i, open(sink, "a") as o:
+            p = subprocess.run(argv, stdin=i, stdout=o, stderr=subprocess.STDOUT, timeout=60)
+    finally:
+        rt.run("delete", "--force", cid, check=False)
+    problems = []
+    out = read(sink)
+    if p.returncode != 3 or not out.startswith("from the caller\n"):
+        problems.append(f"{verb}: exit {p.returncode}, output {out!r}")
+    if read(source) != "from the caller\n":
+        problems.append(f"{verb}: the container wrote into the caller's stdin file: {read(source)!r}")
+    for f in (source, sink):
+        st = os.stat(f)
+        if (st.st_uid, st.st_gid, st.st_mode & 0o7777) != (0, 0, 0o644):
+            problems.append(f"{verb}: the caller's {f.name} is now {st.st_uid}:{st.st_gid} {st.st_mode & 0o7777:o}")
+    return problems
+
+
+def check_foreground_tiocsti(rt, bundle, tiocsti, cid="fgtty"):
+    """The caller's terminal never reaches a foreground exec's process, which with CAP_SYS_ADMIN
+    could push a command into the caller's shell (TIOCSTI); runc's gets a pipe: ENOTTY."""
+    from tests.integration.test_parity import on_pty
+    shutil.copy2(tiocsti, os.path.join(bundle.rootfs, "bin", "tiocsti"))
+    bundle.set_args("sleep", "300")
+    create(rt, bundle, cid)
+    rt.run("start", cid)
+    try:
+        rc, out = on_pty(rt.argv("exec", "--cap", "CAP_SYS_ADMIN", cid, "tiocsti", "id\n"))
+    finally:
+        rt.run("delete", "--force", cid)
+    return [] if b"errno 25" in out else [f"TIOCSTI into the caller's terminal: {out!r} (exit {rc})"]
+
+
+def tiocsti_refused_to_all():
+    legacy = "/proc/sys/dev/tty/legacy_tiocsti"
+    return os.path.exists(legacy) and read(legacy).strip() == "0"
 
 
 def check_dev_null_symlink(rt, bundle, cid="devnull"):
@@ -534,6 +597,19 @@ def test_host_dev_null_stdio_stays_roots(rt, bundle):
     assert check_host_dev_null_stdio(rt, bundle) == []
 
 
+@pytest.mark.agnostic
+@pytest.mark.parametrize("verb", ["run", "exec"])
+def test_foreground_stdio_is_never_the_callers_files(rt, bundle, tmp_path, verb):
+    assert check_foreground_stdio(rt, bundle, tmp_path, verb) == []
+
+
+@pytest.mark.agnostic
+def test_foreground_exec_cannot_type_into_the_callers_terminal(rt, bundle, tiocsti):
+    if tiocsti_refused_to_all():
+        pytest.skip("this kernel refuses TIOCSTI to every process (dev.tty.legacy_tiocsti=0)")
+    assert check_foreground_tiocsti(rt, bundle, tiocsti) == []
+
+
 def test_console_symlink_never_followed(rt, bundle, tmp_path, is_pyrunc):
     if not is_pyrunc:
         pytest.skip("Debian's runc 1.1.5 predates the CVE-2025-52565 fix")
@@ -595,6 +671,8 @@ def test_exec_never_joins_a_reused_pid(rt, bundle, pidat, is_pyrunc):
     ("any-dev-null", check_dev_null_symlink),
     ("proc-mounts", check_proc_sysctl_redirect),
     ("stdio-dev-null", check_host_dev_null_stdio),
+    ("caller-stdio", "foreground-stdio"),
+    ("caller-stdio", "foreground-tty"),
     ("console-symlink", "console"),
     ("inheritable-cap", check_exec_cap_inheritable),
     ("python-start-hooks", check_start_hook_privileges),
@@ -606,9 +684,11 @@ def test_exec_never_joins_a_reused_pid(rt, bundle, pidat, is_pyrunc):
     ("exec-ns-by-path", "pid-reuse"),
     ("privileged-wait", check_created_init_identity),
 ])
-def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, is_pyrunc, exescan, pidat):
+def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, is_pyrunc, exescan, pidat, tiocsti):
     if not is_pyrunc:
         pytest.skip("weakens pyrunc's own install")
+    if check == "foreground-tty" and tiocsti_refused_to_all():
+        pytest.skip("this kernel refuses TIOCSTI to every process (dev.tty.legacy_tiocsti=0)")
     weak = Runtime(weakened(rt.path, weakening, tmp_path / "weak"), rt.root)
     if check == "mount":
         outside = tmp_path / "outside"
@@ -624,6 +704,11 @@ def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, i
         # through the Python CLI, whose stage 1 is a fork of it (the host's interpreter): the front end
         # starts stage 1 from a read-only clone, which needs no re-exec (test_early_bootstrap checks it)
         problems = check_shared_pidns_exes(Runtime(python_cli(weak.path), weak.root), bundle, exescan)
+    elif check == "foreground-stdio":
+        problems = check_foreground_stdio(weak, bundle, tmp_path, "run") + \
+            check_foreground_stdio(weak, bundle, tmp_path, "exec", cid="fgstdio2")
+    elif check == "foreground-tty":
+        problems = check_foreground_tiocsti(weak, bundle, tiocsti)
     elif check == "cwd":
         problems = check_cwd_magic_link(weak, bundle, tmp_path)
     elif check == "pid-reuse":

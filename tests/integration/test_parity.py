@@ -1,8 +1,11 @@
 """Where pyrunc behaved differently from runc (found by a runc-compatibility run): each checked against runc too."""
+import fcntl
 import json
 import os
 import re
+import struct
 import subprocess
+import termios
 
 import pytest
 
@@ -16,9 +19,12 @@ pytestmark = pytest.mark.agnostic
 MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 
 
-def on_pty(argv, timeout=30):
-    """(exit code, raw output) of argv run with a new pty as its stdio and controlling terminal."""
+def on_pty(argv, timeout=30, size=None):
+    """(exit code, raw output) of argv run with a new pty (of `size` rows and columns) as its
+    stdio and controlling terminal."""
     master, slave = os.openpty()
+    if size:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
     try:
         p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     finally:
@@ -142,6 +148,27 @@ def test_foreground_exec_tty_has_onlcr_cleared(rt, bundle, tmp_path):
     finally:
         rt.run("delete", "--force", "onl2")
     assert rc == 0 and b"-onlcr" in out, out
+
+
+def test_foreground_terminal_has_the_callers_size(rt, bundle, tmp_path):
+    """runc gives a foreground process's pty its own terminal's size (and again on SIGWINCH)."""
+    detach(rt, bundle, "sz1", tmp_path)
+    try:
+        rc, out = on_pty(rt.argv("exec", "-t", "sz1", "stty", "size"), size=(33, 111))
+    finally:
+        rt.run("delete", "--force", "sz1")
+    assert rc == 0 and b"33 111" in out, out
+
+
+# ------------------------------------------------------------------ the caller's stdio
+
+def test_run_with_the_callers_stdio_closed(rt, bundle):
+    """A caller's closed stdin is an empty one to the process (runc's os/exec opens /dev/null)."""
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}     # stage 2 hands its stdio to the user
+    bundle.set_args("sh", "-c", "cat; echo done")
+    p = subprocess.run(["bash", "-c", 'exec "$@" <&-', "_", *rt.argv("run", "--bundle", bundle.path, "cl1")],
+                       capture_output=True, text=True, timeout=60)
+    assert (p.returncode, p.stdout) == (0, "done\n"), p.stderr
 
 
 # ------------------------------------------------------------------ the process

@@ -47,6 +47,8 @@ WEAKENINGS = {
     "stdio-dev-null": ("pyrunc/process/program.py",
                        "        if st.st_uid == uid or (stat.S_ISCHR(st.st_mode) and st.st_rdev == rootfs.NULL_DEV):\n",
                        "        if st.st_uid == uid:\n"),
+    # a foreground run or exec hands its process the caller's own stdio, not pipes of its own
+    "caller-stdio": ("pyrunc/process/bootstrap.py", '    if not stdio:\n        return\n', '    return\n'),
     # CVE-2025-52565: bind the pty over whatever /dev/console points to
     "console-symlink": ("pyrunc/linux/rootfs.py",
                         '        target = S.openat2(dev, "console", O_PATH, S.RESOLVE_BENEATH | S.RESOLVE_NO_SYMLINKS)\n',

@@ -1,4 +1,5 @@
 """Stage 1 (bootstrap process): cgroups first, then (create) namespaces joined and created in runc's order and the init forked, or (exec) execstage."""
+import fcntl
 from pyrunc import oslite  # posix without os.py: see oslite
 
 from pyrunc import jsonlite, trace
@@ -33,8 +34,25 @@ def receive_plan(chan):
         cur = plan
         for k in path:
             cur = cur[int(k)] if isinstance(cur, list) else cur[k]
-        cur[last] = fd
+        cur[int(last) if isinstance(cur, list) else last] = fd
     return plan
+
+
+def take_stdio(plan):
+    """A foreground run or exec without a terminal: the CLI's pipes become our fds 0-2 (and so the
+    process's), in place of the caller's, which we close (console.stdio_pipes says why)."""
+    stdio = plan["fds"]["stdio"]
+    if not stdio:
+        return
+    # first above 0-2: one of them may have landed there, if the caller had closed its own
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in stdio]
+    for fd in stdio:
+        oslite.close(fd)
+    for target, fd in enumerate(high):
+        oslite.dup2(fd, target)     # inheritable
+        oslite.close(fd)
+    plan["fds"]["received"] = [fd for fd in plan["fds"]["received"] if fd not in stdio]
+    plan["fds"]["stdio"] = None
 
 
 def main(chan, plan):

@@ -57,6 +57,7 @@ def _stage1(chan, on_plan=None):
     bootstrap = _rails_up()
     trace.mark("init imports")
     plan = bootstrap.receive_plan(chan)
+    bootstrap.take_stdio(plan)
     if on_plan:
         on_plan(plan)
     from pyrunc import exeseal
