@@ -28,6 +28,8 @@ def request(opts):
                 text = f.read()
         except OSError as e:
             raise BadConfig(f"cannot read {src}: {e.strerror}") from None
+    if text.strip() == b"null":
+        text = b"{}"    # runc decodes null into its (empty) resources: nothing to change
     return spec.parse(text, "--resources", spec.RESOURCES)
 
 

@@ -16,17 +16,11 @@ LABEL_FLAGS = {"apparmorProfile": "apparmor", "selinuxLabel": "process-label"}
 
 def process_spec(saved, o, args):
     """The runtime-spec process: --process, or the container's own with runc's overrides."""
-    if isinstance(o.get("process"), dict):      # the Python API
-        p = spec.parse(jsonlite.dumps(o["process"]), what="process", schema=spec.PROCESS)
-    elif o.get("process"):
-        path = o["process"]
-        try:
-            with open(path, "rb") as f:
-                p = spec.parse(f.read(), what=path, schema=spec.PROCESS)
-        except OSError as e:
-            raise BadConfig(f"cannot read {path}: {e.strerror}") from None
-        if o.get("tty"):
-            p["terminal"] = True
+    if o.get("process"):
+        p = _process_json(o)
+        # runc's finalizeNamespace: a process without capabilities of its own gets the container's
+        if "capabilities" not in p and (saved or {}).get("capabilities") is not None:
+            p["capabilities"] = saved["capabilities"]
     else:
         p = jsonlite.loads(jsonlite.dumps(saved or {}))     # a deep copy of JSON data, without copy.py (1.8 ms)
         p["args"] = list(args)
@@ -49,7 +43,7 @@ def process_spec(saved, o, args):
         for key, flag in LABEL_FLAGS.items():
             if o.get(flag):
                 p[key] = o[flag]
-    p.setdefault("cwd", "/")
+        p.setdefault("cwd", "/")    # a process.json must name its own, as runc's
     problems = []
     validate.check_process(p, problems, where="/process")
     if problems:
@@ -58,6 +52,22 @@ def process_spec(saved, o, args):
     # specconv keeps no AppArmor profile for the container: a process.json without one runs unconfined)
     if not p.get("selinuxLabel") and (saved or {}).get("selinuxLabel"):
         p["selinuxLabel"] = saved["selinuxLabel"]
+    return p
+
+
+def _process_json(o):
+    """--process FILE (a dict through the Python API), typed; --tty makes it a terminal's."""
+    if isinstance(o["process"], dict):
+        p = spec.parse(jsonlite.dumps(o["process"]), what="process", schema=spec.PROCESS)
+    else:
+        path = o["process"]
+        try:
+            with open(path, "rb") as f:
+                p = spec.parse(f.read(), what=path, schema=spec.PROCESS)
+        except OSError as e:
+            raise BadConfig(f"cannot read {path}: {e.strerror}") from None
+        if o.get("tty"):
+            p["terminal"] = True
     return p
 
 

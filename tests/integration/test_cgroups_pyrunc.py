@@ -120,6 +120,7 @@ def test_update_keeps_the_merged_resources_in_the_state(rt, bundle, tmp_path):
     assert res["memory"]["limit"] == 64 << 20 and res["cpu"]["shares"] == 256
     assert res["pids"] == {}     # runc: pids.limit is replaced by each update (absent = unset)
     assert res["devices"] == [{"allow": False, "access": "rwm"}]
+    rt.run("update", "--resources", "-", "st1", input="null")     # runc: an empty update
     rt.run("delete", "-f", "st1")
 
 

@@ -48,6 +48,21 @@ def test_exec_process_json(rt, running, tmp_path):
         assert out[2] == "900"    # runc 1.1 ignores process.oomScoreAdj for exec; the spec does not
 
 
+def test_exec_process_json_without_capabilities_gets_the_containers(rt, running, tmp_path):
+    """runc's init falls back to the container's capabilities for a process that names none."""
+    f = tmp_path / "process.json"
+    f.write_text(json.dumps({"args": ["/bin/grep", "CapEff", "/proc/self/status"], "cwd": "/"}))
+    init = proc_status(rt.state(running)["pid"])
+    assert rt.run("exec", "--process", str(f), running).stdout.split()[1] == init["CapEff"].strip()
+
+
+def test_exec_process_json_without_cwd_is_refused(rt, running, tmp_path):
+    f = tmp_path / "process.json"
+    f.write_text(json.dumps({"args": ["true"]}))
+    p = rt.run("exec", "--process", str(f), running, check=False)
+    assert p.returncode == 255 and "cwd" in p.stderr.lower(), p.stderr
+
+
 def test_exec_detached_pid_file(rt, running, tmp_path):
     pidf = tmp_path / "e.pid"
     with open(os.devnull, "w") as null:
