@@ -92,7 +92,8 @@ def sub_cgroups(args):
 
 
 def _int(text, what):
-    if not text.isdigit():
+    # ids are 32 bits, (uid_t)-1 is no id (runc would wrap a larger number around instead)
+    if not (text.isascii() and text.isdigit()) or int(text) >= 0xFFFFFFFF:
         raise Error(f"parsing {text!r} as int for {what} failed")
     return int(text)
 
