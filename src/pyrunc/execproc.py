@@ -99,9 +99,9 @@ def _int(text, what):
 
 
 def _parse_user(text):
-    uid, _, gid = text.partition(":")
+    uid, colon, gid = text.partition(":")
     out = {"uid": _int(uid, "uid")}
-    if gid:
+    if colon:       # "1000:" names an empty gid: runc refuses it too
         out["gid"] = _int(gid, "gid")
     return out
 

@@ -162,7 +162,8 @@ def test_confinement_is_never_silently_dropped(rt, bundle, tmp_path, field, valu
                   rf"/process/{field}: (unable to apply apparmor profile|selinux label is specified)", "lsm")
 
 
-@pytest.mark.parametrize("user, what", [("4294967296", "uid"), ("0:4294967295", "gid"), ("1²", "uid")])
+@pytest.mark.parametrize("user, what", [("4294967296", "uid"), ("0:4294967295", "gid"), ("1²", "uid"),
+                                        ("1000:", "gid")])
 def test_exec_user_out_of_range(rt, running, tmp_path, user, what):
     """An id beyond 32 bits (or (uid_t)-1) is one line, not a traceback (runc wraps it around)."""
     check_failure(rt, tmp_path, ["exec", "--user", user, running, "true"],
