@@ -19,15 +19,19 @@
  *      no_new_privs; the filter now if no_new_privs is off (loading it then
  *      needs CAP_SYS_ADMIN, which only exists before the identity switch, as
  *      runc); the identity switch (bounding set, KEEPCAPS, groups, gid, uid,
- *      capset, ambient set).  A listener fd goes to the agent at once, with
+ *      capset, ambient set); die on the usual deadly signals (a created
+ *      init is PID 1, which has no default actions); the filter now if
+ *      no_new_privs is on.  A listener fd goes to the agent at once, with
  *      its message;
- *   4. with a fifo: die on the usual deadly signals, block until `start`
- *      writes one byte (EOF: exit 1); the fifo then stays open, close-on-exec,
- *      so that its closing tells `start` that the program has been exec'd.
- *      A created container thus waits with its process's identity, not with
- *      the runtime's privileges (a process `exec`'d into it sees PID 1).
+ *   4. with a fifo: block until `start` writes one byte (EOF: exit 1); the
+ *      fifo then stays open, close-on-exec, so that its closing tells `start`
+ *      that the program has been exec'd.  A created container thus waits
+ *      with its process's identity and filter, as runc's init: a process
+ *      `exec`'d into it sees PID 1, and one with CAP_SYS_PTRACE could make
+ *      PID 1 run any syscall it likes were the filter not loaded yet (and
+ *      take the agent's socket while the listener waits to be sent).
  *      Without a program (config.json has no process), wait until killed;
- *   5. the filter now if no_new_privs is on;
+ *   5. (exec only) the filter now if no_new_privs is on;
  *   6. startContainer hooks, each forked from here: they run with the
  *      container process's credentials, capabilities, no_new_privs and
  *      filter, and with this sealed program as their parent's executable
@@ -278,7 +282,6 @@ static void wait_for_start(int fifo, int has_program)
     char c;
     ssize_t n;
 
-    die_on_deadly_signals();
     if (!has_program)
         for (;;)
             pause(); /* `start` refuses a container without a process */
@@ -752,15 +755,21 @@ int main(int argc, char **argv, char **envp)
     if (lfd >= 0 && !a.exec_mode)
         lfd = listener_to_agent(&a, msg, a.self_pid, lfd);
     set_identity(&a);
-    /* a created container waits as its process will run, never privileged (as runc's init) */
-    if (a.fifo >= 0 || !a.prog)
-        wait_for_start(a.fifo, a.prog != NULL);
-    if (bpf && !(a.flags & F_SECCOMP_EARLY))
-        lfd = load_seccomp(bpf, a.bpf_len, a.seccomp_flags);
-    if (a.exec_mode)
+    if (!a.exec_mode) {
+        /* a created container waits as its process will run, never privileged and already
+         * filtered (as runc's init): see 4. above */
+        die_on_deadly_signals();
+        if (bpf && !(a.flags & F_SECCOMP_EARLY))
+            lfd = load_seccomp(bpf, a.bpf_len, a.seccomp_flags);
+        if (lfd >= 0)
+            lfd = listener_to_agent(&a, msg, a.self_pid, lfd);
+        if (a.fifo >= 0 || !a.prog)
+            wait_for_start(a.fifo, a.prog != NULL);
+    } else {
+        if (bpf && !(a.flags & F_SECCOMP_EARLY))
+            lfd = load_seccomp(bpf, a.bpf_len, a.seccomp_flags);
         fork_into_container(&a, lfd, msg, envp);
-    if (lfd >= 0)
-        listener_to_agent(&a, msg, a.self_pid, lfd);
+    }
     if (a.hooks >= 0)
         run_start_hooks(a.hooks, envp);
     exec_program(a.prog, envp);

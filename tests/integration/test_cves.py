@@ -3,6 +3,7 @@ pyrunc (tests/support/weaken.py) to show that it catches the hole it is about.""
 import errno
 import json
 import os
+import platform
 import threading
 import shutil
 import subprocess
@@ -39,6 +40,14 @@ def exescan(tmp_path_factory):
 def pidat(tmp_path_factory):
     """Runs a command at a chosen pid (clone3 set_tid)."""
     return _helper(tmp_path_factory, "pidat")
+
+
+@pytest.fixture(scope="session")
+def ptinject(tmp_path_factory):
+    """Makes a process stopped in a syscall run one mkdir of ours (ptrace, x86_64)."""
+    if platform.machine() != "x86_64":
+        pytest.skip("the ptrace injection helper is written for x86_64")
+    return _helper(tmp_path_factory, "ptinject")
 
 
 @pytest.fixture(scope="session")
@@ -496,6 +505,72 @@ def check_created_init_identity(rt, bundle, cid="waiting"):
     return problems
 
 
+def _created_with_filter(rt, bundle, cid, rule, **extra):
+    """A created (never started) container whose process has noNewPrivileges, CAP_SYS_PTRACE and a
+    filter of `rule`: its init loads that filter itself, after the identity switch."""
+    from tests.integration.test_seccomp import profile, with_profile
+    caps = bundle.config["process"]["capabilities"]
+    for s in ("bounding", "effective", "permitted"):
+        caps[s] = caps.get(s, []) + ["CAP_SYS_PTRACE"]
+    with_profile(bundle, profile(rule, **extra), "sleep", "300", nnp=True)
+    create(rt, bundle, cid)
+    return rt.state(cid)["pid"]
+
+
+def check_created_init_filtered(rt, bundle, ptinject, cid="filtered"):
+    """With noNewPrivileges, a created container's init waits under its filter already, as runc's:
+    else a process exec'd into it with CAP_SYS_PTRACE (under the filter itself) makes PID 1 run a
+    syscall the profile denies (here mkdir), or exec the program unfiltered."""
+    shutil.copy2(ptinject, os.path.join(bundle.rootfs, "bin", "ptinject"))
+    pid = _created_with_filter(rt, bundle, cid, {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"})
+    try:
+        # pyrunc-init loads it just after create returns (stage 2 execs it then), well before any exec
+        filtered = _eventually(lambda: proc_status(pid)["Seccomp"].strip() == "2")
+        p = rt.run("exec", cid, "ptinject", "1", "/dev/shm/injected", check=False)
+    finally:
+        rt.run("delete", "--force", cid)
+    problems = []
+    if not filtered:
+        problems.append(f"the created init waits with Seccomp: {proc_status(pid)['Seccomp'].strip()}"
+                        if os.path.exists(f"/proc/{pid}") else "the created init waits unfiltered")
+    if p.stdout.strip() != "mkdir -1":     # EPERM: the profile's answer
+        problems.append(f"PID 1 made to mkdir: {p.stdout.strip()} {p.stderr.strip()}")
+    return problems
+
+
+def check_created_init_holds_no_agent_socket(rt, bundle, tmp_path, cid="agentsock"):
+    """With noNewPrivileges and SCMP_ACT_NOTIFY the listener reaches the agent at create, as runc's,
+    and the created init keeps no socket to it: a process exec'd with CAP_SYS_PTRACE could take it
+    (pidfd_getfd) and tell the agent what it likes, as this container."""
+    from tests.support.seccomp_agent import Agent
+    sock = str(tmp_path / f"{cid}.sock")
+    with Agent(sock, lambda n, path: ("continue",)) as agent:
+        pid = _created_with_filter(rt, bundle, cid, {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"},
+                                   listenerPath=sock)
+        def sockets():
+            return [fd for fd in (os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd"))
+                    if fd.startswith("socket:")]
+        try:
+            # sent as soon as pyrunc-init has loaded the filter, just after create returns
+            done = _eventually(lambda: agent.states and not sockets())
+            held, sent = sockets(), bool(agent.states)
+        finally:
+            rt.run("delete", "--force", cid)
+    problems = [f"the created init holds {fd}" for fd in held]
+    if not sent:
+        problems.append("the listener did not reach the agent while the container was created")
+    return problems if not done else []
+
+
+def _eventually(pred, timeout=5.0):
+    """pred() became true within timeout seconds."""
+    try:
+        wait_for(pred, timeout=timeout)
+        return True
+    except AssertionError:
+        return False
+
+
 # ------------------------------------------------------------------ against pyrunc as built
 
 def test_exe_is_sealed(rt, bundle):
@@ -604,6 +679,16 @@ def test_foreground_stdio_is_never_the_callers_files(rt, bundle, tmp_path, verb)
 
 
 @pytest.mark.agnostic
+def test_created_init_waits_under_its_filter(rt, bundle, ptinject):
+    assert check_created_init_filtered(rt, bundle, ptinject) == []
+
+
+@pytest.mark.agnostic
+def test_created_init_holds_no_agent_socket(rt, bundle, tmp_path):
+    assert check_created_init_holds_no_agent_socket(rt, bundle, tmp_path) == []
+
+
+@pytest.mark.agnostic
 def test_foreground_exec_cannot_type_into_the_callers_terminal(rt, bundle, tiocsti):
     if tiocsti_refused_to_all():
         pytest.skip("this kernel refuses TIOCSTI to every process (dev.tty.legacy_tiocsti=0)")
@@ -683,8 +768,11 @@ def test_exec_never_joins_a_reused_pid(rt, bundle, pidat, is_pyrunc):
     ("cwd-by-path", "cwd"),
     ("exec-ns-by-path", "pid-reuse"),
     ("privileged-wait", check_created_init_identity),
+    ("unfiltered-wait", "created-filter"),
+    ("unfiltered-wait", "agent-socket"),
 ])
-def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, is_pyrunc, exescan, pidat, tiocsti):
+def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, is_pyrunc, exescan, pidat, tiocsti,
+                                      ptinject):
     if not is_pyrunc:
         pytest.skip("weakens pyrunc's own install")
     if check == "foreground-tty" and tiocsti_refused_to_all():
@@ -707,6 +795,10 @@ def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, i
     elif check == "foreground-stdio":
         problems = check_foreground_stdio(weak, bundle, tmp_path, "run") + \
             check_foreground_stdio(weak, bundle, tmp_path, "exec", cid="fgstdio2")
+    elif check == "created-filter":
+        problems = check_created_init_filtered(weak, bundle, ptinject)
+    elif check == "agent-socket":
+        problems = check_created_init_holds_no_agent_socket(weak, bundle, tmp_path)
     elif check == "foreground-tty":
         problems = check_foreground_tiocsti(weak, bundle, tiocsti)
     elif check == "cwd":

@@ -82,6 +82,8 @@ class Agent:
                 if not more:
                     break
                 data += more
+        if not data:
+            return fds              # closed without a message: its container is gone
         self.states.append((json.loads(data), len(fds)))
         return fds
 

@@ -92,11 +92,20 @@ WEAKENINGS = {
                         "            S.setns(oslite.open(f\"/proc/{plan['hook_state']['pid']}/ns/{name}\", oslite.O_RDONLY), flag)\n"),
     # a created container waits for `start` with the runtime's privileges (identity switched after the wait)
     "privileged-wait": ("csrc/pyrunc_init.c",
-                        "    set_identity(&a);\n    /* a created container waits as its process will run, never "
-                        "privileged (as runc's init) */\n    if (a.fifo >= 0 || !a.prog)\n"
-                        "        wait_for_start(a.fifo, a.prog != NULL);\n",
-                        "    if (a.fifo >= 0 || !a.prog)\n        wait_for_start(a.fifo, a.prog != NULL);\n"
-                        "    set_identity(&a);\n"),
+                        "    set_identity(&a);\n    if (!a.exec_mode) {\n",
+                        "    if (!a.exec_mode && (a.fifo >= 0 || !a.prog))\n        wait_for_start(a.fifo, a.prog != NULL);\n"
+                        "    set_identity(&a);\n    if (!a.exec_mode) {\n"),
+    # a created container waits unfiltered (noNewPrivileges: the filter loaded only after `start`),
+    # still holding the seccomp agent's socket
+    "unfiltered-wait": ("csrc/pyrunc_init.c",
+                        "        if (bpf && !(a.flags & F_SECCOMP_EARLY))\n"
+                        "            lfd = load_seccomp(bpf, a.bpf_len, a.seccomp_flags);\n"
+                        "        if (lfd >= 0)\n            lfd = listener_to_agent(&a, msg, a.self_pid, lfd);\n"
+                        "        if (a.fifo >= 0 || !a.prog)\n            wait_for_start(a.fifo, a.prog != NULL);\n",
+                        "        if (a.fifo >= 0 || !a.prog)\n            wait_for_start(a.fifo, a.prog != NULL);\n"
+                        "        if (bpf && !(a.flags & F_SECCOMP_EARLY))\n"
+                        "            lfd = load_seccomp(bpf, a.bpf_len, a.seccomp_flags);\n"
+                        "        if (lfd >= 0)\n            lfd = listener_to_agent(&a, msg, a.self_pid, lfd);\n"),
     # CVE-2019-16884: write the AppArmor profile to whatever /proc the container has (a fake one takes it;
     # caught in the node VM, tests/node/test_apparmor.py: this host kind has no AppArmor)
     "label-any-fs": ("csrc/pyrunc_init.c",
