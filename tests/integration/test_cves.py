@@ -525,14 +525,14 @@ def check_created_init_filtered(rt, bundle, ptinject, cid="filtered"):
     pid = _created_with_filter(rt, bundle, cid, {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"})
     try:
         # pyrunc-init loads it just after create returns (stage 2 execs it then), well before any exec
-        filtered = _eventually(lambda: proc_status(pid)["Seccomp"].strip() == "2")
+        _eventually(lambda: proc_status(pid)["Seccomp"].strip() == "2")
+        seccomp = proc_status(pid)["Seccomp"].strip()
         p = rt.run("exec", cid, "ptinject", "1", "/dev/shm/injected", check=False)
     finally:
         rt.run("delete", "--force", cid)
     problems = []
-    if not filtered:
-        problems.append(f"the created init waits with Seccomp: {proc_status(pid)['Seccomp'].strip()}"
-                        if os.path.exists(f"/proc/{pid}") else "the created init waits unfiltered")
+    if seccomp != "2":
+        problems.append(f"the created init waits with Seccomp: {seccomp}")
     if p.stdout.strip() != "mkdir -1":     # EPERM: the profile's answer
         problems.append(f"PID 1 made to mkdir: {p.stdout.strip()} {p.stderr.strip()}")
     return problems
@@ -547,6 +547,7 @@ def check_created_init_holds_no_agent_socket(rt, bundle, tmp_path, cid="agentsoc
     with Agent(sock, lambda n, path: ("continue",)) as agent:
         pid = _created_with_filter(rt, bundle, cid, {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"},
                                    listenerPath=sock)
+
         def sockets():
             return [fd for fd in (os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd"))
                     if fd.startswith("socket:")]
