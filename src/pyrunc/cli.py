@@ -12,7 +12,7 @@ import sys
 
 from pyrunc import __version__, GC_THRESHOLD, OCI_VERSION, frontabi, log, trace
 from pyrunc.api import DEFAULT_ROOT
-from pyrunc.errors import Error
+from pyrunc.errors import Error, oserror_reason
 
 # flag name -> kind ("bool", "str", "int", "list"); aliases map to a name
 GLOBAL_FLAGS = {"root": "str", "log": "str", "log-format": "str", "debug": "bool",
@@ -190,6 +190,11 @@ def main(argv=None):
         return _failure_status(verb, e)
     except KeyboardInterrupt:
         return 130
+    except OSError as e:   # the system refused what no check could foresee (a fork under a pids limit)
+        import traceback
+        log.debug(traceback.format_exc())
+        log.error(f"{verb} {obj}: {oserror_reason(e)}")
+        return _failure_status(verb, e)
     except Exception as e:   # a bug: one line for the caller, the traceback in the log
         import traceback
         log.debug(traceback.format_exc())

@@ -16,6 +16,7 @@ from posix import O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_PATH, O_RDWR, O_WRON
 from posix import readlink, rename
 from posix import scandir, unlink, urandom, write
 from posix import open
+from posix import fork as _fork
 from posix import stat as _stat
 
 _S_IFMT, _S_IFDIR, _S_IFLNK = 0o170000, 0o040000, 0o120000
@@ -109,6 +110,15 @@ class path:
             return lstat(p).st_mode & _S_IFMT == _S_IFLNK
         except (OSError, ValueError):
             return False
+
+
+def fork():
+    """posix.fork, a refusal named: `fork: Resource temporarily unavailable` (a pids limit
+    reached) is a reason the caller can act on; Python's own OSError names no call."""
+    try:
+        return _fork()
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, "fork") from None
 
 
 def walk_no_follow(top, topdown=True):

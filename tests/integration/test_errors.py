@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -168,3 +169,32 @@ def test_exec_user_out_of_range(rt, running, tmp_path, user, what):
     """An id beyond 32 bits (or (uid_t)-1) is one line, not a traceback (runc wraps it around)."""
     check_failure(rt, tmp_path, ["exec", "--user", user, running, "true"],
                   rf"^exec {running}: parsing '.*' as int for {what} failed$")
+
+
+def test_refused_fork_is_one_line(rt, bundle, tmp_path, is_pyrunc):
+    """A fork the kernel refuses (EAGAIN: the caller's pids limit reached) is one line naming the call,
+    not `internal error`, and leaves nothing (runc, a Go program, cannot even start its threads there)."""
+    from tests.support.cgroups import v1_mounts
+    if not is_pyrunc:
+        pytest.skip("runc's Go runtime panics without a thread to spare")
+    pids = v1_mounts().get("pids")
+    if pids is None:
+        pytest.skip("needs a v1 pids hierarchy")
+    cg = os.path.join(pids, f"forkless.{os.getpid()}")
+    os.mkdir(cg)
+    try:
+        with open(os.path.join(cg, "pids.max"), "w") as f:
+            f.write("1")   # the runtime itself, moved in before its exec: not one fork more
+
+        def join():
+            with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        log = str(tmp_path / "log.json")
+        p = subprocess.run(rt.argv("create", "-b", bundle.path, "nofork", log=log, log_format="json"),
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, preexec_fn=join, timeout=60)
+    finally:
+        os.rmdir(cg)
+    assert p.returncode == 1, p.stderr
+    assert p.stderr == "create nofork: fork: Resource temporarily unavailable\n"
+    assert last_error(log) == p.stderr.strip()
+    assert "nofork" not in rt.ids()
