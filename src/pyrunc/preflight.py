@@ -323,7 +323,8 @@ def _rlimits(p, report):
         if num is None:
             continue
         _soft, hard = resource.getrlimit(num)
-        if not privileged and hard != resource.RLIM_INFINITY and r.get("hard", 0) > hard:
+        hard &= (1 << 64) - 1      # the kernel's unsigned value: resource gives a C long
+        if not privileged and hard != (1 << 64) - 1 and r.get("hard", 0) > hard:
             report.add(ERROR, f"/process/rlimits/{i}/hard",
                        f"{r['hard']} is above this host's hard limit {hard}, and raising it needs CAP_SYS_RESOURCE")
 

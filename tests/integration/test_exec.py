@@ -56,6 +56,17 @@ def test_exec_process_json_without_capabilities_gets_the_containers(rt, running,
     assert rt.run("exec", "--process", str(f), running).stdout.split()[1] == init["CapEff"].strip()
 
 
+def test_exec_process_json_rlimits_of_64_bits(rt, running, tmp_path):
+    import resource
+    from tests.integration.test_process import core_limits
+    if resource.getrlimit(resource.RLIMIT_CORE)[1] != resource.RLIM_INFINITY:
+        pytest.skip("the caller's hard core limit is not unlimited, and raising it needs CAP_SYS_RESOURCE")
+    f = tmp_path / "process.json"
+    f.write_text(json.dumps({"args": ["/bin/cat", "/proc/self/limits"], "cwd": "/",
+                             "rlimits": [{"type": "RLIMIT_CORE", "soft": 2**63, "hard": 2**64 - 1}]}))
+    assert core_limits(rt.run("exec", "--process", str(f), running).stdout) == (str(2**63), "unlimited")
+
+
 def test_exec_process_json_without_cwd_is_refused(rt, running, tmp_path):
     f = tmp_path / "process.json"
     f.write_text(json.dumps({"args": ["true"]}))

@@ -96,6 +96,23 @@ def test_rlimits_and_oom_score_adj(rt, bundle):
     assert run_to_completion(rt, bundle, "rl1").split() == ["123", "456", "0", "500"]
 
 
+def core_limits(text):
+    """(soft, hard) of `Max core file size` in a /proc/PID/limits text."""
+    return tuple(next(line for line in text.splitlines() if line.startswith("Max core file size")).split()[4:6])
+
+
+@pytest.mark.parametrize("hard, shown", [(2**64 - 1, "unlimited"), (2**63, str(2**63))], ids=["infinity", "2^63"])
+def test_rlimits_of_64_bits(rt, bundle, hard, shown):
+    """2**64-1 is RLIM_INFINITY in a config (podman writes it for `--ulimit core=-1` and for the host's
+    unlimited ones); every 64-bit value reaches the kernel as is (was: internal error, OverflowError)."""
+    import resource
+    if resource.getrlimit(resource.RLIMIT_CORE)[1] != resource.RLIM_INFINITY:
+        pytest.skip("the caller's hard core limit is not unlimited, and raising it needs CAP_SYS_RESOURCE")
+    bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_CORE", "soft": 0, "hard": hard}]
+    bundle.set_args("cat", "/proc/self/limits")
+    assert core_limits(run_to_completion(rt, bundle, "rl64")) == ("0", shown)
+
+
 def test_only_stdio_reaches_the_container(rt, bundle):
     bundle.set_args("ls", "/proc/self/fd")
     fds = sorted(int(x) for x in run_to_completion(rt, bundle, "fd1").split())

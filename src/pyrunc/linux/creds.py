@@ -9,9 +9,15 @@ from pyrunc.linux import caps, procself
 def apply_rlimits(rlimits):
     for res, soft, hard in rlimits:
         try:
-            resource.prlimit(0, res, (soft, hard))
+            resource.prlimit(0, res, (signed_rlim(soft), signed_rlim(hard)))
         except (OSError, ValueError) as e:
             raise Error(f"error setting rlimit type {res}: {getattr(e, 'strerror', None) or e}") from None
+
+
+def signed_rlim(value):
+    """A config's u64 limit as the C long Python's resource module takes, the same 64 bits: 2**64-1
+    (RLIM_INFINITY, podman's `--ulimit X=-1` and its copies of the host's unlimited ones) is -1."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def setgroups_allowed():
