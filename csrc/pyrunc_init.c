@@ -114,6 +114,19 @@ struct args {
     char **prog; /* path, then the program's argv; NULL: no process */
 };
 
+/* Exit, even when the seccomp filter refuses exit_group and exit (a profile whose default
+ * action is an errno and that allows neither): libc's _exit retries them forever, a PID 1
+ * spinning at full CPU as "running".  A trap needs no syscall: the kernel forces its SIGILL
+ * to the default action, fatal even to a namespace's PID 1 (force_sig_info_to_task clears
+ * SIGNAL_UNKILLABLE), and no core is written (not dumpable).  runc's Go init dies the same
+ * way, by its runtime's write to address 0. */
+static void __attribute__((noreturn)) leave(int code)
+{
+    syscall(SYS_exit_group, code);
+    syscall(SYS_exit, code);
+    __builtin_trap();
+}
+
 static const char *program = "";
 static char *report_page; /* exec mode, until the fork */
 
@@ -129,7 +142,7 @@ static void __attribute__((noreturn)) fail(const char *msg, int code)
         if (m > 0)
             (void)!write(2, line, (size_t)m < sizeof(line) ? (size_t)m : sizeof(line) - 1);
     }
-    _exit(code);
+    leave(code);
 }
 
 /* An errno in the words runc's Go prints, capitalized (initabi.errno_texts: musl words some otherwise) */
@@ -261,7 +274,7 @@ static void parse_args(int argc, char **argv, struct args *a)
         program = a->prog[0];
 }
 
-static void on_deadly_signal(int sig) { _exit(128 + sig); }
+static void on_deadly_signal(int sig) { leave(128 + sig); }
 
 static void die_on_deadly_signals(void)
 {
@@ -289,7 +302,7 @@ static void wait_for_start(int fifo, int has_program)
         n = read(fifo, &c, 1);
     while (n < 0 && errno == EINTR);
     if (n != 1)
-        _exit(1);
+        leave(1);
     /* Held until execve: `start` sees the fifo lose its last reader (POLLERR)
      * when the program runs, and only then runs the poststart hooks. */
     if (fcntl(fifo, F_SETFD, FD_CLOEXEC) < 0)
@@ -550,9 +563,9 @@ static int run_hook(const char *path, long timeout, char **argv, char **envp, in
         setpgid(0, 0); /* a timeout kills the hook with everything it started */
         if (lseek(state_fd, state_off, SEEK_SET) < 0 || dup2(state_fd, 0) < 0 || dup2(out[1], 1) < 0 ||
             dup2(out[1], 2) < 0)
-            _exit(127);
+            leave(127);
         execve(path, argv, envp);
-        _exit(127);
+        leave(127);
     }
     close(out[1]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -667,7 +680,7 @@ static void run_start_hooks(int fd, char **prog_env)
                 c[-1] = 0;
             dprintf(2, "pyrunc: startContainer hook #%ld (%s): %s%s%s\n", i, path, f.reason,
                     f.output[lead] ? ": " : "", f.output + lead);
-            _exit(1);
+            leave(1);
         }
     }
     free(blob);
@@ -682,7 +695,7 @@ static void __attribute__((noreturn)) exec_program(char **prog, char **envp)
 {
     execve(prog[0], prog + 1, envp);
     dprintf(2, "exec %s: %s\n", prog[0], go_reason(errno));
-    _exit(1);
+    leave(1);
 }
 
 static void __attribute__((noreturn)) fork_into_container(const struct args *a, int lfd, const char *msg,
@@ -709,7 +722,7 @@ static void __attribute__((noreturn)) fork_into_container(const struct args *a, 
     if (lfd >= 0)
         listener_to_agent(a, msg, pid, lfd);
     memcpy(report_page, &pid, sizeof(pid));
-    _exit(0);
+    leave(0);
 }
 
 int main(int argc, char **argv, char **envp)

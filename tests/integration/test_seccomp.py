@@ -206,6 +206,22 @@ def test_startup_syscalls_may_be_denied(rt, bundle):
     assert run_to_completion(rt, bundle, "compat") == "fine\n"
 
 
+@pytest.mark.agnostic
+@pytest.mark.parametrize("nnp", [True, False], ids=["nnp", "no-nnp"])
+def test_a_profile_that_denies_exit_lets_the_init_die(rt, bundle, nnp):
+    """A profile that allows nothing, exit_group and exit included: once the filter is loaded no call
+    can end the init, yet it must die (libc's _exit retries them forever: a PID 1 spinning at full CPU
+    shown as `running`, and a `run` that never returns).  runc's init dies too."""
+    with_profile(bundle, {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}, "true", nnp=nnp)
+    p = rt.run("run", "-b", bundle.path, f"noexit-{nnp}", check=False, timeout=15)
+    assert p.returncode != 0, p.stderr
+    p = create(rt, bundle, f"noexit2-{nnp}", check=False)
+    if p.returncode == 0:
+        rt.run("start", f"noexit2-{nnp}", check=False)
+        wait_for(lambda: rt.state(f"noexit2-{nnp}")["status"] == "stopped", what="the init's death")
+        rt.run("delete", f"noexit2-{nnp}")
+
+
 def notify_answer(n, path):
     if path == "/tmp/answered":
         return ("errno", 28)         # ENOSPC, chosen by the agent
