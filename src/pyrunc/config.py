@@ -32,7 +32,7 @@ def identity(p):
     return {
         "uid": user.get("uid", 0),
         "gid": user.get("gid", 0),
-        "groups": user.get("additionalGids", []),
+        "groups": list(dict.fromkeys(user.get("additionalGids", []))),   # once each, as runc's set of them
         "umask": user.get("umask", 0o022),
         # like runc: no capabilities object means no capabilities at all
         "caps": capability_masks(p.get("capabilities", {})),
@@ -133,8 +133,8 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
         masked_paths=[mountplan.clean(x) for x in linux.get("maskedPaths", ())],
         readonly_paths=[mountplan.clean(x) for x in linux.get("readonlyPaths", ())],
         no_pivot=no_pivot,
-        hostname=doc.get("hostname"),
-        domainname=doc.get("domainname"),
+        hostname=doc.get("hostname") or None,      # "": the caller's, copied by CLONE_NEWUTS (runc's)
+        domainname=doc.get("domainname") or None,
         sysctl=linux.get("sysctl", {}),
         personality=procattrs.personality_value(linux["personality"]) if "personality" in linux else None,
         keyring=session_keyring(cid, no_new_keyring),

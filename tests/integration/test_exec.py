@@ -36,6 +36,12 @@ def test_exec_user_cwd_env(rt, running):
     assert out[1:] == ["/tmp", "bar"]
 
 
+@pytest.mark.crun_differs("crun 1.8's exec has no --additional-gids")
+def test_exec_additional_gids_are_a_set(rt, running):
+    p = rt.run("exec", "-u", "1000:1000", "-g", "6", "-g", "5", "-g", "6", running, "grep", "^Groups", "/proc/self/status")
+    assert p.stdout.split()[1:] == ["5", "6"]
+
+
 def test_exec_process_json(rt, running, tmp_path):
     proc = {"args": ["sh", "-c", "echo $A; id -u; cat /proc/self/oom_score_adj"], "env": ["A=from-json", "PATH=/bin"],
             "cwd": "/", "user": {"uid": 1000, "gid": 1000}, "oomScoreAdj": 900}

@@ -32,6 +32,15 @@ def test_hostname_and_loopback(rt, bundle):
     assert out[2:] == ["lo"]
 
 
+def test_empty_hostname_keeps_the_callers(rt, bundle):
+    """"hostname": "" with a UTS namespace sets nothing: the name CLONE_NEWUTS copied stays (runc's
+    `!= ""`; sethostname("") made `hostname` print `?`)."""
+    import socket
+    bundle.config["hostname"] = ""
+    bundle.set_args("hostname")
+    assert run_to_completion(rt, bundle, "h0").strip() == socket.gethostname()
+
+
 @pytest.mark.skipif_reference("runc 1.1 has no domainname")
 def test_domainname(rt, bundle):
     bundle.config["domainname"] = "example.test"

@@ -56,6 +56,13 @@ def test_non_root_user_keeps_ambient_caps(rt, bundle):
         assert int(st[k], 16) == mask("CAP_NET_BIND_SERVICE"), k
 
 
+def test_additional_gids_are_a_set(rt, bundle):
+    """A gid given twice is one supplementary group (runc's set; the kernel only sorts them)."""
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [6, 5, 1000, 5]}
+    bundle.set_args("grep", "^Groups", "/proc/self/status")
+    assert run_to_completion(rt, bundle, "gids").split()[1:] == ["5", "6", "1000"]
+
+
 def test_no_new_privs_off_and_no_capabilities_field(rt, bundle):
     del bundle.config["process"]["capabilities"]
     bundle.config["process"]["noNewPrivileges"] = False
