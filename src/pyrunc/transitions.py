@@ -38,7 +38,7 @@ REFUSALS = {
     ("delete", "paused"): "cannot delete container {id} that is not stopped: {status}",
     ("exec", "creating"): "cannot exec in a container that is still being created",
     ("exec", "stopped"): "cannot exec in a stopped container",
-    ("exec", "paused"): "cannot exec in a paused container (use --ignore-paused)",
+    ("exec", "paused"): "cannot exec in a paused container (use --ignore-paused to override)",
     ("exec --ignore-paused", "creating"): "cannot exec in a container that is still being created",
     ("exec --ignore-paused", "stopped"): "cannot exec in a stopped container",
     ("pause", "creating"): "container not running",

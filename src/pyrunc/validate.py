@@ -1,6 +1,7 @@
-"""Semantic checks of a typed config (CLI process, pure): every violation at once, each naming its field."""
+"""Semantic checks of a typed config (CLI process): every violation at once, each naming its field."""
 from pyrunc import oslite  # posix without os.py: see oslite
 from pyrunc.errors import Problem
+from _json import encode_basestring
 
 from pyrunc.linux import lsm, procattrs, seccomp
 from pyrunc.linux import namespaces, userns
@@ -15,6 +16,11 @@ RLIMITS = {
 _IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
                 "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
 _UTS_SYSCTLS = {"kernel.hostname", "kernel.domainname"}
+
+
+def quoted(text):
+    """A string as Go's %q shows it in runc's errors."""
+    return encode_basestring(text)
 
 
 def sysctl_dotted(key):
@@ -39,18 +45,21 @@ def check_process(p, problems, where="/process"):
     """Checks shared by config.json's process and exec's process.json."""
     if not p.get("args"):
         problems.append(Problem(f"{where}/args", "must not be empty"))
+    # the reasons are runc's words, which podman and containerd match on
     cwd = p.get("cwd", "")
-    if not cwd.startswith("/"):
-        problems.append(Problem(f"{where}/cwd", f"{cwd!r} is not an absolute path"))
+    if not cwd:
+        problems.append(Problem(f"{where}/cwd", "Cwd property must not be empty"))
+    elif not cwd.startswith("/"):
+        problems.append(Problem(f"{where}/cwd", "Cwd must be an absolute path"))
     for i, e in enumerate(p.get("env", ())):
         name = e.partition("=")[0]
         if "=" not in e or not name or "\0" in e:
-            problems.append(Problem(f"{where}/env/{i}", f"{e!r} is not NAME=value"))
+            problems.append(Problem(f"{where}/env/{i}", f"invalid environment variable: {quoted(e)}"))
     seen = set()
     for i, r in enumerate(p.get("rlimits", ())):
         t = r.get("type")
         if t not in RLIMITS:
-            problems.append(Problem(f"{where}/rlimits/{i}/type", f"unknown rlimit {t!r}"))
+            problems.append(Problem(f"{where}/rlimits/{i}/type", f"wrong rlimit value: {t}"))
         elif t in seen:
             problems.append(Problem(f"{where}/rlimits/{i}/type", f"{t} given twice"))
         seen.add(t)
@@ -118,9 +127,11 @@ def check(doc, bundle):
             problems.append(Problem(f"/linux/sysctl/{key}", 'sysctl "kernel.hostname" is not allowed as it '
                                     'conflicts with the OCI "hostname" field'))
         elif ns is None:
-            problems.append(Problem(f"/linux/sysctl/{key}", "not in a separate kernel namespace"))
+            problems.append(Problem(f"/linux/sysctl/{key}", f"sysctl {quoted(name)} is not in a separate kernel namespace"))
+        elif ns == "network" and ns not in types:
+            problems.append(Problem(f"/linux/sysctl/{key}", f"sysctl {quoted(name)} not allowed in host network namespace"))
         elif ns not in types:
-            problems.append(Problem(f"/linux/sysctl/{key}", f"needs a private {ns} namespace"))
+            problems.append(Problem(f"/linux/sysctl/{key}", f"sysctl {quoted(name)} is not allowed in the hosts {ns} namespace"))
     for i, m in enumerate(doc.get("mounts", ())):
         if not m.get("destination", "").startswith("/"):
             problems.append(Problem(f"/mounts/{i}/destination", f"{m.get('destination', '')!r} is not an absolute path"))
@@ -138,6 +149,8 @@ def check(doc, bundle):
             problems.append(Problem("/linux/personality", str(e)))
     if "seccomp" in linux:
         problems += seccomp.check(linux["seccomp"])
+    if "intelRdt" in linux:
+        _intel_rdt(linux["intelRdt"], problems)
     for name in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(name, ())):
             if not p.startswith("/"):
@@ -146,3 +159,27 @@ def check(doc, bundle):
             # their mounts would land in the caller's mount namespace (runc refuses them too)
             problems.append(Problem(f"/linux/{name}", "unable to restrict paths without a private mount namespace"))
     return problems
+
+
+def _intel_rdt(rdt, problems):
+    """runc's checks of linux.intelRdt.  pyrunc applies none of it: where resctrl is mounted,
+    whatever is asked is refused rather than silently dropped; elsewhere a schema is refused as
+    runc refuses it, and a bare closID is let through as runc does (there is no class to join)."""
+    clos = rdt.get("closID", "")
+    if clos in (".", "..") or "/" in clos:
+        problems.append(Problem("/linux/intelRdt/closID", f'invalid intelRdt.ClosID "{clos}"'))
+    asked = [k for k in ("closID", "l3CacheSchema", "memBwSchema", "schemata", "enableMonitoring") if rdt.get(k)]
+    if asked and resctrl_mounted():
+        problems.append(Problem("/linux/intelRdt", f"pyrunc does not apply Intel RDT settings ({', '.join(asked)})"))
+        return
+    for key, feature in (("l3CacheSchema", "RDT/CAT"), ("memBwSchema", "RDT/MBA"), ("schemata", "RDT"),
+                         ("enableMonitoring", "RDT")):
+        if rdt.get(key):
+            problems.append(Problem(f"/linux/intelRdt/{key}",
+                                    f"intelRdt.{key} is specified in config, but Intel {feature} is not enabled"))
+
+
+def resctrl_mounted():
+    """Whether a resctrl filesystem (Intel RDT's interface) is mounted here."""
+    with open("/proc/self/mountinfo", "rb") as f:
+        return b" - resctrl " in f.read()

@@ -117,6 +117,35 @@ def test_wrong_state(rt, bundle, tmp_path):
     rt.run("delete", "ws")
 
 
+def test_exec_in_a_paused_container_in_runcs_words(rt, running, tmp_path):
+    rt.run("pause", running)
+    check_failure(rt, tmp_path, ["exec", running, "true"],
+                  rf"^exec {running}: cannot exec in a paused container \(use --ignore-paused to override\)$")
+    rt.run("resume", running)
+
+
+def without_namespace(kind):
+    return lambda c: c["linux"].update(namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != kind])
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda c: c["process"].update(cwd="rel"), "/process/cwd: Cwd must be an absolute path"),
+    (lambda c: c["process"].update(env=["NOEQ"]), '/process/env/0: invalid environment variable: "NOEQ"'),
+    (lambda c: c["process"].update(rlimits=[{"type": "RLIMIT_FOO", "soft": 1, "hard": 1}]),
+     "/process/rlimits/0/type: wrong rlimit value: RLIMIT_FOO"),
+    (lambda c: (without_namespace("network")(c), c["linux"].update(sysctl={"net.ipv4.ip_forward": "1"})),
+     '/linux/sysctl/net.ipv4.ip_forward: sysctl "net.ipv4.ip_forward" not allowed in host network namespace'),
+    (lambda c: (without_namespace("ipc")(c), c["linux"].update(sysctl={"kernel.msgmax": "1"})),
+     '/linux/sysctl/kernel.msgmax: sysctl "kernel.msgmax" is not allowed in the hosts ipc namespace'),
+], ids=["cwd", "env", "rlimit", "net-sysctl", "ipc-sysctl"])
+def test_config_errors_in_runcs_words(rt, bundle, tmp_path, change, reason):
+    """The reason after the field's pointer is runc 1.1.5's (podman and containerd match on runc's words)."""
+    change(bundle.config)
+    bundle.save()
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "words"],
+                  rf"^create words: config\.json: {re.escape(reason)}$", "words")
+
+
 def test_unknown_id_message(rt, tmp_path):
     check_failure(rt, tmp_path, ["state", "ghost"], r"^state ghost: container ghost does not exist$")
 
@@ -198,3 +227,18 @@ def test_refused_fork_is_one_line(rt, bundle, tmp_path, is_pyrunc):
     assert p.stderr == "create nofork: fork: Resource temporarily unavailable\n"
     assert last_error(log) == p.stderr.strip()
     assert "nofork" not in rt.ids()
+
+
+@pytest.mark.parametrize("rdt, expect", [
+    ({"l3CacheSchema": "L3:0=f"}, "intelRdt.l3CacheSchema is specified in config, but Intel RDT/CAT is not enabled"),
+    ({"memBwSchema": "MB:0=20"}, "intelRdt.memBwSchema is specified in config, but Intel RDT/MBA is not enabled"),
+    ({"closID": ".."}, 'invalid intelRdt.ClosID ".."')], ids=["cat", "mba", "closid"])
+def test_intel_rdt_is_never_silently_dropped(rt, bundle, tmp_path, rdt, expect):
+    """A cache or bandwidth schema this host cannot apply is refused at create, in runc's words
+    (it was ignored: the container ran without it)."""
+    from pyrunc.validate import resctrl_mounted
+    if resctrl_mounted():
+        pytest.skip("this host has resctrl")
+    bundle.config["linux"]["intelRdt"] = rdt
+    bundle.save()
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "rdt"], re.escape(expect) + "$", "rdt")

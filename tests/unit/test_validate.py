@@ -29,10 +29,10 @@ def test_many_problems_at_once(tmp_path):
                                       {"type": "RLIMIT_NOFILE", "soft": 5, "hard": 1}]}, tmp_path)
     text = "\n".join(p)
     assert "/process/args: must not be empty" in text
-    assert "/process/cwd: 'rel' is not an absolute path" in text
-    assert "/process/env/0" in text
+    assert "/process/cwd: Cwd must be an absolute path" in text
+    assert '/process/env/0: invalid environment variable: "NOEQUALS"' in text
     assert "CAP_TEST" not in text     # runc warns about unknown capabilities and goes on
-    assert "unknown rlimit 'RLIMIT_BOGUS'" in text
+    assert "/process/rlimits/0/type: wrong rlimit value: RLIMIT_BOGUS" in text
     assert "soft limit 5 above hard limit 1" in text
 
 
@@ -58,12 +58,18 @@ def test_hostname_needs_uts(tmp_path):
 
 
 def test_sysctl_namespaces(tmp_path):
-    p = problems({"linux/sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1", "vm.swappiness": "1"},
-                  "linux/namespaces": [{"type": "mount"}, {"type": "ipc"}], "hostname": None}, tmp_path)
-    text = "\n".join(p)
-    assert "net.ipv4.ip_forward: needs a private network namespace" in text
-    assert "kernel.shmmax" not in text
-    assert "vm.swappiness: not in a separate kernel namespace" in text
+    p = problems({"linux/sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1", "vm.swappiness": "1",
+                                   "fs/mqueue/msg_max": "1"},
+                  "linux/namespaces": [{"type": "mount"}, {"type": "uts"}], "hostname": None}, tmp_path)
+    # runc's words
+    assert p == ['/linux/sysctl/net.ipv4.ip_forward: sysctl "net.ipv4.ip_forward" not allowed in host network namespace',
+                 '/linux/sysctl/kernel.shmmax: sysctl "kernel.shmmax" is not allowed in the hosts ipc namespace',
+                 '/linux/sysctl/vm.swappiness: sysctl "vm.swappiness" is not in a separate kernel namespace',
+                 '/linux/sysctl/fs/mqueue/msg_max: sysctl "fs.mqueue.msg_max" is not allowed in the hosts ipc namespace']
+
+
+def test_empty_cwd_in_runcs_words(tmp_path):
+    assert problems({"process/cwd": ""}, tmp_path) == ["/process/cwd: Cwd property must not be empty"]
 
 
 def test_missing_rootfs(tmp_path):
@@ -89,3 +95,24 @@ def test_masked_and_readonly_paths_need_a_mount_namespace(tmp_path):
     p = problems({"linux/namespaces": nss + [{"type": "mount", "path": "/proc/1/ns/mnt"}], "hostname": None},
                  tmp_path)
     assert p == []
+
+
+def test_intel_rdt_without_resctrl_is_runcs(tmp_path, monkeypatch):
+    monkeypatch.setattr(validate, "resctrl_mounted", lambda: False)
+    assert problems({"linux/intelRdt": {"closID": "gold"}}, tmp_path) == []    # no class to join: runc's
+    assert problems({"linux/intelRdt": {"closID": ".."}}, tmp_path) == ['/linux/intelRdt/closID: invalid '
+                                                                        'intelRdt.ClosID ".."']
+    p = problems({"linux/intelRdt": {"l3CacheSchema": "L3:0=f", "memBwSchema": "MB:0=20",
+                                     "schemata": ["L3:0=f"]}}, tmp_path)
+    assert p == ["/linux/intelRdt/l3CacheSchema: intelRdt.l3CacheSchema is specified in config, but Intel "
+                 "RDT/CAT is not enabled",
+                 "/linux/intelRdt/memBwSchema: intelRdt.memBwSchema is specified in config, but Intel "
+                 "RDT/MBA is not enabled",
+                 "/linux/intelRdt/schemata: intelRdt.schemata is specified in config, but Intel RDT is not enabled"]
+
+
+def test_intel_rdt_with_resctrl_is_refused_not_dropped(tmp_path, monkeypatch):
+    monkeypatch.setattr(validate, "resctrl_mounted", lambda: True)
+    assert problems({"linux/intelRdt": {"closID": "gold", "enableMonitoring": True}}, tmp_path) == [
+        "/linux/intelRdt: pyrunc does not apply Intel RDT settings (closID, enableMonitoring)"]
+    assert problems({"linux/intelRdt": {}}, tmp_path) == []
