@@ -41,6 +41,7 @@ long pr_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t nice,
                       uint32_t priority, uint64_t runtime, uint64_t deadline,
                       uint64_t period);
 long pr_ioprio_set(int which, int who, int ioprio);
+long pr_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode);
 long pr_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
                   unsigned int flags);
 long pr_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags);

@@ -141,6 +141,11 @@ long pr_ioprio_set(int which, int who, int ioprio)
     RET(syscall(SYS_ioprio_set, which, who, ioprio));
 }
 
+long pr_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode)
+{
+    RET(syscall(SYS_set_mempolicy, mode, nodemask, maxnode));
+}
+
 #include <sys/vfs.h>
 
 /* f_type of the filesystem holding fd (statfs magic numbers). */

@@ -39,8 +39,9 @@ def identity(p):
     }
 
 
-def process_plan(p):
-    """The process part of a plan, shared by create and exec."""
+def process_plan(p, memory_policy=None):
+    """The process part of a plan, shared by create and exec (memory_policy: the container's
+    linux.memoryPolicy, which its exec'd processes get too)."""
     cs = p.get("consoleSize")
     return {
         "args": p["args"],
@@ -51,7 +52,7 @@ def process_plan(p):
         **identity(p),
         "nnp": p.get("noNewPrivileges", False),
         "rlimits": [[RLIMITS[r["type"]], r.get("soft", 0), r.get("hard", 0)] for r in p.get("rlimits", ())],
-        "attrs": procattrs.plan(p),
+        "attrs": procattrs.plan(p, memory_policy),
         "cpus_initial": (procattrs.cpu_list(p["execCPUAffinity"]["initial"])
                          if p.get("execCPUAffinity", {}).get("initial") else None),
         "apparmor_profile": p.get("apparmorProfile", ""),
@@ -144,5 +145,5 @@ def build(doc, bundle, cid, manager, layout, no_pivot=False, no_new_keyring=Fals
         hooks={k: hooks[k] for k in ("createContainer", "startContainer") if hooks.get(k)},
         hook_state={"ociVersion": OCI_VERSION, "id": cid, "pid": 0, "bundle": bundle,
                     "annotations": doc.get("annotations", {})},
-        process=process_plan(p) if p else None,
+        process=process_plan(p, linux.get("memoryPolicy")) if p else None,
         fds=plan.fds("init"))

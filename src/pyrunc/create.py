@@ -211,6 +211,7 @@ def _saved_config(doc, no_new_keyring=False):
     keep = {"process": doc.get("process"), "hooks": doc.get("hooks", {}),
             "namespaces": [ns["type"] for ns in doc.get("linux", {}).get("namespaces", ())],
             "seccomp": doc.get("linux", {}).get("seccomp"),   # exec'd processes get the same filter
+            "memoryPolicy": doc.get("linux", {}).get("memoryPolicy"),   # and the same memory policy
             "no_new_keyring": no_new_keyring}
     return {k: v for k, v in keep.items() if v}
 

@@ -189,7 +189,7 @@ def _plan(host, cid, o, args):
             # joined first of all, by stage 1 (a paused container: see bootstrap.join_cgroups)
             cgroup_join=manager.join_files(sub_cgroups(o.get("cgroup", ()))),
             oom_score_adj=p.get("oomScoreAdj"),
-            process=config.process_plan(p),
+            process=config.process_plan(p, saved.get("memoryPolicy")),
             keyring=config.session_keyring(cid, saved.get("no_new_keyring", False)),
             # the container's state, as a seccomp listener receives it with an exec'd process's fd
             hook_state={"ociVersion": OCI_VERSION, "id": cid, "pid": data["pid"],

@@ -18,7 +18,8 @@ PROCESS = {
     "args": ["str"], "env": ["str"], "cwd": "str", "terminal": "bool", "console_size": ("opt", ["int"]),
     "uid": "int", "gid": "int", "groups": ["int"], "umask": "int", "caps": ("opt", CAPS), "nnp": "bool",
     "rlimits": [["int"]],
-    "attrs": {"scheduler": ("opt", ["int"]), "ioprio": ("opt", "int"), "cpus_final": ("opt", ["int"])},
+    "attrs": {"scheduler": ("opt", ["int"]), "ioprio": ("opt", "int"), "cpus_final": ("opt", ["int"]),
+              "mempolicy": ("opt", ["int"])},
     "cpus_initial": ("opt", ["int"]),
     # LSM labels pyrunc-init writes change-on-exec ("": none; linux/lsm.py)
     "apparmor_profile": "str", "selinux_label": "str",

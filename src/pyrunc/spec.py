@@ -88,7 +88,7 @@ LINUX = {
     "readonlyPaths": ["str"],
     "mountLabel": "str",
     "personality": {"domain": "str", "flags": ["str"]},
-    "memoryPolicy": "any",
+    "memoryPolicy": {"mode": "str", "nodes": "str", "flags": ["str"]},
 }
 CONFIG = {
     "ociVersion": "str",

@@ -151,6 +151,8 @@ def check(doc, bundle):
         problems += seccomp.check(linux["seccomp"])
     if "intelRdt" in linux:
         _intel_rdt(linux["intelRdt"], problems)
+    if "memoryPolicy" in linux:
+        procattrs.check_memory_policy(linux["memoryPolicy"], problems)
     for name in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(name, ())):
             if not p.startswith("/"):

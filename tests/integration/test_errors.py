@@ -242,3 +242,13 @@ def test_intel_rdt_is_never_silently_dropped(rt, bundle, tmp_path, rdt, expect):
     bundle.config["linux"]["intelRdt"] = rdt
     bundle.save()
     check_failure(rt, tmp_path, ["create", "-b", bundle.path, "rdt"], re.escape(expect) + "$", "rdt")
+
+
+def test_memory_policy_the_kernel_refuses(rt, bundle, tmp_path):
+    """A node this host does not have: set_mempolicy's EINVAL, one line, at create."""
+    if not os.path.exists("/proc/self/numa_maps"):
+        pytest.skip("a kernel without NUMA")
+    bundle.config["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "1023"}
+    bundle.save()
+    check_failure(rt, tmp_path, ["create", "-b", bundle.path, "numa"],
+                  r"^create numa: setting the memory policy: Invalid argument$", "numa")

@@ -120,6 +120,33 @@ def test_rlimits_of_64_bits(rt, bundle, hard, shown):
     assert core_limits(run_to_completion(rt, bundle, "rl64")) == ("0", shown)
 
 
+def task_memory_policy(text):
+    """The calling task's NUMA policy as the kernel words it: numa_maps shows it on every mapping
+    without a policy of its own (mpol_to_str: `bind:0`, `interleave=static:0`, `local`)."""
+    return text.splitlines()[0].split()[1]
+
+
+@pytest.mark.skipif_reference("runc 1.1 has no memoryPolicy")
+@pytest.mark.skipif(not os.path.exists("/proc/self/numa_maps"), reason="a kernel without NUMA")
+@pytest.mark.parametrize("policy, shown", [
+    ({"mode": "MPOL_BIND", "nodes": "0"}, "bind:0"),
+    ({"mode": "MPOL_PREFERRED", "nodes": "0"}, "prefer:0"),
+    ({"mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}, "interleave=static:0"),
+    ({"mode": "MPOL_LOCAL"}, "local")], ids=["bind", "preferred", "interleave-static", "local"])
+def test_memory_policy(rt, bundle, policy, shown):
+    """linux.memoryPolicy is the container process's NUMA policy, and an exec'd process's too
+    (it was ignored)."""
+    bundle.config["linux"]["memoryPolicy"] = policy
+    bundle.set_args("sh", "-c", "head -1 /proc/self/numa_maps; sleep 30")
+    out = os.path.join(os.path.dirname(bundle.path), "mp.out")
+    create(rt, bundle, "mp", out=out)
+    rt.run("start", "mp")
+    wait_for(lambda: read(out), what="the process's numa_maps")
+    assert task_memory_policy(read(out)) == shown
+    assert task_memory_policy(rt.run("exec", "mp", "head", "-1", "/proc/self/numa_maps").stdout) == shown
+    rt.run("delete", "-f", "mp")
+
+
 def test_only_stdio_reaches_the_container(rt, bundle):
     bundle.set_args("ls", "/proc/self/fd")
     fds = sorted(int(x) for x in run_to_completion(rt, bundle, "fd1").split())

@@ -116,3 +116,25 @@ def test_intel_rdt_with_resctrl_is_refused_not_dropped(tmp_path, monkeypatch):
     assert problems({"linux/intelRdt": {"closID": "gold", "enableMonitoring": True}}, tmp_path) == [
         "/linux/intelRdt: pyrunc does not apply Intel RDT settings (closID, enableMonitoring)"]
     assert problems({"linux/intelRdt": {}}, tmp_path) == []
+
+
+def test_memory_policy_modes_flags_and_nodes(tmp_path):
+    assert problems({"linux/memoryPolicy": {"mode": "MPOL_BIND", "nodes": "0-1,3",
+                                            "flags": ["MPOL_F_STATIC_NODES"]}}, tmp_path) == []
+    assert problems({"linux/memoryPolicy": {"mode": "MPOL_LOCAL"}}, tmp_path) == []
+    p = problems({"linux/memoryPolicy": {"mode": "MPOL_FAST", "flags": ["MPOL_F_SOON"], "nodes": "1-0"}}, tmp_path)
+    assert p == ["/linux/memoryPolicy/mode: unknown memory policy mode 'MPOL_FAST'",
+                 "/linux/memoryPolicy/flags: unknown memory policy flag 'MPOL_F_SOON'",
+                 "/linux/memoryPolicy/nodes: invalid node list '1-0'"]
+    assert problems({"linux/memoryPolicy": {"mode": "MPOL_DEFAULT", "nodes": "0"}}, tmp_path) == [
+        "/linux/memoryPolicy/nodes: MPOL_DEFAULT takes no nodes"]
+    assert problems({"linux/memoryPolicy": {"mode": "MPOL_INTERLEAVE"}}, tmp_path) == [
+        "/linux/memoryPolicy/nodes: MPOL_INTERLEAVE needs at least one node"]
+
+
+def test_memory_policy_plan_is_set_mempolicy_numbers():
+    from pyrunc.linux import procattrs
+    mp = {"mode": "MPOL_INTERLEAVE", "nodes": "0,2-3", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_NUMA_BALANCING"]}
+    assert procattrs.plan({}, mp)["mempolicy"] == [3 | 1 << 15 | 1 << 13, 0, 2, 3]
+    assert procattrs.plan({}, {"mode": "MPOL_LOCAL"})["mempolicy"] == [4]
+    assert procattrs.plan({})["mempolicy"] is None

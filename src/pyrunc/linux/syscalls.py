@@ -212,6 +212,16 @@ def ioprio_set(which, who, ioprio):
     check(lib.pr_ioprio_set(which, who, ioprio), "ioprio_set")
 
 
+def set_mempolicy(mode, nodes):
+    """mode (with its flags) over the node numbers given; the mask's bit count is one more than
+    its bits, the kernel's historic off-by-one (it decrements maxnode first)."""
+    words = [0] * (max(nodes, default=0) // 64 + 1)
+    for n in nodes:
+        words[n // 64] |= 1 << (n % 64)
+    mask = ffi.new("unsigned long[]", words) if nodes else ffi.NULL
+    check(lib.pr_set_mempolicy(mode, mask, 64 * len(words) + 1 if nodes else 0), "set_mempolicy")
+
+
 def _b(s):
     return ffi.NULL if s is None else s.encode()
 
