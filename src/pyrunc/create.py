@@ -70,7 +70,7 @@ def create(host, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         fds.append(oslite.open(c.fifo, oslite.O_RDWR | oslite.O_CLOEXEC))
         plan["fds"].update(fifo=fds[0], preserve=passed)
         fds.extend(_prepare_idmaps(plan["mounts"]))
-        fds.append(exeseal.sealed_init())
+        fds.append(exeseal.sealed_init(userns=any(n.get("type") == "user" for n in linux.get("namespaces", ()))))
         plan["fds"]["init"] = fds[-1]
         if stdio:
             plan["fds"]["stdio"] = list(stdio)

@@ -195,7 +195,7 @@ def _plan(host, cid, o, args):
             hook_state={"ociVersion": OCI_VERSION, "id": cid, "pid": data["pid"],
                         "bundle": data.get("bundle", ""), "annotations": data.get("annotations", {})},
             fds=dict(plans.fds("exec"), pidfd=fds[0], preserve=o.get("preserve-fds", 0)))
-        fds.append(exeseal.sealed_init())
+        fds.append(exeseal.sealed_init(userns="user" in namespaces))
         plan["fds"]["init"] = fds[-1]
         fds.append(_report_page())
         plan["fds"]["report"] = fds[-1]

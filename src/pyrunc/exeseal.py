@@ -13,7 +13,9 @@ in a pid namespace that others share, the interpreter) is exec'd from
   fail with EROFS, it costs ~0.05 ms and no memory, and being detached it
   never shows in any mount table;
 - fallback (no CAP_SYS_ADMIN, e.g. rootless, or an old kernel): a sealed
-  memfd copy (F_SEAL_WRITE and friends).
+  memfd copy (F_SEAL_WRITE and friends);
+- pyrunc-init for a container with a user namespace: a memfd copy of
+  mode 0711 (sealed_init says why).
 """
 import errno
 from pyrunc import oslite  # posix without os.py: see oslite
@@ -27,8 +29,24 @@ def init_path():
     return oslite.path.join(oslite.path.dirname(oslite.path.abspath(__file__)), "pyrunc-init")
 
 
-def sealed_init():
-    """An O_CLOEXEC fd of pyrunc-init that no container can write through."""
+def sealed_init(userns=False):
+    """An O_CLOEXEC fd of pyrunc-init that no container can write through; with a user namespace
+    (userns), one that the container's root cannot read either.
+
+    Stage 2 execs it after joining the container's user namespace.  A file
+    its root may read makes the new program's memory that namespace's, where
+    CAP_SYS_PTRACE (a pod member sharing it and the pid namespace) may stop
+    it before it takes its identity and filter.  One it may not read (a
+    memfd of ours, mode 0711, whose owner is not mapped there) the kernel
+    keeps in the first user namespace privileged over it, the host's, not
+    dumpable (would_dump), as runc's init, exec'd before it joins any.  A
+    rootless caller owns the memfd and is root in the namespace: nothing
+    changes for it (its containers are its own), and its `exec` may still
+    join the created init's namespaces (setns by pidfd asks for ptrace
+    access).  The copy costs 0.02 ms; without a user namespace the mount
+    clone, which costs no memory, is as good."""
+    if userns:
+        return _memfd_copy(init_path(), "pyrunc-init", mode=0o711)
     return sealed(init_path(), "pyrunc-init")
 
 
@@ -65,6 +83,6 @@ def running_sealed():
         oslite.close(fd)
 
 
-def _memfd_copy(path, name):
+def _memfd_copy(path, name, mode=None):
     from pyrunc.linux import memfd
-    return memfd.sealed_copy(path, name)
+    return memfd.sealed_copy(path, name, mode)

@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.test_mount_race import check_ro_bind_race
 from tests.support import leaks
-from tests.support.helpers import create, proc_status, read, run_to_completion, wait_for
+from tests.support.helpers import create, open_path_to, proc_status, read, run_to_completion, wait_for
 from tests.support.runtime import HERE, Runtime, python_cli
 from tests.support.weaken import weakened
 
@@ -48,6 +48,12 @@ def ptinject(tmp_path_factory):
     if platform.machine() != "x86_64":
         pytest.skip("the ptrace injection helper is written for x86_64")
     return _helper(tmp_path_factory, "ptinject")
+
+
+@pytest.fixture(scope="session")
+def ptwatch(tmp_path_factory):
+    """Stops (ptrace) every process that appears in its pid namespace, and says which it could."""
+    return _helper(tmp_path_factory, "ptwatch")
 
 
 @pytest.fixture(scope="session")
@@ -563,6 +569,59 @@ def check_created_init_holds_no_agent_socket(rt, bundle, tmp_path, cid="agentsoc
     return problems if not done else []
 
 
+def check_pod_member_cannot_stop_the_next_init(rt, bundle, ptwatch, cid="podtrace"):
+    """A pod whose containers share a user and a pid namespace (CRI: a user-namespaced pod sharing
+    its pid namespace): a member with CAP_SYS_PTRACE in that user namespace must not stop the next
+    container's init before its program runs.  Until then that init holds the runtime's fds (the
+    exec fifo: a tracer could start it), and before it takes its identity every capability of the
+    namespace and no seccomp filter.  runc's init joins the user namespace after its exec, so its
+    memory stays the host's user namespace's, as pyrunc-init's must (exeseal.sealed_init)."""
+    import copy
+    open_path_to(bundle.rootfs)
+    os.chown(bundle.rootfs, 100000, 100000)
+    linux = bundle.config["linux"]
+    linux["namespaces"].append({"type": "user"})
+    linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    member = copy.deepcopy(bundle.config)
+    shutil.copy(ptwatch, os.path.join(bundle.rootfs, "ptwatch"))
+    caps = bundle.config["process"]["capabilities"]
+    for s in ALL_SETS:
+        caps[s] = sorted(set(caps.get(s, [])) | {"CAP_SYS_PTRACE"})
+    bundle.set_args("/ptwatch", "/stop")
+    p = create(rt, bundle, cid)
+    rt.run("start", cid)
+    stop = os.path.join(bundle.rootfs, "stop")
+    try:
+        wait_for(lambda: "watching" in read(p.out_path), what="the watcher")
+        pid = rt.state(cid)["pid"]
+        member["linux"]["namespaces"] = [n for n in member["linux"]["namespaces"] if n["type"] not in ("user", "pid")]
+        member["linux"]["namespaces"] += [{"type": "user", "path": f"/proc/{pid}/ns/user"},
+                                          {"type": "pid", "path": f"/proc/{pid}/ns/pid"}]
+        member["process"]["capabilities"] = {}
+        member["process"]["noNewPrivileges"] = True
+        member["process"]["args"] = ["true"]
+        original, bundle.config = bundle.config, member
+        bundle.save()
+        try:
+            create(rt, bundle, f"{cid}-m")
+            init = rt.state(f"{cid}-m")["pid"]
+            # waiting for `start` with its identity: a tracer that can stop it has had every chance
+            _eventually(lambda: proc_status(init)["CapEff"] == "0000000000000000")
+            time.sleep(0.5)
+            rt.run("delete", "--force", f"{cid}-m")
+        finally:
+            bundle.config = original
+            bundle.save()
+    finally:
+        with open(stop, "w"):
+            pass
+        wait_for(lambda: rt.status(cid) == "stopped", what="the watcher to finish")
+        rt.run("delete", cid)
+        os.unlink(stop)
+    return [f"a pod member {line}" for line in read(p.out_path).splitlines() if line.startswith("stopped")]
+
+
 def _eventually(pred, timeout=5.0):
     """pred() became true within timeout seconds."""
     try:
@@ -680,6 +739,11 @@ def test_foreground_stdio_is_never_the_callers_files(rt, bundle, tmp_path, verb)
 
 
 @pytest.mark.agnostic
+def test_a_pod_member_cannot_stop_the_next_containers_init(rt, bundle, ptwatch):
+    assert check_pod_member_cannot_stop_the_next_init(rt, bundle, ptwatch) == []
+
+
+@pytest.mark.agnostic
 def test_created_init_waits_under_its_filter(rt, bundle, ptinject):
     assert check_created_init_filtered(rt, bundle, ptinject) == []
 
@@ -771,9 +835,10 @@ def test_exec_never_joins_a_reused_pid(rt, bundle, pidat, is_pyrunc):
     ("privileged-wait", check_created_init_identity),
     ("unfiltered-wait", "created-filter"),
     ("unfiltered-wait", "agent-socket"),
+    ("readable-init", "pod-ptrace"),
 ])
 def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, is_pyrunc, exescan, pidat, tiocsti,
-                                      ptinject):
+                                      ptinject, ptwatch):
     if not is_pyrunc:
         pytest.skip("weakens pyrunc's own install")
     if check == "foreground-tty" and tiocsti_refused_to_all():
@@ -798,6 +863,8 @@ def test_checks_catch_a_weakened_build(rt, bundle, tmp_path, weakening, check, i
             check_foreground_stdio(weak, bundle, tmp_path, "exec", cid="fgstdio2")
     elif check == "created-filter":
         problems = check_created_init_filtered(weak, bundle, ptinject)
+    elif check == "pod-ptrace":
+        problems = check_pod_member_cannot_stop_the_next_init(weak, bundle, ptwatch)
     elif check == "agent-socket":
         problems = check_created_init_holds_no_agent_socket(weak, bundle, tmp_path)
     elif check == "foreground-tty":

@@ -10,6 +10,10 @@ import subprocess
 import sys
 
 WEAKENINGS = {
+    # pyrunc-init exec'd from a copy the container's root may read: its memory the container's user
+    # namespace's, where a pod member with CAP_SYS_PTRACE may stop it
+    "readable-init": ("pyrunc/exeseal.py", '        return _memfd_copy(init_path(), "pyrunc-init", mode=0o711)\n',
+                      '        return _memfd_copy(init_path(), "pyrunc-init")\n'),
     # CVE-2019-5736: exec pyrunc-init from its host file instead of a sealed read-only clone
     "no-seal": ("pyrunc/exeseal.py", '    return sealed(init_path(), "pyrunc-init")\n',
                 '    return oslite.open(init_path(), oslite.O_PATH | oslite.O_CLOEXEC)\n'),

@@ -21,10 +21,12 @@ def sealed(data, name="pyrunc"):
     return fd
 
 
-def sealed_copy(path, name):
-    """A close-on-exec memfd holding a copy of the file at `path`, sealed."""
+def sealed_copy(path, name, mode=None):
+    """A close-on-exec memfd holding a copy of the file at `path`, sealed (of `mode`, if given)."""
     fd = oslite.memfd_create(name, oslite.MFD_CLOEXEC | oslite.MFD_ALLOW_SEALING)
     try:
+        if mode is not None:
+            oslite.fchmod(fd, mode)
         src = oslite.open(path, oslite.O_RDONLY | oslite.O_CLOEXEC)
         try:
             size = oslite.fstat(src).st_size
